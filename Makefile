@@ -1,0 +1,44 @@
+# Every target installs what it needs first; `make setup` is idempotent and a no-op
+# when .venv already matches pyproject.toml and requirements.lock.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYTHONHASHSEED := 0
+
+.PHONY: setup repro test bench techfile lock clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+repro: setup
+	$(BIN)/dvc repro
+	@echo
+	@echo "Results:"
+	@echo "  raw synthetic cohort (DICOM)      data/raw/"
+	@echo "  metrics and stage reports         metrics/"
+	@echo "  MLflow runs (sqlite)              mlflow.db  (browse: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
+	@echo "  release (documents, site, models) release/"
+
+test: setup
+	@mkdir -p reports
+	$(BIN)/python -m pytest --junitxml=reports/junit.xml --html=reports/tests.html --self-contained-html
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+# Re-resolve the pins into requirements.lock (needs the package registry).
+lock:
+	rm -rf /tmp/pipeline-lock-venv
+	$(PYTHON) -m venv /tmp/pipeline-lock-venv
+	/tmp/pipeline-lock-venv/bin/python -m pip install --quiet ".[test]"
+	/tmp/pipeline-lock-venv/bin/python -m pip freeze --exclude-editable --exclude pipeline \
+	  | sed -e 's/^torch==\([0-9.]*\)+cpu/torch==\1/' > requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,5 @@
+"""Entry point for ``python -m pipeline <command>``."""
+
+from pipeline.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The embedded default data set: a synthetic multi-site CT cohort as real DICOM files."""

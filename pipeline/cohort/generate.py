@@ -1,0 +1,142 @@
+"""The embedded default data set: a deterministic synthetic multi-site CT cohort as DICOM.
+
+``run`` is the pure core: params in, a folder of DICOM files and a PHI-free summary out.
+Layout: ``<out>/<site>/<PatientID>/<StudyDate>_<Accession>/{CT,SEG,DOSE}/*.dcm`` (patient
+identifiers in paths, as in real hospital exports).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from pydicom.uid import generate_uid
+
+from pipeline.atomic import atomic_dir
+from pipeline.cohort import dicom_series, identity, phantom, segmentation
+from pipeline.cohort.params import CohortParams, SiteParams
+
+FIRST_DAY = datetime.date(2019, 1, 1).toordinal()
+LAST_DAY = datetime.date(2024, 12, 31).toordinal()
+
+
+def run(params: CohortParams, out_dir: Path) -> dict:
+    """Generate the cohort into ``out_dir`` (replaced atomically); return its summary.
+
+    Args:
+        params: the validated ``cohort`` section.
+        out_dir: the folder to create; an existing one is replaced only on success.
+    """
+    patients = []
+    with atomic_dir(Path(out_dir)) as tmp:
+        index = 0
+        for site in params.sites:
+            for number in range(params.patients_per_site):
+                index += 1
+                patients.append(_patient(params, site, number, index, tmp))
+    return _summary(params, patients)
+
+
+def _patient(params: CohortParams, site: SiteParams, number: int, index: int, out: Path) -> dict:
+    key = f"{params.seed}:{site.name}:{number}"
+    rng = random.Random(key)
+    first_day = rng.randint(FIRST_DAY, LAST_DAY - 400)
+    person = identity.make_patient(rng, site.name[:2].upper(), datetime.date.fromordinal(first_day).year)
+    fov = min(site.rows, site.columns) * site.pixel_spacing_mm
+    anatomy = phantom.sample_anatomy(rng, fov, site.slices * site.slice_thickness_mm)
+    n_studies = 2 if params.followup_every and index % params.followup_every == 0 else 1
+    dose = bool(params.dose_report_every) and index % params.dose_report_every == 0
+    studies = []
+    day = first_day
+    for study_number in range(n_studies):
+        if study_number:
+            day += rng.randint(90, 400)
+            anatomy = _grown(anatomy, rng.uniform(0.75, 1.35))
+        studies.append(_study(site, person, anatomy, rng, f"{key}:{study_number}", day, dose, out))
+    return {"site": site.name, "manufacturer": site.manufacturer, "sex": person.sex,
+            "age": person.age_years, "studies": studies}
+
+
+def _study(site: SiteParams, person: identity.PatientIdentity, anatomy: phantom.Anatomy,
+           rng: random.Random, key: str, day: int, dose: bool, out: Path) -> dict:
+    uid = _uid_factory(key)
+    date = datetime.date.fromordinal(day).strftime("%Y%m%d")
+    info = dicom_series.StudyInfo(
+        patient=person, study_uid=uid("study"), study_date=date,
+        study_time=f"{rng.randint(7, 18):02d}{rng.randint(0, 59):02d}{rng.randint(0, 59):02d}",
+        accession=identity.make_accession(rng), study_id=str(rng.randint(1000, 9999)),
+        referenced_study_uid=uid("referenced-study"), frame_of_reference_uid=uid("frame"),
+        institution=site.institution, site_address=f"{site.institution} campus, {rng.choice(identity.CITIES)}",
+        station=f"{site.name.upper()}CT{rng.randint(1, 3)}", manufacturer=site.manufacturer,
+        model=site.model, serial=f"SN{_int_seed(site.name) % 10**6:06d}",
+    )
+    grid = _grid(site, rng.uniform(-5.0, 5.0))
+    hu, mask = phantom.render(anatomy, grid, site.noise_hu, np.random.default_rng(_int_seed(key)))
+    positions = [(grid.origin[0], grid.origin[1], grid.origin[2] + k * grid.spacing[2])
+                 for k in range(grid.shape[0])]
+    order = list(range(grid.shape[0]))
+    if site.slice_order == "head_first":
+        order.reverse()  # instance 1 is the most superior slice
+    series_uid = uid("ct-series")
+    slices = dicom_series.ct_slices(
+        info, hu[order], [positions[k] for k in order], (site.pixel_spacing_mm,) * 2,
+        site.slice_thickness_mm, series_uid, [uid(f"ct-{k}") for k in range(len(order))],
+    )
+    folder = out / site.name / person.patient_id / f"{date}_{info.accession}"
+    for ds in slices:
+        dicom_series.write(ds, folder / "CT" / f"IM{ds.InstanceNumber:04d}.dcm")
+    seg = segmentation.segmentation(slices, mask[order], uid("seg-series"), uid("seg"),
+                                    uid("dimension"), site.manufacturer)
+    dicom_series.write(seg, folder / "SEG" / "SEG0001.dcm")
+    files = len(slices) + 1
+    if dose:
+        report = dicom_series.dose_report(info, uid("dose-series"), uid("dose"), rng.uniform(5, 20))
+        dicom_series.write(report, folder / "DOSE" / "SC0001.dcm")
+        files += 1
+    voxel_ml = grid.spacing[0] * grid.spacing[1] * grid.spacing[2] / 1000.0
+    return {"files": files, "lesion_ml": float(mask.sum()) * voxel_ml, "dose_report": dose}
+
+
+def _grid(site: SiteParams, table_offset: float) -> phantom.Grid:
+    sp, thk = site.pixel_spacing_mm, site.slice_thickness_mm
+    origin = (-(site.columns - 1) / 2 * sp, -(site.rows - 1) / 2 * sp,
+              -(site.slices - 1) / 2 * thk + table_offset)
+    return phantom.Grid(origin, (sp, sp, thk), (site.slices, site.rows, site.columns))
+
+
+def _grown(anatomy: phantom.Anatomy, factor: float) -> phantom.Anatomy:
+    parts = tuple(dataclasses.replace(p, radii=tuple(r * factor for r in p.radii)) for p in anatomy.lesion)
+    return dataclasses.replace(anatomy, lesion=parts)
+
+
+def _uid_factory(key: str):
+    return lambda name: generate_uid(entropy_srcs=[key, name])
+
+
+def _int_seed(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
+
+
+def _summary(params: CohortParams, patients: list[dict]) -> dict:
+    studies = [s for p in patients for s in p["studies"]]
+    lesion = np.array([s["lesion_ml"] for s in studies])
+    return {
+        "patients": len(patients),
+        "studies": len(studies),
+        "files": sum(s["files"] for s in studies),
+        "dose_report_series": sum(s["dose_report"] for s in studies),
+        "patients_per_site": dict(sorted(Counter(p["site"] for p in patients).items())),
+        "patients_per_manufacturer": dict(sorted(Counter(p["manufacturer"] for p in patients).items())),
+        "patients_per_sex": dict(sorted(Counter(p["sex"] for p in patients).items())),
+        "age_min": min(p["age"] for p in patients),
+        "age_max": max(p["age"] for p in patients),
+        "lesion_ml_min": round(float(lesion.min()), 3),
+        "lesion_ml_median": round(float(np.median(lesion)), 3),
+        "lesion_ml_max": round(float(lesion.max()), 3),
+        "seed": params.seed,
+    }

@@ -1,0 +1,77 @@
+"""``params.yaml``: one pydantic model per stage section, validated before any work starts.
+
+Each stage reads only its own section (``load_section``), but the whole file is
+validated every time, so a typo anywhere is reported before a long stage runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import ValidationError
+
+from pipeline.cohort.params import CohortParams
+from pipeline.errors import UserError
+from pipeline.params_base import StrictModel
+
+DEFAULT_PATH = Path("params.yaml")
+Section = TypeVar("Section", bound=StrictModel)
+
+
+class Params(StrictModel):
+    """The whole of ``params.yaml``. Add one field per stage section."""
+
+    cohort: CohortParams
+
+
+def load_params(path: Path = DEFAULT_PATH) -> Params:
+    """Read and validate ``params.yaml``; raise ``UserError`` naming every bad key."""
+    return validate_params(_read_yaml(Path(path)), source=str(path))
+
+
+def load_section(name: str, path: Path = DEFAULT_PATH) -> Any:
+    """Validate the whole file, then return the section a stage reads."""
+    return getattr(load_params(path), name)
+
+
+def validate_params(data: Any, source: str = "params.yaml") -> Params:
+    """Validate an already parsed mapping; errors name key, value and what is allowed."""
+    try:
+        return Params.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(format_validation_error(exc, data, source)) from None
+
+
+def format_validation_error(exc: ValidationError, data: Any, source: str) -> str:
+    """One line per problem: ``source: key.path = value: what is allowed``."""
+    lines = [f"{source} is not valid ({exc.error_count()} problem(s)):"]
+    for err in exc.errors(include_url=False):
+        key = ".".join(str(part) for part in err["loc"]) or "<top level>"
+        lines.append(f"  {key} = {_value_at(data, err)!r}: {_allowed(err)}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.is_file():
+        raise UserError(f"{path} not found: run from the repository root or pass --params PATH")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {exc}") from None
+
+
+def _value_at(data: Any, err: dict) -> Any:
+    if err["type"] == "missing":
+        return "<missing>"
+    return err.get("input")
+
+
+def _allowed(err: dict) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (not allowed here; check the spelling against the documented keys)"
+    if kind == "missing":
+        return "required key is missing"
+    return err["msg"]
