@@ -27,7 +27,7 @@ def segmentation(
 ) -> Dataset:
     """A binary SEG of ``mask`` (slices, rows, columns) over the CT ``source`` slices.
 
-    highdicom stamps creation times and a random dimension-organization UID; both are
+    highdicom stamps creation and contribution times and a random dimension-organization UID; both are
     replaced by values derived from the study so that the same seed gives the same bytes.
     """
     description = hd.seg.SegmentDescription(
@@ -66,3 +66,5 @@ def _pin_volatile(seg: Dataset, dimension_uid: str, date: str, time: str) -> Non
     for item in seg.iterall():
         if item.keyword == "DimensionOrganizationUID":
             item.value = dimension_uid
+        elif item.keyword == "ContributionDateTime":
+            item.value = date + time

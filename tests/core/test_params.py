@@ -1,0 +1,115 @@
+"""params.yaml is validated before any work: each kind of bad value gives one clear message."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.errors import UserError
+from pipeline.params import load_params, validate_params
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def good() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_the_committed_params_file_is_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert params.cohort.patients_per_site * len(params.cohort.sites) >= 24
+    assert len({s.manufacturer for s in params.cohort.sites}) >= 3
+    assert all(s.rows >= 64 and s.columns >= 64 and s.slices >= 48 for s in params.cohort.sites)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("cohort", "seed"), -1, "cohort.seed = -1: Input should be greater than or equal to 0"),
+        (("cohort", "seed"), "42", "cohort.seed = '42': Input should be a valid integer"),
+        (("cohort", "sites", 0, "noise_hu"), 1e6, "cohort.sites.0.noise_hu = 1000000.0: Input should be less than or equal to 200"),
+        (("cohort", "sites", 1, "slice_order"), "sideways", "cohort.sites.1.slice_order = 'sideways': Input should be 'feet_first' or 'head_first'"),
+        (("cohort", "sites", 0, "rows"), True, "cohort.sites.0.rows = True: Input should be a valid integer"),
+        (("cohort", "patients_per_site"), 2.5, "cohort.patients_per_site = 2.5: Input should be a valid integer"),
+    ],
+)
+def test_bad_value_names_key_value_and_what_is_allowed(good, path, value, expected):
+    data = copy.deepcopy(good)
+    _set(data, path, value)
+    with pytest.raises(UserError) as info:
+        validate_params(data)
+    assert expected in str(info.value)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_unknown_key_is_an_error(good):
+    good["cohort"]["seeed"] = 1
+    with pytest.raises(UserError, match=r"cohort.seeed = 1: unknown key"):
+        validate_params(good)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_unknown_section_is_an_error(good):
+    good["trian"] = {"epochs": 3}
+    with pytest.raises(UserError, match=r"trian = \{'epochs': 3\}: unknown key"):
+        validate_params(good)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_missing_key_is_an_error(good):
+    del good["cohort"]["seed"]
+    with pytest.raises(UserError, match=r"cohort.seed = '<missing>': required key is missing"):
+        validate_params(good)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_duplicate_site_names_are_an_error(good):
+    good["cohort"]["sites"][1]["name"] = good["cohort"]["sites"][0]["name"]
+    with pytest.raises(UserError, match="site names must be unique"):
+        validate_params(good)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_every_problem_is_listed_at_once(good):
+    good["cohort"]["seed"] = -5
+    good["cohort"]["sites"][0]["rows"] = 1
+    with pytest.raises(UserError) as info:
+        validate_params(good)
+    assert "2 problem(s)" in str(info.value)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_not_yaml_is_a_clear_error(tmp_path):
+    bad = tmp_path / "params.yaml"
+    bad.write_text("cohort: [unclosed\n")
+    with pytest.raises(UserError, match="is not valid YAML"):
+        load_params(bad)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_cli_exits_non_zero_with_one_message_and_no_traceback(good, tmp_path):
+    good["cohort"]["seed"] = -1
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(good))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--params", str(bad), "cohort", "--out", str(tmp_path / "o")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "cohort.seed = -1" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def _set(data: dict, path: tuple, value) -> None:
+    for key in path[:-1]:
+        data = data[key]
+    data[path[-1]] = value
