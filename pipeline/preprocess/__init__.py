@@ -1,0 +1,1 @@
+"""The preprocess stage: resample, reorient, normalise and crop cases; fingerprint; splits."""

@@ -1,0 +1,64 @@
+"""The ``preprocess`` section of ``params.yaml``: source, geometry, intensities, splits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from pipeline.data.params import SourceParams
+from pipeline.params_base import StrictModel
+
+
+class CtWindow(StrictModel):
+    """Clip CT numbers to [low, high] HU and scale them to [0, 1]."""
+
+    kind: Literal["ct_window"]
+    low: float = -200.0
+    high: float = 250.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CtWindow":
+        if self.high <= self.low:
+            raise ValueError(f"high ({self.high}) must be above low ({self.low})")
+        return self
+
+
+class ZScore(StrictModel):
+    """Subtract the case's mean and divide by its standard deviation."""
+
+    kind: Literal["zscore"]
+    nonzero: bool = Field(default=False, description="statistics over non-zero voxels only")
+
+
+Normalisation = Annotated[Union[CtWindow, ZScore], Field(discriminator="kind")]
+
+
+class SplitParams(StrictModel):
+    """Patient-level splits, stratified, fixed by seed."""
+
+    seed: int = Field(ge=0)
+    val_fraction: float = Field(gt=0.0, lt=0.5)
+    test_fraction: float = Field(gt=0.0, lt=0.5)
+    stratify_by: Literal["site", "manufacturer", "none"] = "site"
+
+
+class PreprocessParams(StrictModel):
+    """How raw cases become training-ready arrays."""
+
+    source: SourceParams
+    max_bad_fraction: float = Field(ge=0.0, le=1.0, description="share of bad cases that still passes")
+    target_spacing_mm: list[float] = Field(min_length=2, max_length=3)
+    normalisation: Normalisation
+    crop_foreground: bool = True
+    crop_threshold: float = Field(default=0.0, description="normalised value above which a voxel is body")
+    crop_margin: int = Field(default=4, ge=0, le=64)
+    splits: SplitParams
+
+    @model_validator(mode="after")
+    def _positive_spacing(self) -> "PreprocessParams":
+        if any(value <= 0 for value in self.target_spacing_mm):
+            raise ValueError(f"target_spacing_mm must be positive, got {self.target_spacing_mm}")
+        if self.splits.val_fraction + self.splits.test_fraction >= 0.9:
+            raise ValueError("val_fraction + test_fraction must leave cases for training")
+        return self

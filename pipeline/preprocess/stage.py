@@ -1,0 +1,54 @@
+"""The preprocess core: read cases, transform and cache them, fingerprint, split.
+
+``run`` is pure: params and paths in, files and a summary out. Outputs are written
+atomically: the cache folder, the splits JSON and the fingerprint JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.atomic import atomic_dir, write_json
+from pipeline.data.readers import read_cases
+from pipeline.preprocess import cache, fingerprint, splits, transforms
+from pipeline.preprocess.params import PreprocessParams
+
+
+def run(params: PreprocessParams, out_dir: Path, splits_path: Path, fingerprint_path: Path,
+        progress=None) -> dict:
+    """Preprocess every readable case of ``params.source``.
+
+    Args:
+        params: the validated ``preprocess`` section.
+        out_dir: the cache folder (replaced atomically).
+        splits_path: where the splits JSON goes.
+        fingerprint_path: where the fingerprint JSON goes.
+        progress: optional callable wrapping an iterable (a progress bar).
+    """
+    result = read_cases(params.source, params.max_bad_fraction, progress=progress)
+    dims = result.cases[0].image.ndim
+    chain = transforms.build(params, dims)
+    records = {}
+    with atomic_dir(Path(out_dir)) as tmp:
+        for case in (progress(result.cases) if progress else result.cases):
+            image, label, affine = transforms.apply(chain, case)
+            digest = cache.write_case(tmp, case.case_id, image, label)
+            records[case.case_id] = {
+                **case.attributes(), "sha256": digest, "shape": list(image.shape[1:]),
+                "spacing": [float(v) for v in np.linalg.norm(affine[:dims, :dims], axis=0)],
+                "affine": np.round(affine, 6).tolist(), "original_shape": list(case.image.shape),
+                "original_spacing": case.spacing, "foreground_voxels": int(label.sum())}
+        index = {"spatial_dims": dims, "target_spacing_mm": list(params.target_spacing_mm),
+                 "orientation": "RAS" if dims == 3 else "image rows, columns",
+                 "normalisation": params.normalisation.model_dump(), "cases": records,
+                 "bad_cases": [{"name": b.name, "reason": b.reason} for b in result.bad]}
+        write_json(tmp / cache.INDEX, index)
+    split_record = splits.make_splits(list(records.values()), params.splits)
+    write_json(Path(splits_path), split_record)
+    prints = fingerprint.fingerprint(result.cases)
+    prints["bad_cases"] = len(result.bad)
+    write_json(Path(fingerprint_path), prints)
+    return {"cases": len(records), "bad_cases": len(result.bad), "spatial_dims": dims,
+            **{f"{name}_cases": split_record["counts"][name]["cases"] for name in splits.SPLITS}}
