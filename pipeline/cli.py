@@ -16,6 +16,7 @@ from pipeline.errors import UserError
 # Modules that contribute sub-commands, in pipeline order.
 COMMAND_MODULES = (
     "pipeline.cohort.cli",
+    "pipeline.preprocess.cli",
 )
 
 EXIT_USER_ERROR = 2

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from pipeline.cohort.params import CohortParams
 from pipeline.errors import UserError
 from pipeline.params_base import StrictModel
+from pipeline.preprocess.params import PreprocessParams
 
 DEFAULT_PATH = Path("params.yaml")
 Section = TypeVar("Section", bound=StrictModel)
@@ -24,6 +25,7 @@ class Params(StrictModel):
     """The whole of ``params.yaml``. Add one field per stage section."""
 
     cohort: CohortParams
+    preprocess: PreprocessParams
 
 
 def load_params(path: Path = DEFAULT_PATH) -> Params:
