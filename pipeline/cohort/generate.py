@@ -20,6 +20,7 @@ from pydicom.uid import generate_uid
 from pipeline.atomic import atomic_dir
 from pipeline.cohort import dicom_series, identity, phantom, segmentation
 from pipeline.cohort.params import CohortParams, SiteParams
+from pipeline.progress import progress
 
 FIRST_DAY = datetime.date(2019, 1, 1).toordinal()
 LAST_DAY = datetime.date(2024, 12, 31).toordinal()
@@ -34,11 +35,9 @@ def run(params: CohortParams, out_dir: Path) -> dict:
     """
     patients = []
     with atomic_dir(Path(out_dir)) as tmp:
-        index = 0
-        for site in params.sites:
-            for number in range(params.patients_per_site):
-                index += 1
-                patients.append(_patient(params, site, number, index, tmp))
+        jobs = [(site, number) for site in params.sites for number in range(params.patients_per_site)]
+        for index, (site, number) in enumerate(progress(jobs, desc="cohort"), start=1):
+            patients.append(_patient(params, site, number, index, tmp))
     return _summary(params, patients)
 
 
