@@ -102,6 +102,7 @@ class AcceptanceCriterion(StrictModel):
     comparison: Literal[">=", "<="]
     threshold: float
     subgroup: Subgroup | None = None
+    rationale: str = Field(default="", description="why this metric, statistic and threshold")
 
 
 def outgoing_links(item: StrictModel) -> list[str]:

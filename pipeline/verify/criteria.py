@@ -1,0 +1,161 @@
+"""Evaluate acceptance criteria: PASS / FAIL / INCONCLUSIVE, and the release status.
+
+A criterion is evaluated for each model it names. Without a subgroup, the statistic (mean,
+or a bound of its 95 % bootstrap interval) over all cases is compared with the threshold.
+With a subgroup, every level (e.g. every site) is evaluated on its own; a level with fewer
+cases than ``min_size``, or the level ``unknown`` (attribute not recorded), is INCONCLUSIVE.
+A criterion FAILs if any of its results fails, is INCONCLUSIVE if none fails but one is
+inconclusive, and PASSes otherwise. The models are releasable only when no criterion fails
+(and, if the plan's policy says so, none is inconclusive). Nothing here raises on a failed
+criterion: failure is a result, recorded and reported.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from pipeline.design.items import AcceptanceCriterion
+from pipeline.verify import subgroups
+from pipeline.verify.bootstrap import bootstrap_mean
+from pipeline.verify.plan import VnvPlan
+
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+RELEASABLE, NOT_RELEASABLE = "releasable", "not releasable"
+LEVEL = 0.95
+
+
+def compare(value: float, comparison: str, threshold: float) -> str:
+    """PASS or FAIL of ``value <comparison> threshold``; INCONCLUSIVE when value is NaN."""
+    if value is None or math.isnan(value):
+        return INCONCLUSIVE
+    ok = value >= threshold if comparison == ">=" else value <= threshold
+    return PASS if ok else FAIL
+
+
+def combine(statuses: Sequence[str]) -> str:
+    """FAIL if any fails, else INCONCLUSIVE if any is inconclusive (or none given), else PASS."""
+    if FAIL in statuses:
+        return FAIL
+    if INCONCLUSIVE in statuses or not statuses:
+        return INCONCLUSIVE
+    return PASS
+
+
+def evaluate_one(values: Sequence[float], patients: Sequence[str], criterion: AcceptanceCriterion,
+                 samples: int, seed: int, min_size: int = 1) -> dict:
+    """One comparison of a criterion on one set of cases.
+
+    Args:
+        values: the metric per case (NaN = not defined for the case).
+        patients: the patient of each case (bootstrap clusters).
+        criterion: the acceptance criterion.
+        samples: bootstrap resamples.
+        seed: bootstrap seed.
+        min_size: fewer defined values than this -> INCONCLUSIVE.
+    """
+    estimate = bootstrap_mean(values, patients, samples=samples, seed=seed, level=LEVEL)
+    value = estimate.statistic(criterion.statistic)
+    if estimate.n < min_size:
+        status = INCONCLUSIVE
+        reason = f"{estimate.n} case(s) with a value, below the minimum of {min_size}"
+    else:
+        status = compare(value, criterion.comparison, criterion.threshold)
+        reason = (f"{criterion.statistic} {_fmt(value)} {criterion.comparison} "
+                  f"{criterion.threshold:g}" + ("" if status == PASS else " not met"))
+        if status == INCONCLUSIVE:
+            reason = "no case has a defined value"
+    return {"value": None if math.isnan(value) else value, "threshold": criterion.threshold,
+            "comparison": criterion.comparison, "statistic": criterion.statistic,
+            "status": status, "reason": reason, "estimate": estimate.as_dict()}
+
+
+def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict]],
+                       age_edges: Sequence[int], samples: int, seed: int) -> dict:
+    """Evaluate one criterion on every model it names.
+
+    Args:
+        criterion: the acceptance criterion.
+        rows: model name -> per-case records (attributes plus metric values).
+        age_edges: age band edges in years.
+        samples: bootstrap resamples.
+        seed: bootstrap seed.
+    """
+    per_model: dict[str, dict] = {}
+    for model in criterion.models:
+        cases = [r for r in rows.get(model, []) if criterion.metric in r]
+        if criterion.subgroup is None:
+            result = evaluate_one(_values(cases, criterion.metric), _patients(cases), criterion,
+                                  samples, seed)
+        else:
+            result = _by_subgroup(criterion, cases, age_edges, samples, seed)
+        per_model[model] = result
+    status = combine([result["status"] for result in per_model.values()])
+    return {"id": criterion.id, "title": criterion.title, "requirements": criterion.requirements,
+            "metric": criterion.metric, "statistic": criterion.statistic,
+            "comparison": criterion.comparison, "threshold": criterion.threshold,
+            "subgroup": criterion.subgroup.model_dump() if criterion.subgroup else None,
+            "rationale": criterion.rationale, "status": status, "models": per_model}
+
+
+def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed: int) -> dict:
+    """Evaluate every criterion of the plan and decide the release status.
+
+    Args:
+        plan: the validated V&V plan.
+        rows: model name -> per-case records.
+        samples: bootstrap resamples.
+        seed: bootstrap seed.
+    """
+    results = {c.id: evaluate_criterion(c, rows, plan.age_bands_years, samples, seed)
+               for c in plan.criteria}
+    return {"criteria": results, **release_status(results, plan.release_policy.inconclusive_blocks_release)}
+
+
+def release_status(results: dict[str, dict], inconclusive_blocks: bool) -> dict:
+    """``releasable`` unless a criterion failed (or, by policy, is inconclusive).
+
+    Args:
+        results: criterion ID -> evaluated criterion (with ``status``).
+        inconclusive_blocks: whether an INCONCLUSIVE criterion also blocks the release.
+    """
+    failed = sorted(k for k, r in results.items() if r["status"] == FAIL)
+    inconclusive = sorted(k for k, r in results.items() if r["status"] == INCONCLUSIVE)
+    blocked = bool(failed) or (inconclusive_blocks and bool(inconclusive)) or not results
+    return {"release_status": NOT_RELEASABLE if blocked else RELEASABLE,
+            "failed": failed, "inconclusive": inconclusive,
+            "passed": sorted(k for k, r in results.items() if r["status"] == PASS)}
+
+
+def _by_subgroup(criterion: AcceptanceCriterion, cases: list[dict], age_edges: Sequence[int],
+                 samples: int, seed: int) -> dict:
+    assert criterion.subgroup is not None
+    levels = {}
+    for level, indices in subgroups.group(cases, criterion.subgroup.by, age_edges).items():
+        members = [cases[i] for i in indices]
+        result = evaluate_one(_values(members, criterion.metric), _patients(members), criterion,
+                              samples, seed, min_size=criterion.subgroup.min_size)
+        if level == subgroups.UNKNOWN:
+            result = {**result, "status": INCONCLUSIVE,
+                      "reason": f"{criterion.subgroup.by} not recorded for {len(members)} case(s)"}
+        levels[level] = {**result, "n_cases": len(members)}
+    status = combine([r["status"] for r in levels.values()])
+    worst = [r["value"] for r in levels.values() if r["value"] is not None and r["status"] != INCONCLUSIVE]
+    pick = min if criterion.comparison == ">=" else max
+    return {"status": status, "threshold": criterion.threshold, "comparison": criterion.comparison,
+            "statistic": criterion.statistic, "value": pick(worst) if worst else None,
+            "reason": f"{len(levels)} subgroup(s) by {criterion.subgroup.by}: "
+                      + ", ".join(f"{k} {v['status']}" for k, v in levels.items()),
+            "subgroups": levels}
+
+
+def _values(cases: list[dict], metric: str) -> list[float]:
+    return [math.nan if c[metric] is None else float(c[metric]) for c in cases]
+
+
+def _patients(cases: list[dict]) -> list[str]:
+    return [str(c.get("patient_id", c.get("case_id", i))) for i, c in enumerate(cases)]
+
+
+def _fmt(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.4g}"

@@ -1,0 +1,167 @@
+"""Segmentation metrics in physical units, with defined behaviour for empty masks.
+
+All functions take two binary masks on the same grid and the voxel spacing in mm per
+array axis. Surface distances come from MONAI (``compute_hausdorff_distance``,
+``compute_surface_dice``), which take the spacing into account. MONAI returns NaN or inf
+when a mask is empty; here every case has a defined value:
+
+============================  =========================  ==================================
+metric                        both masks empty           exactly one mask empty
+============================  =========================  ==================================
+dice                          1.0 (perfect agreement)    0.0
+hd95_mm                       0.0                        the grid's diagonal in mm (worst)
+nsd                           1.0                        0.0
+sensitivity                   NaN (no positives)         0.0 if truth has voxels, else NaN
+specificity                   NaN only without negatives  TN / (TN + FP)
+abs_volume_error_ml           0.0                        the non-empty volume
+============================  =========================  ==================================
+
+NaN means "not defined for this case"; aggregates (``pipeline.verify.bootstrap``) leave such
+cases out and report how many were used.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Sequence
+
+import numpy as np
+import torch
+from monai.metrics import compute_hausdorff_distance, compute_surface_dice
+
+METRICS = ("dice", "hd95_mm", "nsd", "sensitivity", "specificity", "abs_volume_error_ml")
+HIGHER_IS_BETTER = {"dice": True, "hd95_mm": False, "nsd": True, "sensitivity": True,
+                    "specificity": True, "abs_volume_error_ml": False}
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Dice similarity coefficient 2|P∩T| / (|P| + |T|); 1.0 when both are empty.
+
+    Args:
+        pred: predicted binary mask.
+        truth: ground-truth binary mask on the same grid.
+    """
+    pred, truth = _binary(pred, truth)
+    total = int(pred.sum()) + int(truth.sum())
+    if total == 0:
+        return 1.0
+    return 2.0 * int(np.logical_and(pred, truth).sum()) / total
+
+
+def hd95_mm(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> float:
+    """Symmetric 95th-percentile Hausdorff distance between the mask surfaces, in mm.
+
+    Args:
+        pred: predicted binary mask.
+        truth: ground-truth binary mask.
+        spacing: voxel size in mm along each array axis.
+    """
+    pred, truth = _binary(pred, truth)
+    empty = _empty_state(pred, truth)
+    if empty == "both":
+        return 0.0
+    if empty == "one":
+        return diagonal_mm(pred.shape, spacing)
+    with _quiet():
+        value = compute_hausdorff_distance(_tensor(pred), _tensor(truth), include_background=True,
+                                           percentile=95.0, spacing=[float(s) for s in spacing])
+    return float(value.item())
+
+
+def nsd(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float], tolerance_mm: float) -> float:
+    """Normalised surface Dice: share of both surfaces within ``tolerance_mm`` of the other.
+
+    Args:
+        pred: predicted binary mask.
+        truth: ground-truth binary mask.
+        spacing: voxel size in mm along each array axis.
+        tolerance_mm: the accepted surface deviation in mm.
+    """
+    if tolerance_mm < 0:
+        raise ValueError(f"tolerance_mm must be >= 0, got {tolerance_mm}")
+    pred, truth = _binary(pred, truth)
+    empty = _empty_state(pred, truth)
+    if empty == "both":
+        return 1.0
+    if empty == "one":
+        return 0.0
+    with _quiet():
+        value = compute_surface_dice(_tensor(pred), _tensor(truth),
+                                     class_thresholds=[float(tolerance_mm)],
+                                     include_background=True, spacing=[float(s) for s in spacing])
+    return float(value.item())
+
+
+def sensitivity(pred: np.ndarray, truth: np.ndarray) -> float:
+    """True-positive rate TP / (TP + FN); NaN when the truth has no voxels."""
+    pred, truth = _binary(pred, truth)
+    positives = int(truth.sum())
+    if positives == 0:
+        return math.nan
+    return int(np.logical_and(pred, truth).sum()) / positives
+
+
+def specificity(pred: np.ndarray, truth: np.ndarray) -> float:
+    """True-negative rate TN / (TN + FP); NaN when the truth has no background voxels."""
+    pred, truth = _binary(pred, truth)
+    negatives = int(truth.size - truth.sum())
+    if negatives == 0:
+        return math.nan
+    return int(np.logical_and(~pred, ~truth).sum()) / negatives
+
+
+def abs_volume_error_ml(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> float:
+    """|V_pred - V_truth| in millilitres (voxel count times voxel volume, 1 mL = 1000 mm³)."""
+    pred, truth = _binary(pred, truth)
+    voxel_ml = float(np.prod([float(s) for s in spacing])) / 1000.0
+    return abs(int(pred.sum()) - int(truth.sum())) * voxel_ml
+
+
+def all_metrics(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float],
+                tolerance_mm: float) -> dict[str, float]:
+    """Every metric of ``METRICS`` for one case, plus the two volumes in mL.
+
+    Args:
+        pred: predicted binary mask.
+        truth: ground-truth binary mask.
+        spacing: voxel size in mm along each array axis.
+        tolerance_mm: NSD tolerance in mm.
+    """
+    if len(spacing) != np.asarray(pred).ndim:
+        raise ValueError(f"spacing has {len(spacing)} values for a {np.asarray(pred).ndim}-D mask")
+    voxel_ml = float(np.prod([float(s) for s in spacing])) / 1000.0
+    return {"dice": dice(pred, truth), "hd95_mm": hd95_mm(pred, truth, spacing),
+            "nsd": nsd(pred, truth, spacing, tolerance_mm),
+            "sensitivity": sensitivity(pred, truth), "specificity": specificity(pred, truth),
+            "abs_volume_error_ml": abs_volume_error_ml(pred, truth, spacing),
+            "volume_pred_ml": float(np.count_nonzero(pred)) * voxel_ml,
+            "volume_truth_ml": float(np.count_nonzero(truth)) * voxel_ml}
+
+
+def diagonal_mm(shape: Sequence[int], spacing: Sequence[float]) -> float:
+    """Length of the grid's diagonal in mm: the largest distance two voxels can have."""
+    return float(np.sqrt(sum(((n - 1) * float(s)) ** 2 for n, s in zip(shape, spacing))))
+
+
+def _binary(pred: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pred, truth = np.asarray(pred) != 0, np.asarray(truth) != 0
+    if pred.shape != truth.shape:
+        raise ValueError(f"prediction shape {pred.shape} does not match truth shape {truth.shape}")
+    return pred, truth
+
+
+def _empty_state(pred: np.ndarray, truth: np.ndarray) -> str:
+    has_pred, has_truth = bool(pred.any()), bool(truth.any())
+    if not has_pred and not has_truth:
+        return "both"
+    return "none" if has_pred and has_truth else "one"
+
+
+def _quiet():
+    """MONAI 1.5+ warns about an argument it passes to itself; nothing for the caller to do."""
+    return warnings.catch_warnings(action="ignore", category=FutureWarning)
+
+
+def _tensor(mask: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]

@@ -1,0 +1,92 @@
+"""The V&V plan as validated data: ``verification/criteria.yaml``.
+
+The file is a mapping. Its ``criteria`` key lists the acceptance criteria
+(``pipeline.design.items.AcceptanceCriterion``, also read by the trace graph); the other keys
+are the plan's settings that the verify stage needs: the age bands subgroups are cut into
+and the release policy for inconclusive results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from pipeline.design.items import AcceptanceCriterion
+from pipeline.errors import UserError
+from pipeline.params_base import StrictModel
+from pipeline.verify.metrics import METRICS
+
+EXPLAIN_METRICS = ("attribution_mass_in_region",)  # Grad-CAM on the teacher
+PAIRED_METRICS = ("dice_drop_vs_teacher",)  # teacher Dice - compressed Dice, per case
+KNOWN_METRICS = (*METRICS, *EXPLAIN_METRICS, *PAIRED_METRICS)
+
+
+class ReleasePolicy(StrictModel):
+    """How criterion results decide the release status."""
+
+    inconclusive_blocks_release: bool
+    rationale: str = Field(min_length=1)
+
+
+class VnvPlan(StrictModel):
+    """The verification and validation plan of the released models."""
+
+    title: str = Field(min_length=1)
+    age_bands_years: list[int] = Field(min_length=2, description="band edges, [lo, hi) each")
+    release_policy: ReleasePolicy
+    criteria: list[AcceptanceCriterion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "VnvPlan":
+        edges = self.age_bands_years
+        if any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 0:
+            raise ValueError(f"age_bands_years must be non-negative and increasing, got {edges}")
+        seen: set[str] = set()
+        for item in self.criteria:
+            if item.id in seen:
+                raise ValueError(f"duplicate criterion ID {item.id}")
+            seen.add(item.id)
+            if item.metric not in KNOWN_METRICS:
+                raise ValueError(f"{item.id}: metric {item.metric!r} is not one of {list(KNOWN_METRICS)}")
+            if item.metric in EXPLAIN_METRICS and item.models != ["teacher"]:
+                raise ValueError(f"{item.id}: {item.metric} is computed on the teacher only "
+                                 f"(Grad-CAM needs gradients), so models must be [teacher]")
+            if item.metric in PAIRED_METRICS and item.models != ["compressed"]:
+                raise ValueError(f"{item.id}: {item.metric} compares the compressed model with "
+                                 f"the teacher, so models must be [compressed]")
+        return self
+
+
+def load_plan(path: Path) -> VnvPlan:
+    """Read and validate the V&V plan; ``UserError`` names each problem.
+
+    Args:
+        path: the plan YAML, e.g. ``verification/criteria.yaml``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"V&V plan {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise UserError(f"V&V plan {path} is not valid YAML: {exc}") from None
+    return validate_plan(data, str(path))
+
+
+def validate_plan(data: object, source: str = "V&V plan") -> VnvPlan:
+    """Validate an already parsed plan mapping.
+
+    Args:
+        data: the parsed YAML.
+        source: the name used in error messages.
+    """
+    try:
+        return VnvPlan.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source} is not valid ({exc.error_count()} problem(s)):"]
+        for err in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in err["loc"]) or "<top level>"
+            lines.append(f"  {where}: {err['msg']}")
+        raise UserError("\n".join(lines)) from None

@@ -1,0 +1,60 @@
+"""Subgroup membership of test cases: site, manufacturer, sex and age band.
+
+A case whose attribute was not recorded (e.g. sex removed by de-identification) falls into
+the level ``unknown``; that level is never evaluated as if it were a real subgroup (the
+criterion reports it as INCONCLUSIVE, see ``pipeline.verify.criteria``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Sequence
+
+UNKNOWN = "unknown"
+BY = ("site", "manufacturer", "sex", "age_band")
+
+
+def age_band(age: int | None, edges: Sequence[int]) -> str:
+    """The band ``"lo-hi"`` (``lo <= age < hi``) holding ``age``, or ``unknown``.
+
+    Args:
+        age: age in years, or None when not recorded.
+        edges: increasing band edges in years, e.g. ``[18, 45, 65, 120]``.
+    """
+    if age is None:
+        return UNKNOWN
+    for lo, hi in zip(edges, edges[1:]):
+        if lo <= age < hi:
+            return f"{lo}-{hi - 1}"
+    return UNKNOWN
+
+
+def level_of(case: dict, by: str, edges: Sequence[int]) -> str:
+    """The subgroup level of one case record.
+
+    Args:
+        case: a record with ``site``, ``manufacturer``, ``sex`` and ``age`` keys.
+        by: one of ``BY``.
+        edges: age band edges in years.
+    """
+    if by not in BY:
+        raise ValueError(f"unknown subgroup attribute {by!r}; allowed: {list(BY)}")
+    if by == "age_band":
+        return age_band(case.get("age"), edges)
+    value = case.get(by)
+    text = str(value).strip() if value is not None else ""
+    return text if text and text.lower() != UNKNOWN else UNKNOWN
+
+
+def group(cases: Sequence[dict], by: str, edges: Sequence[int]) -> dict[str, list[int]]:
+    """Indices of ``cases`` per subgroup level, levels sorted by name.
+
+    Args:
+        cases: case records (see ``level_of``).
+        by: one of ``BY``.
+        edges: age band edges in years.
+    """
+    levels: dict[str, list[int]] = defaultdict(list)
+    for index, case in enumerate(cases):
+        levels[level_of(case, by, edges)].append(index)
+    return dict(sorted(levels.items()))
