@@ -1,0 +1,226 @@
+"""The release gates of ``trace check``: one ``Problem`` per broken link or missing evidence."""
+
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass
+
+from pipeline.trace import reviews as rv
+from pipeline.trace.graph import Trace, downstream, hierarchy_edges
+from pipeline.trace.stages import stale_inputs
+
+# What each link may point at, by the child's kind.
+ALLOWED_TARGETS = {
+    "requirement": ("user_need", "requirement", "control"),
+    "risk": ("control",),
+    "control": ("requirement", "criterion"),
+    "criterion": ("requirement",),
+    "stage": ("requirement", "risk"),
+    "test": ("requirement",),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One failed gate: its name, the item it is about, the message and the status flag."""
+
+    gate: str
+    item: str
+    message: str
+    flag: str
+    related: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        """The one-line form printed by ``trace check``."""
+        return f"{self.gate}: {self.item}: {self.message}"
+
+
+def check(trace: Trace, as_of: str | None = None) -> list[Problem]:
+    """Run every gate; an empty list means the trace is complete and releasable.
+
+    Args:
+        trace: the built graph.
+        as_of: the stage running the check inside ``dvc repro`` (e.g. ``trace``): it and its
+            downstream stages are not expected to have run yet.
+    """
+    pending = downstream(trace.stages, as_of) if as_of in trace.stages else set()
+    problems = _unknown_ids(trace) + _cycles(trace) + _stages(trace, pending)
+    verification = _verification(trace)
+    unverified = {p.item for p in verification if p.item in trace.design.requirements}
+    unverified |= {r for p in verification for r in p.related}
+    problems += verification + _controls(trace, unverified) + _risks(trace)
+    problems += _coverage(trace) + _suspects(trace, pending) + _release(trace)
+    return problems
+
+
+def _unknown_ids(trace: Trace) -> list[Problem]:
+    out = []
+    for node, targets in trace.links.items():
+        allowed = ALLOWED_TARGETS.get(trace.kind(node), ())
+        for target in targets:
+            kind = trace.kind(target)
+            if kind == "unknown":
+                out.append(Problem("unknown-id", node, f"links to unknown ID {target!r}",
+                                   "failed"))
+            elif kind not in allowed:
+                out.append(Problem("unknown-id", node, f"links to {target} ({kind}), but may "
+                                   f"only link to {', '.join(allowed)}", "failed"))
+    for node in trace.reviews:
+        if node not in trace.links:
+            out.append(Problem("unknown-id", node, f"review record for unknown item in "
+                               f"{trace.paths.reviews}", "failed"))
+    return out
+
+
+def _cycles(trace: Trace) -> list[Problem]:
+    edges = hierarchy_edges(trace)
+    out = []
+    while True:
+        try:
+            graphlib.TopologicalSorter(edges).prepare()
+            return out
+        except graphlib.CycleError as exc:
+            cycle = exc.args[1]
+            out.append(Problem("cycle", cycle[0], "link cycle " + " -> ".join(cycle), "failed",
+                               tuple(cycle[1:])))
+            edges[cycle[0]] = [t for t in edges[cycle[0]] if t != cycle[1]]
+
+
+def _stages(trace: Trace, pending: set[str]) -> list[Problem]:
+    out = []
+    for stage in trace.stages.values():
+        if not stage.requirements:
+            out.append(Problem("no-requirement", stage.name,
+                               "stage names no requirement in meta.requirements", "missing"))
+        if not stage.locked and stage.name not in pending:
+            out.append(Problem("missing", stage.name, "stage has not run (no dvc.lock entry); "
+                               "run dvc repro", "missing"))
+    return out
+
+
+def _verification(trace: Trace) -> list[Problem]:
+    out = []
+    for key, test in trace.tests.items():
+        if test.status == "failed":
+            out.append(Problem("failed", key, "test failed in " + trace.paths.junit, "failed",
+                               tuple(test.requirements)))
+        if not test.requirements and test.status != "missing":
+            out.append(Problem("unlinked", key, "test verifies no requirement (add "
+                               "@pytest.mark.verifies)", "missing"))
+    for crit in trace.design.criteria.values():
+        result = trace.vnv.criteria.get(crit.id)
+        if result is None:
+            out.append(Problem("missing", crit.id, f"no result in {trace.paths.vnv}", "missing",
+                               tuple(crit.requirements)))
+        elif result.status == "FAIL":
+            out.append(Problem("failed", crit.id, f"FAIL: {result.value} vs threshold "
+                               f"{crit.comparison} {crit.threshold}", "failed",
+                               tuple(crit.requirements)))
+    for req in trace.design.requirements:
+        out += _requirement_verification(trace, req)
+    return out
+
+
+def _requirement_verification(trace: Trace, req: str) -> list[Problem]:
+    tests, criteria = trace.verifiers(req)
+    if not tests and not criteria:
+        return [Problem("unverified", req, "no test or acceptance criterion verifies it",
+                        "missing")]
+    out = []
+    missing = [t.key for t in tests if t.status == "missing"]
+    if missing:
+        where = trace.paths.junit if trace.junit_found else f"{trace.paths.junit} (not found)"
+        out.append(Problem("missing", req, f"{len(missing)} test(s) without result in {where}: "
+                           + ", ".join(missing), "missing"))
+    passed = [t for t in tests if t.status == "passed"] + [
+        c for c in criteria if getattr(trace.vnv.criteria.get(c), "status", "") == "PASS"]
+    failed = [t for t in tests if t.status == "failed"] + [
+        c for c in criteria if getattr(trace.vnv.criteria.get(c), "status", "") == "FAIL"]
+    if not passed and not failed and not missing:
+        out.append(Problem("unverified", req, "no passing test or criterion (all skipped or "
+                           "inconclusive)", "missing"))
+    return out
+
+
+def _controls(trace: Trace, unverified: set[str]) -> list[Problem]:
+    out = []
+    for control in trace.design.controls:
+        implementers = trace.implemented_by(control)
+        if not implementers:
+            out.append(Problem("control-unverified", control, "no requirement implements it, "
+                               "so nothing verifies its implementation", "missing"))
+        for req in implementers:
+            if req in unverified:
+                out.append(Problem("control-unverified", control, f"implementing requirement "
+                                   f"{req} is not verified", "missing", (req,)))
+    return out
+
+
+def _risks(trace: Trace) -> list[Problem]:
+    plan, out = trace.design.plan, []
+    for risk in trace.design.risks.values():
+        if not risk.controls:
+            out.append(Problem("no-control", risk.id, "risk has no risk control", "missing"))
+        region = plan.region(risk.residual_severity, risk.residual_probability)
+        if region == "unacceptable":
+            out.append(Problem("residual-risk", risk.id, f"residual risk S{risk.residual_severity}"
+                               f"/P{risk.residual_probability} is in the unacceptable region",
+                               "failed"))
+        elif region == "alarp" and not risk.benefit_risk.strip():
+            out.append(Problem("residual-risk", risk.id, "residual risk is ALARP but has no "
+                               "benefit_risk justification", "failed"))
+    return out
+
+
+def _coverage(trace: Trace) -> list[Problem]:
+    out = []
+    for need in trace.design.user_needs:
+        if not any(trace.kind(b) == "requirement" for b in trace.backlinks.get(need, [])):
+            out.append(Problem("coverage", need, "no software requirement derives from it",
+                               "missing"))
+    for control in trace.design.controls:
+        if not any(trace.kind(b) == "risk" for b in trace.backlinks.get(control, [])):
+            out.append(Problem("coverage", control, "no risk lists this control", "missing"))
+    return out
+
+
+def _suspects(trace: Trace, pending: set[str]) -> list[Problem]:
+    out = []
+    for node, (own, targets) in trace.reviewable().items():
+        for target, reason in rv.suspect_links(trace.reviews, node, own, targets):
+            out.append(Problem("suspect", node, f"{reason}; review with `python -m pipeline "
+                               f"trace review {node}`", "suspect", (target,)))
+    for stale in stale_inputs(trace.stages):
+        if stale.stage not in pending:
+            out.append(Problem("suspect", stale.stage, f"input {stale.path} is now "
+                               f"{stale.current} (stage {stale.producer}) but the evidence was "
+                               f"produced from {stale.used}; run dvc repro", "suspect"))
+    producers = {p: (s.name, h) for s in trace.stages.values() for p, h in s.out_hashes.items()}
+    for run in trace.runs.values():
+        if run.stage in pending or run.stage not in trace.stages:
+            continue
+        for path, used in run.inputs.items():
+            current = producers.get(path, (None, used))[1]
+            if used != "untracked" and current != used:
+                out.append(Problem("suspect", run.stage, f"MLflow run {run.run_id} used "
+                                   f"{path} {used}, dvc.lock now records {current}; run dvc "
+                                   "repro", "suspect"))
+    return out
+
+
+def _release(trace: Trace) -> list[Problem]:
+    out = []
+    for ev in trace.vnv.evidence:
+        unknown = [r for r in ev.requirements if r not in trace.design.requirements]
+        if unknown:
+            out.append(Problem("unknown-id", ev.path, f"evidence names unknown requirement "
+                               f"ID(s) {', '.join(unknown)}", "failed"))
+        if not (trace.paths.root / ev.path).is_file():
+            out.append(Problem("missing", ev.path, f"evidence file listed in {trace.paths.vnv} "
+                               "not found", "missing", tuple(ev.requirements)))
+    status = trace.vnv.release_status
+    if status is not None and status.lower() != "releasable":
+        out.append(Problem("failed", "release", f"{trace.paths.vnv} reports release status "
+                           f"{status!r}", "failed"))
+    return out
+

@@ -1,0 +1,116 @@
+"""Recorded results the trace graph joins in: V&V criterion results, evidence images, MLflow runs.
+
+``vnv.json`` (written by the verify stage) is read with this contract:
+``criteria``: a list of ``{"id": "VAL-001", "status": "PASS|FAIL|INCONCLUSIVE", "value": ...,
+"threshold": ...}`` (or a mapping from ID to such a record); optional ``evidence``: a list of
+``{"path": "<file relative to the repository root>", "requirements": [...], "caption": "..."}``;
+optional ``release_status``: ``"releasable"`` or ``"not releasable"``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import UserError
+
+STATUSES = ("PASS", "FAIL", "INCONCLUSIVE")
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """The recorded outcome of one acceptance criterion."""
+
+    id: str
+    status: str
+    value: Any = None
+    threshold: Any = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An evidence file (e.g. a Grad-CAM overlay) linked to requirement IDs."""
+
+    path: str
+    requirements: list[str]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class VnvResults:
+    """Everything read from ``vnv.json``; ``found`` is False when the file does not exist."""
+
+    found: bool
+    criteria: dict[str, CriterionResult] = field(default_factory=dict)
+    evidence: list[Evidence] = field(default_factory=list)
+    release_status: str | None = None
+
+
+@dataclass(frozen=True)
+class MlflowRun:
+    """The latest finished MLflow run of a stage."""
+
+    stage: str
+    run_id: str
+    status: str
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+def load_vnv(path: Path) -> VnvResults:
+    """Read ``vnv.json``; an absent file gives ``found=False`` (criteria show as missing).
+
+    Args:
+        path: the verify stage's metrics file.
+    """
+    if not path.is_file():
+        return VnvResults(found=False)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON: {exc}") from None
+    raw = data.get("criteria") or []
+    records = [dict(v, id=k) for k, v in raw.items()] if isinstance(raw, dict) else raw
+    criteria = {}
+    for rec in records:
+        status = str(rec.get("status", "")).upper()
+        if status not in STATUSES:
+            raise UserError(f"{path}: criterion {rec.get('id')} has status {status!r}; "
+                            f"allowed: {', '.join(STATUSES)}")
+        criteria[str(rec["id"])] = CriterionResult(str(rec["id"]), status, rec.get("value"),
+                                                   rec.get("threshold"))
+    evidence = [Evidence(str(e["path"]), [str(i) for i in e.get("requirements", [])],
+                         str(e.get("caption", ""))) for e in data.get("evidence") or []]
+    release = data.get("release_status")
+    return VnvResults(True, criteria, evidence, str(release) if release else None)
+
+
+def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
+    """The latest finished, active run per ``stage`` tag in an MLflow SQLite store.
+
+    Read with ``sqlite3`` in read-only mode (importing MLflow costs seconds). An absent or
+    unreadable store gives no runs: the site then shows run IDs as missing.
+
+    Args:
+        db: the ``mlflow.db`` file.
+    """
+    if not db.is_file():
+        return {}
+    try:
+        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as con:
+            rows = con.execute(
+                "SELECT r.run_uuid, r.status, t.value FROM runs r JOIN tags t "
+                "ON t.run_uuid = r.run_uuid AND t.key = 'stage' "
+                "WHERE r.lifecycle_stage = 'active' AND r.status = 'FINISHED' "
+                "ORDER BY r.start_time, r.run_uuid").fetchall()
+            runs = {stage: MlflowRun(stage, run_id, status) for run_id, status, stage in rows}
+            for run in list(runs.values()):
+                tags = con.execute("SELECT key, value FROM tags WHERE run_uuid = ? AND key "
+                                   "LIKE 'dvc.input.%'", (run.run_id,)).fetchall()
+                runs[run.stage] = MlflowRun(run.stage, run.run_id, run.status,
+                                            {k.removeprefix("dvc.input."): v for k, v in tags})
+    except sqlite3.Error:
+        return {}
+    return runs

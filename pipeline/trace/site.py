@@ -1,0 +1,123 @@
+"""``trace site``: render the static traceability site (works from ``file://``, no network).
+
+Every page is rendered from ``templates/trace`` with ``StrictUndefined`` and autoescaping, so
+a missing value fails the render and design text can never inject markup. CSS and the filter
+script are inline; evidence images are copied into the site. The output is deterministic
+(sorted, no timestamps) so the DVC stage's output hash changes only when its inputs do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from pipeline import provenance
+from pipeline.atomic import atomic_dir, dumps_json
+from pipeline.trace.gates import Problem
+from pipeline.trace.graph import Trace
+from pipeline.trace.pages import node_pages
+from pipeline.trace.site_view import View
+from pipeline.trace.status import FLAGS, badges, node_flags
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "trace"
+SECTIONS = [("index.html", "Matrix"), ("risks.html", "Risks"), ("stages.html", "Stages"),
+            ("verification.html", "Verification"), ("problems.html", "Problems")]
+
+
+def summary(trace: Trace, problems: list[Problem]) -> dict[str, Any]:
+    """Release status and counts (the trace stage's DVC metrics, read by the technical file)."""
+    flags = node_flags(trace, problems)
+    reqs = trace.design.requirements
+    counts = {f"problems_{gate}": sum(p.gate == gate for p in problems)
+              for gate in sorted({p.gate for p in problems})}
+    counts.update({
+        "problems": len(problems), "requirements": len(reqs),
+        "requirements_verified": sum(not flags.get(r) for r in reqs),
+        "risks": len(trace.design.risks), "controls": len(trace.design.controls),
+        "controls_verified": sum(not flags.get(c) for c in trace.design.controls),
+        "tests": len(trace.tests), "criteria": len(trace.design.criteria),
+    })
+    return {"release_status": "not releasable" if problems else "releasable", "counts": counts}
+
+
+def write_site(trace: Trace, problems: list[Problem], out: Path,
+               templates: Path = TEMPLATES) -> None:
+    """Render every page into ``out`` atomically.
+
+    Args:
+        trace: the graph.
+        problems: the gate results (shown, never raised).
+        out: the site folder (replaced as a whole).
+        templates: the template folder.
+    """
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
+                             undefined=jinja2.StrictUndefined, autoescape=True,
+                             keep_trailing_newline=True)
+    flags = node_flags(trace, problems)
+    view = View(trace, problems, flags)
+    with atomic_dir(out) as tmp:
+        view.evidence = _copy_evidence(trace, tmp)
+        common = _common(trace, problems, view)
+        for name, template in (("index.html", "index.html"), ("risks.html", "risks.html"),
+                               ("stages.html", "stages.html"),
+                               ("verification.html", "verification.html"),
+                               ("problems.html", "problems.html")):
+            _render(env, template, tmp / name, dict(common, self_file=name))
+        for page in node_pages(view):
+            _render(env, "item.html", tmp / page["file"], dict(common, page=page, self_file=""))
+        (tmp / "problems.json").write_text(dumps_json(
+            {**summary(trace, problems), "problems": [p.line() for p in problems]}))
+
+
+def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]:
+    root = Path(trace.paths.root)
+    inputs = []
+    for label, name in (("dvc.lock", "dvc_lock"), ("test report", "junit"),
+                        ("V&V results", "vnv"), ("review record", "reviews")):
+        path = trace.paths.at(name)
+        inputs.append({"label": label, "path": getattr(trace.paths, name),
+                       "sha256": provenance.file_sha256(path) if path.is_file() else "missing"})
+    return {
+        "sections": SECTIONS, "flags": FLAGS, "view": view, "trace": trace,
+        "plan": trace.design.plan, "problems": [p.line() for p in problems],
+        "status": summary(trace, problems), "commit": provenance.git_commit(root),
+        "inputs": inputs, "rows": view.matrix_rows(), "evidence": view.evidence,
+        "needs": view.refs(list(trace.design.user_needs)),
+        "grid_before": view.risk_grid(residual=False), "grid_after": view.risk_grid(residual=True),
+        "risks": [(view.ref(r.id), view.risk_label(r.severity, r.probability),
+                   view.risk_label(r.residual_severity, r.residual_probability), view.refs(r.controls))
+                  for r in trace.design.risks.values()],
+        "controls": [(view.ref(c.id), c.type.replace("_", " "),
+                      view.refs(trace.implemented_by(c.id))) for c in trace.design.controls.values()],
+        "stages": [(view.ref(s.name), s, trace.runs.get(s.name)) for s in trace.stages.values()],
+        "tests": [(view.ref(t.key), t.status, view.refs(t.requirements))
+                  for t in trace.tests.values()],
+        "criteria": [(view.ref(c.id), view.result_text(c.id), view.refs(c.requirements))
+                     for c in trace.design.criteria.values()],
+        "badges": badges,
+    }
+
+
+def _copy_evidence(trace: Trace, site: Path) -> list[dict[str, Any]]:
+    out = []
+    for index, ev in enumerate(trace.vnv.evidence):
+        source = Path(trace.paths.root) / ev.path
+        entry = {"path": ev.path, "caption": ev.caption, "requirements": ev.requirements,
+                 "file": None, "sha256": "missing"}
+        if source.is_file():
+            name = f"{index:03d}-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", source.name)
+            (site / "evidence").mkdir(exist_ok=True)
+            shutil.copyfile(source, site / "evidence" / name)
+            entry.update(file=f"evidence/{name}",
+                         sha256=hashlib.sha256(source.read_bytes()).hexdigest())
+        out.append(entry)
+    return out
+
+
+def _render(env: jinja2.Environment, template: str, target: Path, context: dict) -> None:
+    target.write_text(env.get_template(template).render(**context))

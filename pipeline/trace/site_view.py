@@ -1,0 +1,115 @@
+"""The view model of the trace site: plain dicts the templates render (no logic in templates)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipeline.trace.gates import Problem
+from pipeline.trace.graph import Trace
+from pipeline.trace.status import badges
+
+KIND_LABELS = {
+    "user_need": "User need", "requirement": "Software requirement", "risk": "Risk",
+    "control": "Risk control", "criterion": "Acceptance criterion", "stage": "Stage",
+    "test": "Test", "unknown": "Unknown ID",
+}
+
+
+class View:
+    """Builds references and pages for one trace, its problems and its flags."""
+
+    def __init__(self, trace: Trace, problems: list[Problem], flags: dict[str, set[str]]):
+        self.trace, self.problems, self.flags = trace, problems, flags
+        self.evidence: list[dict[str, Any]] = []
+
+    def href(self, node: str) -> str | None:
+        """The page file of a node, ``None`` for unknown IDs."""
+        kind = self.trace.kind(node)
+        if kind == "unknown":
+            return None
+        prefix = {"stage": "stage-", "test": "test-"}.get(kind, "")
+        return prefix + re.sub(r"[^A-Za-z0-9_.-]+", "_", node) + ".html"
+
+    def title(self, node: str) -> str:
+        """A node's human title."""
+        items = self.trace.design.items()
+        if node in items:
+            return items[node].title
+        if node in self.trace.stages:
+            return self.trace.stages[node].desc
+        return node.rsplit("::", 1)[-1] if node in self.trace.tests else "unknown ID"
+
+    def ref(self, node: str) -> dict[str, Any]:
+        """A link to a node with its badges."""
+        return {"id": node, "title": self.title(node), "href": self.href(node),
+                "kind": KIND_LABELS[self.trace.kind(node)],
+                "badges": badges(self.flags.get(node, set()))}
+
+    def refs(self, nodes: list[str]) -> list[dict[str, Any]]:
+        """References for several nodes, order kept, duplicates dropped."""
+        return [self.ref(n) for n in dict.fromkeys(nodes)]
+
+    def incoming(self, node: str, kind: str) -> list[str]:
+        """Nodes of ``kind`` that link to ``node``."""
+        return [b for b in self.trace.backlinks.get(node, []) if self.trace.kind(b) == kind]
+
+    def risks_of(self, requirement: str) -> list[str]:
+        """Risks controlled through the controls a requirement implements."""
+        controls = set(self.trace.design.requirements[requirement].implements)
+        return [r.id for r in self.trace.design.risks.values() if controls & set(r.controls)]
+
+    def problems_of(self, node: str) -> list[str]:
+        """Problem lines about a node or naming it as related."""
+        return [p.line() for p in self.problems if p.item == node or node in p.related]
+
+    def matrix_rows(self) -> list[dict[str, Any]]:
+        """One row per software requirement across the whole chain."""
+        rows = []
+        for req in self.trace.design.requirements.values():
+            tests, criteria = self.trace.verifiers(req.id)
+            rows.append({
+                "req": self.ref(req.id), "type": req.type,
+                "needs": self.refs([i for i in req.derives_from]),
+                "controls": self.refs(req.implements), "risks": self.refs(self.risks_of(req.id)),
+                "stages": self.refs(self.incoming(req.id, "stage")),
+                "tests": self.refs([t.key for t in tests]),
+                "criteria": self.refs(criteria),
+                "results": [self.result_text(c) for c in criteria],
+                "status": " ".join(badges(self.flags.get(req.id, set()))),
+            })
+        return rows
+
+    def result_text(self, criterion: str) -> str:
+        """``VAL-001: PASS (0.91 vs >= 0.85)`` or ``VAL-001: no result``."""
+        result = self.trace.vnv.criteria.get(criterion)
+        if result is None:
+            return f"{criterion}: no result"
+        crit = self.trace.design.criteria[criterion]
+        return f"{criterion}: {result.status} ({result.value} vs {crit.comparison} {crit.threshold})"
+
+    def risk_grid(self, residual: bool) -> list[dict[str, Any]]:
+        """Rows (highest severity first) of cells: region and the risks placed there."""
+        plan = self.trace.design.plan
+        rows = []
+        for sev in reversed(plan.severity):
+            cells = []
+            for prob in plan.probability:
+                here = [r.id for r in self.trace.design.risks.values()
+                        if _position(r, residual) == (sev.level, prob.level)]
+                cells.append({"region": plan.region(sev.level, prob.level),
+                              "risks": self.refs(here)})
+            rows.append({"severity": sev, "cells": cells})
+        return rows
+
+    def risk_label(self, severity: int, probability: int) -> str:
+        """``S4 critical x P4 probable: unacceptable``."""
+        plan = self.trace.design.plan
+        return (f"S{severity} {plan.severity_name(severity)} x P{probability} "
+                f"{plan.probability_name(probability)}: {plan.region(severity, probability)}")
+
+
+def _position(risk: Any, residual: bool) -> tuple[int, int]:
+    if residual:
+        return risk.residual_severity, risk.residual_probability
+    return risk.severity, risk.probability

@@ -1,0 +1,115 @@
+"""Pipeline stages as trace nodes: ``dvc.yaml`` (desc, deps, outs, meta) joined with ``dvc.lock``.
+
+Read with PyYAML rather than the DVC API: the trace stage runs inside ``dvc repro`` and must
+not take DVC's repository lock. ``dvc.lock`` is read, never declared as a dependency (that
+would make the trace stage depend on its own lock entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.errors import UserError
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One DVC stage with what it declares and, when it has run, the hashes it recorded."""
+
+    name: str
+    desc: str
+    cmd: str
+    deps: list[str]
+    outs: list[str]
+    requirements: list[str]
+    risks: list[str]
+    locked: bool = False
+    dep_hashes: dict[str, str] = field(default_factory=dict)
+    out_hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StaleInput:
+    """A stage input whose hash in the producer's lock entry differs from what the stage used."""
+
+    stage: str
+    path: str
+    used: str
+    current: str
+    producer: str
+
+
+def load_stages(dvc_yaml: Path, dvc_lock: Path) -> dict[str, Stage]:
+    """Stages of ``dvc.yaml`` in file order, with ``dvc.lock`` hashes where present.
+
+    Args:
+        dvc_yaml: the pipeline definition.
+        dvc_lock: the lock file (may be absent: no stage has run yet).
+    """
+    spec = _read(dvc_yaml) if dvc_yaml.is_file() else {}
+    lock = (_read(dvc_lock) or {}).get("stages", {}) if dvc_lock.is_file() else {}
+    stages = {}
+    for name, raw in (spec.get("stages") or {}).items():
+        meta = raw.get("meta") or {}
+        entry = lock.get(name) or {}
+        outs = _paths(raw.get("outs")) + _paths(raw.get("metrics")) + _paths(raw.get("plots"))
+        stages[name] = Stage(
+            name=name, desc=str(raw.get("desc", "")), cmd=_cmd(raw.get("cmd")),
+            deps=_paths(raw.get("deps")), outs=outs,
+            requirements=[str(i) for i in meta.get("requirements") or []],
+            risks=[str(i) for i in meta.get("risks") or []],
+            locked=bool(entry),
+            dep_hashes={_norm(d["path"]): _hash(d) for d in entry.get("deps") or []},
+            out_hashes={_norm(o["path"]): _hash(o) for o in entry.get("outs") or []},
+        )
+    return stages
+
+
+def stale_inputs(stages: dict[str, Stage]) -> list[StaleInput]:
+    """Inputs whose producing stage now records another hash than the consumer ran with.
+
+    Such a stage's evidence (metrics, reports, MLflow run) was produced from an artifact that
+    has since changed: the evidence is suspect until the stage runs again.
+    """
+    producers = {path: s for s in stages.values() for path in s.out_hashes}
+    stale = []
+    for stage in stages.values():
+        for path, used in stage.dep_hashes.items():
+            producer = producers.get(path)
+            if producer is not None and producer.out_hashes[path] != used:
+                stale.append(StaleInput(stage.name, path, used, producer.out_hashes[path],
+                                        producer.name))
+    return stale
+
+
+def _read(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path} is not valid YAML: {exc}") from None
+
+
+def _paths(entries: Any) -> list[str]:
+    out = []
+    for entry in entries or []:
+        if isinstance(entry, dict):
+            out += [_norm(str(key)) for key in entry]
+        else:
+            out.append(_norm(str(entry)))
+    return out
+
+
+def _cmd(cmd: Any) -> str:
+    return " && ".join(cmd) if isinstance(cmd, list) else str(cmd or "")
+
+
+def _hash(entry: dict) -> str:
+    return str(entry.get("md5") or entry.get("etag") or entry.get("checksum") or "unknown")
+
+
+def _norm(path: str) -> str:
+    return str(Path(path)).rstrip("/")
