@@ -82,7 +82,9 @@ def main_site(args: argparse.Namespace) -> int:
     if not args.no_mlflow:
         from pipeline.tracking import stage_run
 
-        with stage_run("trace", inputs=[]) as mlflow:
+        described = sorted({p for s in trace.stages.values() if s.name != args.as_of
+                            for p in s.out_hashes})
+        with stage_run("trace", inputs=described, root=Path(args.root)) as mlflow:
             mlflow.log_metrics({k: v for k, v in result["counts"].items()})
             mlflow.set_tag("release_status", result["release_status"])
     print(f"trace site: {args.out} ({result['release_status']}, {len(problems)} problem(s))")
