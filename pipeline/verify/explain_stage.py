@@ -1,0 +1,87 @@
+"""Explainability evidence for the verify stage: best, median and worst test cases by Dice.
+
+Grad-CAM and occlusion need gradients or many forward passes of the network, so they run on
+the PyTorch teacher that the teacher ONNX file was exported from (the export stage's parity
+check ties the two); the masks shown and the metrics in the captions are those of the
+teacher ONNX file. Each PNG is named by role and case and listed with its requirement IDs,
+its SHA-256 and the attribution-mass sanity metric, which is also added to the case's row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.provenance import file_sha256
+from pipeline.verify import evidence, explain
+from pipeline.verify.params import ExplainParams
+
+REQUIREMENTS = ["SRS-VNV-005"]
+RISKS = ["RISK-011"]
+
+
+def pick_cases(rows: list[dict], roles: list[str]) -> dict[str, list[str]]:
+    """Case ID -> roles (best / median / worst by Dice; ties broken by case ID).
+
+    Args:
+        rows: per-case records with ``case_id`` and ``dice``.
+        roles: which representatives to pick.
+    """
+    ranked = sorted(rows, key=lambda r: (r["dice"], r["case_id"]))
+    index = {"worst": 0, "median": (len(ranked) - 1) // 2, "best": len(ranked) - 1}
+    chosen: dict[str, list[str]] = {}
+    for role in roles:
+        chosen.setdefault(ranked[index[role]]["case_id"], []).append(role)
+    return chosen
+
+
+def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], rows: list[dict],
+                  masks: dict[str, np.ndarray], out_dir: Path, threads: int) -> list[dict]:
+    """Explain the representative cases; write PNGs to ``out_dir``; return the evidence index.
+
+    Args:
+        params: the ``verify.explain`` params.
+        checkpoint: the torch teacher checkpoint.
+        cases: the loaded test cases (image, label, spacing, attributes).
+        rows: the teacher ONNX per-case records (updated with the sanity metric).
+        masks: case ID -> teacher ONNX predicted mask.
+        out_dir: where the PNGs go.
+        threads: torch threads (pinned for reproducible maps).
+    """
+    from pipeline.train.model import load_checkpoint
+
+    torch.set_num_threads(threads)
+    net, config = load_checkpoint(Path(checkpoint))
+    roi = [int(v) for v in config["patch_size"]]
+    by_id = {c["case_id"]: c for c in cases}
+    row_by_id = {r["case_id"]: r for r in rows}
+    entries = []
+    for case_id, roles in pick_cases(rows, list(params.cases)).items():
+        case, row = by_id[case_id], row_by_id[case_id]
+        image = np.asarray(case["image"], dtype=np.float32)[0]
+        truth = np.asarray(case["label"])[0] == 1
+        pred = masks[case_id]
+        maps = evidence.explain_case(net, image, truth, pred, case["spacing"], roi,
+                                     params.target_layer, params.occlusion_mask_voxels,
+                                     params.occlusion_overlap, params.dilation_mm)
+        row["attribution_mass_in_region"] = maps["attribution_mass_in_region"]
+        slices = explain.informative_slices(maps["gradcam"], params.slices)
+        role = "-".join(roles)
+        path = Path(out_dir) / f"explain_{role}_{case_id}.png"
+        text = evidence.caption(case_id, role, "teacher", row, REQUIREMENTS)
+        evidence.render_png(path, image, truth, pred, maps["gradcam"], maps["occlusion"], slices, text)
+        entries.append({"file": path.name, "sha256": file_sha256(path), "case_id": case_id,
+                        "roles": roles, "requirements": REQUIREMENTS, "risks": RISKS,
+                        "criteria_metric": "attribution_mass_in_region", "slices": slices,
+                        "explained_region": maps["explained_region"],
+                        "attribution_mass_in_region": _num(maps["attribution_mass_in_region"]),
+                        "occlusion_mass_in_region": _num(maps["occlusion_mass_in_region"]),
+                        "dice": row["dice"], "hd95_mm": row["hd95_mm"],
+                        "target_layer": params.target_layer, "dilation_mm": params.dilation_mm})
+    return entries
+
+
+def _num(value: float):
+    return None if value != value else float(value)

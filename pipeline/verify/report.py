@@ -1,0 +1,85 @@
+"""Summaries of the per-case results: estimates with CIs, subgroups, worst cases, the CSV table."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Sequence
+
+from pipeline.atomic import atomic_file
+from pipeline.verify import subgroups
+from pipeline.verify.bootstrap import bootstrap_mean
+from pipeline.verify.metrics import METRICS
+
+COLUMNS = ("model", "case_id", "patient_id", "site", "manufacturer", "sex", "age", *METRICS,
+           "volume_pred_ml", "volume_truth_ml", "dice_drop_vs_teacher", "attribution_mass_in_region")
+
+
+def summaries(rows: dict[str, list[dict]], samples: int, seed: int) -> dict:
+    """Per model and metric: mean with its 95 % bootstrap interval (patients resampled).
+
+    Args:
+        rows: model name -> per-case records.
+        samples: bootstrap resamples.
+        seed: bootstrap seed.
+    """
+    return {model: _estimates(cases, samples, seed) for model, cases in rows.items()}
+
+
+def subgroup_summaries(rows: dict[str, list[dict]], age_edges: Sequence[int], samples: int,
+                       seed: int) -> dict:
+    """Per model, subgroup attribute and level: case count and metric estimates.
+
+    Args:
+        rows: model name -> per-case records.
+        age_edges: age band edges in years.
+        samples: bootstrap resamples.
+        seed: bootstrap seed.
+    """
+    out: dict = {}
+    for model, cases in rows.items():
+        out[model] = {}
+        for by in subgroups.BY:
+            levels = subgroups.group(cases, by, age_edges)
+            out[model][by] = {level: {"n_cases": len(idx),
+                                      **_estimates([cases[i] for i in idx], samples, seed)}
+                              for level, idx in levels.items()}
+    return out
+
+
+def worst_cases(rows: dict[str, list[dict]], count: int) -> dict:
+    """The ``count`` cases with the lowest Dice per model (ties broken by case ID)."""
+    keep = ("case_id", "site", "manufacturer", "dice", "hd95_mm", "nsd", "abs_volume_error_ml")
+    return {model: [{k: _clean(c.get(k)) for k in keep}
+                    for c in sorted(cases, key=lambda c: (c["dice"], c["case_id"]))[:count]]
+            for model, cases in rows.items()}
+
+
+def write_case_table(path: Path, rows: dict[str, list[dict]]) -> None:
+    """Write the per-case table (one row per model and case) as CSV, atomically."""
+    with atomic_file(Path(path)) as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for model in sorted(rows):
+            for case in sorted(rows[model], key=lambda c: c["case_id"]):
+                writer.writerow({k: _cell(model if k == "model" else case.get(k)) for k in COLUMNS})
+
+
+def _estimates(cases: list[dict], samples: int, seed: int) -> dict:
+    out = {}
+    for metric in METRICS:
+        values = [math.nan if c.get(metric) is None else float(c[metric]) for c in cases]
+        patients = [str(c.get("patient_id")) for c in cases]
+        out[metric] = bootstrap_mean(values, patients, samples=samples, seed=seed).as_dict()
+    return out
+
+
+def _clean(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

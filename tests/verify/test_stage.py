@@ -1,0 +1,88 @@
+"""The verify stage evaluates the shipped ONNX files on the locked test split and records results."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import torch
+
+from pipeline.errors import UserError
+from pipeline.train.model import build_unet, save_checkpoint
+from pipeline.verify import stage
+from pipeline.verify.params import ExplainParams, VerifyParams
+from tests.verify import tiny
+
+pytestmark = pytest.mark.slow
+
+
+def _params(explain: bool) -> VerifyParams:
+    return VerifyParams(nsd_tolerance_mm=2.0, bootstrap_samples=200, seed=3,
+                        explain=ExplainParams(enabled=explain, occlusion_mask_voxels=8,
+                                              occlusion_overlap=0.0, slices=2))
+
+
+@pytest.fixture(scope="module")
+def paths(tmp_path_factory):
+    return tiny.make_paths(tmp_path_factory.mktemp("verify"))
+
+
+def _numbers(out: dict) -> dict:
+    return {"summary": out["summary"], "criteria": out["criteria"], "subgroups": out["subgroups"]}
+
+
+@pytest.mark.verifies("SRS-VNV-002")
+def test_results_come_from_the_onnx_files_not_the_torch_weights(paths, tmp_path):
+    first = stage.run(_params(False), paths)
+    # replace the torch teacher with different weights: nothing verify reports may change
+    torch.manual_seed(99)
+    save_checkpoint(paths.teacher_checkpoint, build_unet(tiny.NETWORK).state_dict(),
+                    {"network": tiny.NETWORK, "patch_size": tiny.PATCH})
+    assert _numbers(stage.run(_params(False), paths)) == _numbers(first)
+    # a different network shipped as teacher.onnx (with its own sidecar) changes the results
+    other = tmp_path / "other"
+    other.mkdir()
+    _, swapped = tiny.make_model(other, "teacher", tiny.NETWORK, seed=5)
+    changed = stage.run(_params(False), stage.VerifyPaths(**{**paths.__dict__, "models": {
+        "teacher": swapped, "compressed": paths.models["compressed"]}}))
+    assert changed["summary"]["teacher"] != first["summary"]["teacher"]
+    assert changed["models"]["teacher"]["sha256"] != first["models"]["teacher"]["sha256"]
+
+
+@pytest.mark.verifies("SRS-VNV-002", "SRS-EXPORT-004")
+def test_a_tampered_onnx_file_is_refused(paths, tmp_path):
+    blob = bytearray(paths.models["compressed"].read_bytes())
+    bad = tmp_path / "compressed.onnx"
+    bad.write_bytes(bytes(blob[:-1]) + bytes([blob[-1] ^ 1]))
+    (tmp_path / "compressed.onnx.sha256").write_text(
+        paths.models["compressed"].with_name("compressed.onnx.sha256").read_text())
+    tampered = stage.VerifyPaths(**{**paths.__dict__, "models": {"teacher": paths.models["teacher"],
+                                                                "compressed": bad}})
+    with pytest.raises(UserError, match="checksum"):
+        stage.run(_params(False), tampered)
+
+
+@pytest.mark.verifies("SRS-VNV-003", "SRS-VNV-004", "SRS-VNV-005")
+def test_failed_criteria_are_recorded_with_evidence_and_block_release(paths):
+    out = stage.run(_params(True), paths)
+    written = json.loads(paths.metrics.read_text())
+    assert written["release_status"] == out["release_status"] == "not releasable"
+    assert written["failed"] and set(written["criteria"]) >= {"VAL-001", "VAL-014"}
+    val1 = written["criteria"]["VAL-001"]["models"]["teacher"]
+    assert {"value", "threshold", "status"} <= set(val1) and val1["estimate"]["n"] == len(tiny.CASES)
+    assert written["test_split"]["cases"] == 4 and written["test_split"]["patients"] == 3
+    sex = written["criteria"]["VAL-012"]["models"]["teacher"]["subgroups"]
+    assert sex["unknown"]["status"] == "INCONCLUSIVE"
+    with open(paths.out_dir / "per_case.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert len(table) == 2 * len(tiny.CASES)
+    assert {row["model"] for row in table} == {"teacher", "compressed"}
+    assert written["evidence"], "best/median/worst evidence expected"
+    for entry in written["evidence"]:
+        assert (paths.out_dir / entry["file"]).is_file() and entry["case_id"] in entry["file"]
+        assert entry["requirements"] == ["SRS-VNV-005"]
+    assert written["criteria"]["VAL-014"]["models"]["teacher"]["estimate"]["n"] >= 1
+    # every number is reproducible from the seed
+    again = stage.run(_params(True), paths)
+    assert _numbers(again) == _numbers(out) and again["evidence"] == out["evidence"]
