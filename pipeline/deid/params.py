@@ -1,0 +1,96 @@
+"""The ``deid`` section of ``params.yaml``: profile options, pseudonym key, pixel policy, ceilings."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.params_base import StrictModel
+
+UID_ROOT_PATTERN = r"^[1-9][0-9]*(\.(0|[1-9][0-9]*))*$"
+
+
+class ProfileOptions(StrictModel):
+    """PS3.15 Annex E profile options (each changes the action of some table rows)."""
+
+    retain_longitudinal_temporal: Literal["off", "full", "modified"] = Field(
+        "modified", description="dates: off (removed/dummy), full (kept), modified (per-patient shift)"
+    )
+    retain_patient_characteristics: bool = False
+    retain_device_identity: bool = False
+    retain_institution_identity: bool = False
+    retain_uids: bool = False
+    retain_safe_private: bool = False
+    clean_descriptors: bool = False
+    clean_structured_content: bool = False
+    clean_graphics: bool = False
+
+
+class BlankRegion(StrictModel):
+    """A rectangle of pixels (0-based, end exclusive) set to the minimum value on every frame."""
+
+    row_start: int = Field(ge=0)
+    row_stop: int = Field(gt=0)
+    column_start: int = Field(ge=0)
+    column_stop: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "BlankRegion":
+        if self.row_stop <= self.row_start or self.column_stop <= self.column_start:
+            raise ValueError("a region needs row_start < row_stop and column_start < column_stop")
+        return self
+
+
+class BurnedInParams(StrictModel):
+    """What happens to files whose pixels may carry burned-in text."""
+
+    mode: Literal["quarantine", "blank"] = "quarantine"
+    sop_classes: list[str] = Field(
+        default_factory=list, description="SOP classes known to carry burned-in text (always suspect)"
+    )
+    regions: list[BlankRegion] = Field(default_factory=list, description="blanked when mode=blank")
+
+    @model_validator(mode="after")
+    def _regions_for_blank(self) -> "BurnedInParams":
+        if self.mode == "blank" and not self.regions:
+            raise ValueError("mode 'blank' needs at least one region")
+        return self
+
+
+class LeakCheckParams(StrictModel):
+    """The independent leak check: which input values count, how they are searched."""
+
+    enabled: bool = True
+    min_value_length: int = Field(3, ge=1, le=64, description="shorter values are not searched at all")
+    min_substring_length: int = Field(
+        5, ge=2, le=64, description="shorter values are matched as whole values only, not inside text"
+    )
+
+
+class DeidParams(StrictModel):
+    """Paths, options and policies of the de-identification stage."""
+
+    source: str = Field("data/raw", min_length=1)
+    output: str = Field("data/deid", min_length=1)
+    quarantine: str = Field("data/deid_quarantine", min_length=1)
+    report: str = Field("metrics/deid.json", min_length=1)
+    key_file: str = Field(".secrets/deid.key", min_length=1)
+    key_env: str = Field("PIPELINE_DEID_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    uid_root: str = Field("2.25", pattern=UID_ROOT_PATTERN, max_length=40)
+    pseudonym_prefix: str = Field("SUBJ-", pattern=r"^[A-Z0-9_-]{0,16}$")
+    date_offset_days: list[int] = Field(default_factory=lambda: [-1460, -30], min_length=2, max_length=2)
+    options: ProfileOptions = Field(default_factory=ProfileOptions)
+    burned_in: BurnedInParams = Field(default_factory=BurnedInParams)
+    max_quarantined_share: float = Field(0.1, ge=0.0, le=1.0)
+    leak_check: LeakCheckParams = Field(default_factory=LeakCheckParams)
+    reid_table: str | None = Field(None, description="re-identification table, outside DVC outputs")
+
+    @model_validator(mode="after")
+    def _offsets(self) -> "DeidParams":
+        low, high = self.date_offset_days
+        if low > high:
+            raise ValueError(f"date_offset_days must be [low, high] with low <= high, got {self.date_offset_days}")
+        if low <= 0 <= high:
+            raise ValueError("date_offset_days must not contain 0 (every patient's dates must move)")
+        return self
