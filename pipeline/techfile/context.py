@@ -1,0 +1,179 @@
+"""Gather the template context from the recorded run: every value the documents show.
+
+Nothing here computes a result the pipeline did not record; it reads, joins and re-shapes.
+Each input is read by one function of ``inputs`` (or ``soup``, ``release``) that names what
+is missing. ``gather`` is pure apart from reading the files under ``paths``.
+"""
+
+from __future__ import annotations
+
+import platform
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from pipeline.errors import UserError
+from pipeline.provenance import file_sha256
+from pipeline.techfile import architecture, inputs, riskfile, soup
+from pipeline.techfile.manifest import released_files
+from pipeline.techfile.params import TechfileParams
+from pipeline.techfile.release import build_identity, release_status
+from pipeline.trace import gates, status
+from pipeline.trace.graph import TracePaths, build_trace
+
+REGULATORY = Path(__file__).parent / "data" / "regulatory.yaml"
+STAGE = "techfile"
+FLAT = ("train", "compress", "export", "deid", "cohort")
+CONFIG_SECTIONS = ("deid", "train")
+
+
+@dataclass(frozen=True)
+class TechfilePaths:
+    """The repository root; every input and output path in the params is relative to it."""
+
+    root: Path
+
+    def at(self, rel: str) -> Path:
+        """``root / rel``."""
+        return Path(self.root) / rel
+
+
+def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
+    """Everything the templates need, as plain data and design-item models.
+
+    Args:
+        params: the ``techfile`` section.
+        paths: the repository root.
+        config: the whole validated ``params.yaml`` (as a mapping), shown as configuration items.
+    """
+    i = params.inputs
+    trace = build_trace(TracePaths(root=Path(paths.root), dvc_yaml=i.dvc_yaml, dvc_lock=i.dvc_lock,
+                                   junit=i.junit, vnv=i.vnv, mlflow_db=i.mlflow_db))
+    design = trace.design
+    _require_file(paths.at(i.junit), "test report (make test)")
+    _require_file(paths.at(i.mlflow_db), "MLflow tracking store")
+    vnv = inputs.load_vnv(paths.at(i.vnv), list(design.criteria))
+    problems = gates.check(trace, as_of=STAGE)
+    flags = status.node_flags(trace, problems)
+    build = build_identity(Path(paths.root), paths.at(i.dvc_lock))
+    release = release_status(vnv, problems)
+    product = _product(params, paths.at(i.pyproject))
+    soup_rows = soup.soup_list(paths.at(i.lock_file), paths.at(i.pyproject), soup.load_purposes())
+    _check_ids(soup_rows, design.requirements, "SOUP purposes (pipeline/techfile/data/soup.yaml)")
+    edges = architecture.data_flow(trace.stages)
+    criteria_status = {cid: r["status"] for cid, r in vnv["criteria"].items()}
+    regulatory = _regulatory(trace)
+    data = {"train": inputs.load_metrics(paths.at(i.train), "training metrics", inputs.TRAIN_KEYS),
+            "compress": inputs.load_metrics(paths.at(i.compress), "compression metrics"),
+            "export": inputs.load_metrics(paths.at(i.export), "export metrics"),
+            "deid": inputs.load_metrics(paths.at(i.deid), "de-identification report"),
+            "cohort": inputs.load_metrics(paths.at(i.cohort), "cohort summary")}
+    return {
+        "product": product, "build": build, "release": release, "design": design,
+        "trace": trace, "problems": problems,
+        "flags": {node: status.badges(f) for node, f in flags.items()},
+        "vnv": vnv, "criteria_status": criteria_status,
+        "evidence": inputs.load_evidence(Path(paths.root), vnv["evidence"], paths.at(i.vnv)),
+        **data,
+        "fingerprint": inputs.load_fingerprint(paths.at(i.fingerprint)),
+        "splits": inputs.load_splits(paths.at(i.splits)),
+        "config": _config(config),
+        "flat": {name: inputs.flatten(data[name]) for name in FLAT},
+        "test_counts": _test_counts(trace),
+        "safety": _safety(trace, regulatory["safety_class_by_severity"]),
+        "section_titles": regulatory["sections"],
+        "stages": trace.stages, "data_flow": edges,
+        "architecture_svg": architecture.svg(trace.stages, edges),
+        "tests": _tests_by_requirement(trace),
+        "soup": soup_rows, "environment": {"python": platform.python_version(),
+                                           "lock_sha256": file_sha256(paths.at(i.lock_file)),
+                                           "lock_file": i.lock_file, "packages": len(soup_rows)},
+        "runs": {name: run.run_id for name, run in sorted(trace.runs.items())},
+        "risk_rows": riskfile.analysis_rows(trace),
+        "matrix_before": riskfile.matrix(trace, residual=False),
+        "matrix_after": riskfile.matrix(trace, residual=True),
+        "counts_before": riskfile.region_counts(trace, residual=False),
+        "counts_after": riskfile.region_counts(trace, residual=True),
+        "control_rows": riskfile.control_rows(trace, criteria_status),
+        "released": _released(params, paths),
+        "mdr_index": regulatory["mdr_annex_ii"], "clauses": regulatory["clauses"],
+        "pccp": regulatory["pccp"],
+    }
+
+
+def _released(params: TechfileParams, paths: TechfilePaths) -> list[dict]:
+    """Released files other than the technical file itself and the manifest."""
+    own = paths.at(params.out).resolve()
+    files = released_files(paths.at(params.release_dir), paths.at(params.manifest))
+    return [f for f in files
+            if not (paths.at(params.release_dir) / f["path"]).resolve().is_relative_to(own)]
+
+
+def _require_file(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise UserError(f"missing input: {path} ({what}) not found")
+
+
+def _product(params: TechfileParams, pyproject: Path) -> dict:
+    _require_file(pyproject, "project metadata")
+    project = tomllib.loads(pyproject.read_text()).get("project", {})
+    if "version" not in project:
+        raise UserError(f"{pyproject} has no project.version")
+    return {"name": params.product_name, "manufacturer": params.manufacturer,
+            "version": str(project["version"]), "package": str(project.get("name", ""))}
+
+
+def _config(config: dict) -> dict[str, list]:
+    for name in CONFIG_SECTIONS:
+        if name not in config:
+            raise UserError(f"missing input: params.yaml has no {name} section")
+    return {name: inputs.flatten(config[name]) for name in sorted(config)}
+
+
+def _test_counts(trace) -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "missing": 0}
+    for test in trace.tests.values():
+        counts[test.status] += 1
+    return counts
+
+
+def _safety(trace, rule: dict) -> dict:
+    risks = list(trace.design.risks.values())
+    if not risks:
+        raise UserError("the hazard register (risk/hazards.yaml) is empty")
+    top = max(r.severity for r in risks)
+    if top not in rule:
+        raise UserError(f"{REGULATORY.name}: safety_class_by_severity has no class for severity {top}")
+    return {"severity": top, "software_class": rule[top], "rule": rule,
+            "risks": [r.id for r in risks if r.severity == top]}
+
+
+def _tests_by_requirement(trace) -> dict[str, list]:
+    out: dict[str, list] = {req: [] for req in trace.design.requirements}
+    for test in sorted(trace.tests.values(), key=lambda t: t.key):
+        for req in test.requirements:
+            out.setdefault(req, []).append(test)
+    return out
+
+
+def _check_ids(rows: list[dict], known: dict, where: str) -> None:
+    unknown = sorted({i for r in rows for i in r["srs"] if i not in known})
+    if unknown:
+        raise UserError(f"{where} names unknown requirement IDs: {', '.join(unknown)}")
+
+
+def _regulatory(trace) -> dict:
+    data = yaml.safe_load(REGULATORY.read_text())
+    for mod in data["pccp"]:
+        unknown = [s for s in mod["stages"] if s not in trace.stages]
+        if unknown:
+            raise UserError(f"{REGULATORY.name}: {mod['id']} names stages not in dvc.yaml: "
+                            + ", ".join(unknown))
+        reqs = sorted({r for s in mod["stages"] for r in trace.stages[s].requirements})
+        mod["requirements"] = reqs
+        mod["risks"] = sorted({r for s in mod["stages"] for r in trace.stages[s].risks})
+        mod["criteria"] = [c for c in trace.design.criteria.values()
+                           if set(c.requirements) & set(reqs)]
+    return data

@@ -1,0 +1,167 @@
+"""Recorded evidence, one reader per input; a missing file or metric is a ``UserError`` naming it.
+
+Each reader checks only the keys the documents quote; everything else in a metrics file is
+shown as recorded (``flatten``), so a stage may add metrics without changing the templates.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import UserError
+
+VNV_KEYS = ("criteria", "release_status")
+TRAIN_KEYS = ("best_val_dice", "best_epoch", "epochs", "weights_sha256", "seed", "threads",
+              "train_cases", "val_cases")
+SPLITS_KEYS = ("seed", "stratify_by", "locked", "splits", "counts")
+FINGERPRINT_KEYS = ("all", "per_site")
+CRITERION_KEYS = ("status", "models")
+MODEL_RESULT_KEYS = ("status", "value", "reason")
+
+
+def read_json(path: Path, what: str) -> Any:
+    """Parse a JSON evidence file.
+
+    Args:
+        path: the file.
+        what: what it is, for the message (e.g. ``V&V results``).
+    """
+    if not Path(path).is_file():
+        raise UserError(f"missing input: {path} ({what}) not found; run the stage that writes it "
+                        "(dvc repro) before rendering the technical file")
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} ({what}) is not valid JSON: {exc}") from None
+
+
+def require(data: Any, keys: tuple[str, ...], path: Path, where: str = "") -> None:
+    """Raise ``UserError`` naming the first missing metric ``path: where.key``.
+
+    Args:
+        data: the parsed mapping.
+        keys: the keys the documents need.
+        path: the file, for the message.
+        where: the dotted location of ``data`` inside the file.
+    """
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: {where or '<top level>'} must be a mapping")
+    for key in keys:
+        if key not in data:
+            raise UserError(f"missing metric: {path} has no {where + '.' if where else ''}{key}")
+
+
+def load_vnv(path: Path, criteria: list[str]) -> dict:
+    """The verify stage's results with every acceptance criterion of the V&V plan.
+
+    Args:
+        path: ``metrics/vnv.json``.
+        criteria: the criterion IDs of the design set, each must have a result.
+    """
+    data = read_json(path, "V&V results")
+    require(data, VNV_KEYS, path)
+    raw = data["criteria"]
+    results = raw if isinstance(raw, dict) else {str(r.get("id")): r for r in raw}
+    for cid in criteria:
+        if cid not in results:
+            raise UserError(f"missing metric: {path} has no result for criterion {cid}")
+        require(results[cid], CRITERION_KEYS, path, f"criteria.{cid}")
+        for model, result in results[cid]["models"].items():
+            require(result, MODEL_RESULT_KEYS, path, f"criteria.{cid}.models.{model}")
+    evidence = data.get("evidence")
+    if not evidence:
+        raise UserError(f"missing metric: {path} has no evidence (Grad-CAM images)")
+    return {**data, "criteria": results}
+
+
+def load_evidence(root: Path, evidence: list[dict], source: Path) -> list[dict]:
+    """Evidence images named in ``vnv.json``, embedded as ``data:`` URIs (no external assets).
+
+    Args:
+        root: the repository root the paths are relative to.
+        evidence: ``vnv.json``'s ``evidence`` entries (``path``, ``requirements``, ``caption``).
+        source: ``vnv.json``, for the message.
+    """
+    out = []
+    for index, entry in enumerate(evidence):
+        require(entry, ("path",), source, f"evidence[{index}]")
+        file = Path(root) / entry["path"]
+        if not file.is_file():
+            raise UserError(f"missing input: evidence image {entry['path']} (named in {source}) "
+                            "not found")
+        data = base64.b64encode(file.read_bytes()).decode("ascii")
+        out.append({"path": str(entry["path"]), "requirements": list(entry.get("requirements", [])),
+                    "caption": str(entry.get("caption", "")),
+                    "uri": f"data:image/png;base64,{data}"})
+    return out
+
+
+def load_metrics(path: Path, what: str, keys: tuple[str, ...] = ()) -> dict:
+    """A stage's metrics file with the keys the documents quote.
+
+    Args:
+        path: the JSON file.
+        what: what it is, for the message.
+        keys: required top-level keys.
+    """
+    data = read_json(path, what)
+    require(data, keys, path)
+    return data
+
+
+def load_splits(path: Path) -> dict:
+    """The patient-level splits (seed, strata, counts, locked test split)."""
+    data = load_metrics(path, "patient-level splits", SPLITS_KEYS)
+    for split in ("train", "val", "test"):
+        if split not in data["counts"]:
+            raise UserError(f"missing metric: {path} has no counts.{split}")
+    patients = {s: {c["patient_id"] for c in cases} for s, cases in data["splits"].items()}
+    overlap = sorted(set.intersection(*patients.values())) if patients else []
+    pairs = [(a, b, len(patients[a] & patients[b])) for a in sorted(patients)
+             for b in sorted(patients) if a < b]
+    return {**data, "overlaps": pairs, "shared_patients": overlap}
+
+
+def load_fingerprint(path: Path) -> dict:
+    """The data-set fingerprint, overall and per site."""
+    return load_metrics(path, "data-set fingerprint", FINGERPRINT_KEYS)
+
+
+def flatten(data: Any, prefix: str = "", max_items: int = 12) -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` rows of a JSON value, sorted by key; long lists are summarised.
+
+    Args:
+        data: a parsed JSON value.
+        prefix: the key of ``data`` itself.
+        max_items: lists longer than this are shown as their length.
+    """
+    if isinstance(data, dict):
+        rows: list[tuple[str, Any]] = []
+        for key in sorted(data, key=str):
+            rows += flatten(data[key], f"{prefix}.{key}" if prefix else str(key), max_items)
+        return rows
+    if isinstance(data, list):
+        if all(not isinstance(v, (dict, list)) for v in data) and len(data) <= max_items:
+            return [(prefix, ", ".join(fmt(v) for v in data))]
+        if len(data) > max_items:
+            return [(prefix, f"{len(data)} entries")]
+        rows = []
+        for index, value in enumerate(data):
+            rows += flatten(value, f"{prefix}[{index}]", max_items)
+        return rows
+    return [(prefix, fmt(data))]
+
+
+def fmt(value: Any) -> str:
+    """A recorded value as text: floats to 4 significant digits, ``None`` as ``n/a``."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,62 @@
+"""How the release was built and whether it may be released.
+
+The build identity (git commit and its date, ``dvc.lock`` hash) comes from the repository, never
+the wall clock. The release status combines the V&V decision (``vnv.json``) with the trace
+gates (``pipeline.trace.gates.check``): any failed criterion or any trace problem makes the
+release not releasable, and the reasons are listed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from pipeline.errors import UserError
+from pipeline.provenance import file_sha256, git_commit
+from pipeline.trace.gates import Problem
+
+RELEASABLE, NOT_RELEASABLE = "releasable", "not releasable"
+
+
+def build_identity(root: Path, dvc_lock: Path) -> dict:
+    """Git commit, commit date and ``dvc.lock`` SHA-256 of the checkout at ``root``.
+
+    Args:
+        root: the repository root.
+        dvc_lock: the lock file (must exist: the release is built by ``dvc repro``).
+    """
+    commit = git_commit(Path(root))
+    if commit == "unknown":
+        raise UserError(f"{root} is not a git checkout: the release date and identity come "
+                        "from the git commit")
+    done = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%cI"],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise UserError(f"cannot read the commit date in {root}: {done.stderr.strip()}")
+    if not Path(dvc_lock).is_file():
+        raise UserError(f"missing input: {dvc_lock} not found; run dvc repro first")
+    date = done.stdout.strip()
+    return {"commit": commit, "date": date, "day": date[:10],
+            "dvc_lock_sha256": file_sha256(Path(dvc_lock))}
+
+
+def release_status(vnv: dict, problems: list[Problem]) -> dict:
+    """The overall status and every reason that blocks it.
+
+    Args:
+        vnv: ``vnv.json`` as read by ``inputs.load_vnv``.
+        problems: the trace gates' findings.
+    """
+    reasons = []
+    vnv_status = str(vnv["release_status"])
+    failed = sorted(cid for cid, r in vnv["criteria"].items() if r["status"] == "FAIL")
+    if vnv_status != RELEASABLE:
+        reasons.append(f"V&V release status is '{vnv_status}'"
+                       + (f" (failed criteria: {', '.join(failed)})" if failed else ""))
+    for problem in problems:
+        reasons.append(f"trace {problem.line()}")
+    return {"status": RELEASABLE if not reasons else NOT_RELEASABLE,
+            "releasable": not reasons, "vnv_status": vnv_status, "failed_criteria": failed,
+            "trace_problems": [{"gate": p.gate, "item": p.item, "message": p.message,
+                                "flag": p.flag} for p in problems],
+            "reasons": reasons}
