@@ -17,6 +17,7 @@ from pipeline.errors import UserError
 COMMAND_MODULES = (
     "pipeline.cohort.cli",
     "pipeline.preprocess.cli",
+    "pipeline.verify.cli",
 )
 
 EXIT_USER_ERROR = 2

@@ -16,6 +16,7 @@ from pipeline.cohort.params import CohortParams
 from pipeline.errors import UserError
 from pipeline.params_base import StrictModel
 from pipeline.preprocess.params import PreprocessParams
+from pipeline.verify.params import VerifyParams
 
 DEFAULT_PATH = Path("params.yaml")
 Section = TypeVar("Section", bound=StrictModel)
@@ -26,6 +27,7 @@ class Params(StrictModel):
 
     cohort: CohortParams
     preprocess: PreprocessParams
+    verify: VerifyParams
 
 
 def load_params(path: Path = DEFAULT_PATH) -> Params:

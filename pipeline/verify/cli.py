@@ -29,7 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     params = load_section(STAGE, Path(args.params))
-    from pipeline.data.progress import bar
     from pipeline.verify import stage
 
     paths = stage.VerifyPaths(
@@ -38,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
         teacher_checkpoint=Path(args.checkpoint), out_dir=Path(args.out),
         metrics=Path(args.metrics), plan=Path(args.plan) if args.plan else None)
     start = time.perf_counter()
-    out = stage.run(params, paths, progress=bar(STAGE))
+    out = stage.run(params, paths, progress=_bar)
     seconds = round(time.perf_counter() - start, 2)
     if not args.no_mlflow:
         _log(params, paths, out, args.metrics, seconds)
@@ -47,6 +46,12 @@ def main(args: argparse.Namespace) -> int:
           f"{counts['INCONCLUSIVE']} INCONCLUSIVE -> {out['release_status']} "
           f"({out['test_split']['cases']} test cases, {seconds} s)")
     return 0
+
+
+def _bar(items):
+    from pipeline.progress import progress
+
+    return progress(items, desc=STAGE)
 
 
 def _log(params, paths, out: dict, metrics_path: str, seconds: float) -> None:
