@@ -76,6 +76,7 @@ def read_case(datasets: list[pydicom.Dataset], seg_path: Path, segments: list[st
     try:
         volume = hd.get_volume_from_series(datasets, dtype=np.float32)
         label = seg.get_volume(combine_segments=True, segment_numbers=numbers, dtype=np.uint8)
+        _check_inside(label.affine, label.spatial_shape, volume.affine, volume.spatial_shape)
         label = label.match_geometry(volume)
         image, mask, affine = volume.array, label.array, volume.affine
     except RuntimeError as exc:
@@ -119,6 +120,18 @@ def _scan(root: Path) -> tuple[dict[str, list], list[tuple[Path, str]], ReadResu
         elif modality == "CT" and ds.get("SOPClassUID", "") == CT_IMAGE_STORAGE:
             series[str(ds.SeriesInstanceUID)].append(ds)
     return series, segs, result
+
+
+def _check_inside(seg_affine, seg_shape, ct_affine, ct_shape, tol: float = 1e-2) -> None:
+    """Every SEG voxel centre must land on a CT voxel centre inside the CT grid."""
+    corners = np.array([[i, j, k, 1.0] for i in (0, seg_shape[0] - 1) for j in (0, seg_shape[1] - 1)
+                        for k in (0, seg_shape[2] - 1)]).T
+    indices = (np.linalg.inv(ct_affine) @ seg_affine @ corners)[:3]
+    if np.abs(indices - np.rint(indices)).max() > tol:
+        raise RuntimeError("SEG planes do not lie on the CT voxel grid")
+    low, high = np.rint(indices).min(1), np.rint(indices).max(1)
+    if np.any(low < 0) or np.any(high > np.array(ct_shape) - 1):
+        raise RuntimeError(f"SEG extends outside the CT volume (CT index range {low.tolist()}..{high.tolist()})")
 
 
 def _segment_numbers(seg: hd.seg.Segmentation, wanted: list[str]) -> list[int] | None:

@@ -25,11 +25,10 @@ def main(args: argparse.Namespace) -> int:
     params = load_section(STAGE, Path(args.params))
     if args.source_path:
         params = params.model_copy(update={"source": params.source.model_copy(update={"path": args.source_path})})
-    from pipeline.data.progress import bar
     from pipeline.preprocess import stage
 
     start = time.perf_counter()
-    summary = stage.run(params, Path(args.out), Path(args.splits), Path(args.fingerprint), progress=bar(STAGE))
+    summary = stage.run(params, Path(args.out), Path(args.splits), Path(args.fingerprint), progress=_bar)
     summary["seconds"] = round(time.perf_counter() - start, 2)
     if not args.no_mlflow:
         from pipeline.tracking import stage_run
@@ -46,3 +45,9 @@ def main(args: argparse.Namespace) -> int:
           f"train/val/test {summary['train_cases']}/{summary['val_cases']}/{summary['test_cases']} "
           f"in {summary['seconds']} s")
     return 0
+
+
+def _bar(items):
+    from pipeline.progress import progress
+
+    return progress(items, desc=STAGE)

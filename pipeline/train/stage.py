@@ -1,0 +1,110 @@
+"""The train core: deterministic U-Net training with best-checkpoint selection on val Dice.
+
+``run`` takes params, paths and the process's place in a DDP job; it never reads
+``params.yaml`` or the environment. Rank 0 alone validates, logs and writes files.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from pipeline.atomic import atomic_file, write_json
+from pipeline.preprocess.cache import read_index
+from pipeline.train import data, determinism, distributed, loop, model
+from pipeline.train.params import TrainParams
+
+CURVE_FIELDS = ("epoch", "train_loss", "val_dice", "lr", "seconds")
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    """Inputs and outputs of the stage."""
+
+    cache: Path
+    splits: Path
+    model: Path
+    metrics: Path
+    curve: Path
+
+
+def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = distributed.DistInfo(),
+        on_epoch: Callable[[dict], None] | None = None, progress=None) -> dict:
+    """Train, select the best epoch by mean val Dice, write checkpoint, metrics and curve.
+
+    Args:
+        params: the validated ``train`` section.
+        paths: cache, splits and output paths.
+        info: this process's DDP rank and device (single process by default).
+        on_epoch: called on rank 0 with each epoch's row (MLflow logging).
+        progress: optional callable wrapping an iterable (a progress bar).
+    """
+    pinned = determinism.pin(params.seed, params.threads)
+    index = read_index(paths.cache)
+    if index["spatial_dims"] != params.network.spatial_dims:
+        raise ValueError(f"cache is {index['spatial_dims']}D, train.network.spatial_dims is "
+                         f"{params.network.spatial_dims}")
+    train_cases, val_cases, _ = data.load_training_cases(paths.cache, paths.splits)
+    loader = data.train_loader(train_cases, params, info.rank, info.world_size)
+    val = data.val_tensors(val_cases)
+    net = model.build_unet(params.network).to(info.device)
+    trained = DistributedDataParallel(net) if info.distributed else net
+    amp = params.amp and info.device.startswith("cuda")
+    optimizer = torch.optim.AdamW(trained.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
+    step = loop.Step(trained, model.build_loss(), optimizer, info.device, params.accumulation_steps,
+                     amp, torch.amp.GradScaler("cuda") if amp else None)
+    best = {"dice": -1.0, "epoch": 0, "state": None}
+    rows, voxels, start = [], 0, time.perf_counter()
+    for epoch in range(1, params.epochs + 1):
+        loader.sampler.set_epoch(epoch)
+        stats = loop.train_epoch(step, loader, progress if info.is_main else None)
+        voxels += stats["voxels"] * info.world_size
+        lr = schedule.get_last_lr()[0]
+        schedule.step()
+        dice = float("nan")
+        if info.is_main and (epoch % params.val_every == 0 or epoch == params.epochs):
+            scores = loop.validate(net, val, params.patch_size, params.sw_batch_size, params.sw_overlap,
+                                   info.device, amp)
+            dice = sum(scores.values()) / max(len(scores), 1)
+            if dice > best["dice"]:
+                best = {"dice": dice, "epoch": epoch,
+                        "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+        distributed.barrier(info)
+        row = {"epoch": epoch, "train_loss": round(stats["loss"], 6), "val_dice": dice, "lr": lr,
+               "seconds": round(time.perf_counter() - start, 2)}
+        rows.append(row)
+        if info.is_main and on_epoch:
+            on_epoch(row)
+    seconds = time.perf_counter() - start
+    if not info.is_main:
+        return {"rank": info.rank}
+    sha = determinism.weights_sha256(best["state"])
+    config = {"network": params.network.model_dump(), "in_channels": model.IN_CHANNELS,
+              "out_channels": model.OUT_CHANNELS, "patch_size": list(params.patch_size),
+              "spatial_dims": index["spatial_dims"], "target_spacing_mm": index["target_spacing_mm"],
+              "normalisation": index["normalisation"], "orientation": index["orientation"],
+              "best_val_dice": best["dice"], "best_epoch": best["epoch"], "weights_sha256": sha, **pinned}
+    model.save_checkpoint(paths.model, best["state"], config)
+    metrics = {"best_val_dice": round(best["dice"], 6), "best_epoch": best["epoch"], "epochs": params.epochs,
+               "seconds": round(seconds, 2), "weights_sha256": sha, "seed": params.seed,
+               "threads": pinned["threads"], "device": info.device, "world_size": info.world_size,
+               "train_cases": len(train_cases), "val_cases": len(val_cases),
+               "train_voxels_per_second": round(voxels / seconds, 1), "amp": amp,
+               "final_train_loss": rows[-1]["train_loss"]}
+    write_json(paths.metrics, metrics)
+    _write_curve(paths.curve, rows)
+    return {**metrics, "curve": rows, "config": copy.deepcopy(config)}
+
+
+def _write_curve(path: Path, rows: list[dict]) -> None:
+    with atomic_file(Path(path)) as handle:
+        handle.write(",".join(CURVE_FIELDS) + "\n")
+        for row in rows:
+            handle.write(",".join("" if row[k] != row[k] else str(row[k]) for k in CURVE_FIELDS) + "\n")
