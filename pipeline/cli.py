@@ -16,8 +16,11 @@ from pipeline.errors import UserError
 # Modules that contribute sub-commands, in pipeline order.
 COMMAND_MODULES = (
     "pipeline.cohort.cli",
+    "pipeline.deid.cli",
     "pipeline.preprocess.cli",
+    "pipeline.train.cli",
     "pipeline.verify.cli",
+    "pipeline.trace.cli",
 )
 
 EXIT_USER_ERROR = 2

@@ -13,9 +13,11 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.cohort.params import CohortParams
+from pipeline.deid.params import DeidParams
 from pipeline.errors import UserError
 from pipeline.params_base import StrictModel
 from pipeline.preprocess.params import PreprocessParams
+from pipeline.train.params import TrainParams
 from pipeline.verify.params import VerifyParams
 
 DEFAULT_PATH = Path("params.yaml")
@@ -26,7 +28,9 @@ class Params(StrictModel):
     """The whole of ``params.yaml``. Add one field per stage section."""
 
     cohort: CohortParams
+    deid: DeidParams
     preprocess: PreprocessParams
+    train: TrainParams
     verify: VerifyParams
 
 
