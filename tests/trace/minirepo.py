@@ -1,0 +1,119 @@
+"""A tiny hand-made repository of design items, stages, tests and results for gate tests.
+
+``MiniRepo(tmp_path)`` starts complete and consistent (every gate passes once reviewed);
+tests change one thing and expect exactly the matching problem.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.trace.gates import Problem, check
+from pipeline.trace.graph import Trace, TracePaths, build_trace
+from pipeline.trace.review import review
+
+PLAN = yaml.safe_load((Path(__file__).resolve().parents[2] / "risk" / "plan.yaml").read_text())
+
+NEED = {"id": "URS-001", "kind": "intended_use", "title": "Segment lesions",
+        "text": "The device segments lesions.", "rationale": "Clinical purpose."}
+REQ = {"id": "SRS-TST-001", "title": "Reader sorts slices", "type": "safety",
+       "text": "Slices are sorted along the normal.", "rationale": "Geometry.",
+       "derives_from": ["URS-001"], "implements": ["RC-001"]}
+CONTROL = {"id": "RC-001", "title": "Geometry-correct reading", "type": "inherent_safety",
+           "description": "Sort along the normal.", "effectiveness": "Masks overlay.",
+           "effectiveness_evidence": ["SRS-TST-001"]}
+RISK = {"id": "RISK-001", "title": "Wrong geometry", "hazard": "Flipped slices.",
+        "sequence_of_events": "Reader sorts by name.", "hazardous_situation": "Wrong mask.",
+        "harm": "Wrong treatment.", "severity": 4, "probability": 4, "controls": ["RC-001"],
+        "residual_severity": 4, "residual_probability": 1}
+CRITERION = {"id": "VAL-001", "title": "Dice", "requirements": ["SRS-TST-001"],
+             "models": ["teacher"], "split": "test", "metric": "dice", "statistic": "point",
+             "comparison": ">=", "threshold": 0.8}
+TEST_FILE = '''import pytest
+
+
+@pytest.mark.verifies("SRS-TST-001")
+def test_sorts():
+    pass
+'''
+
+
+class MiniRepo:
+    """Editable design items and evidence; ``write()`` puts them on disk under ``root``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.needs = [copy.deepcopy(NEED)]
+        self.reqs = [copy.deepcopy(REQ)]
+        self.controls = [copy.deepcopy(CONTROL)]
+        self.risks = [copy.deepcopy(RISK)]
+        self.criteria = [copy.deepcopy(CRITERION)]
+        self.stages: dict[str, Any] = {"read": {
+            "desc": "read", "cmd": "echo", "deps": ["src"], "outs": ["out/read"],
+            "meta": {"requirements": ["SRS-TST-001"], "risks": ["RISK-001"]}}}
+        self.lock: dict[str, Any] = {"read": {"cmd": "echo", "deps": [
+            {"path": "src", "md5": "a1"}], "outs": [{"path": "out/read", "md5": "b1"}]}}
+        self.tests = {"test_a.py": TEST_FILE}
+        self.junit: list[tuple[str, str, str]] | None = [("tests.test_a", "test_sorts", "passed")]
+        self.vnv: dict[str, Any] | None = {"criteria": [{"id": "VAL-001", "status": "PASS",
+                                                         "value": 0.9, "threshold": 0.8}]}
+
+    def write(self) -> "MiniRepo":
+        """Write every file (absent junit/vnv when set to ``None``)."""
+        files = {"requirements/user_needs.yaml": self.needs,
+                 "requirements/software/tst.yaml": self.reqs, "risk/plan.yaml": PLAN,
+                 "risk/hazards.yaml": self.risks, "risk/controls.yaml": self.controls,
+                 "verification/criteria.yaml": {"criteria": self.criteria},
+                 "dvc.yaml": {"stages": self.stages},
+                 "dvc.lock": {"schema": "2.0", "stages": self.lock}}
+        for rel, data in files.items():
+            _write(self.root / rel, yaml.safe_dump(data, sort_keys=False))
+        for name, text in self.tests.items():
+            _write(self.root / "tests" / name, text)
+        junit = self.root / "reports/junit.xml"
+        junit.unlink(missing_ok=True)
+        if self.junit is not None:
+            _write(junit, _junit_xml(self.junit))
+        vnv = self.root / "metrics/vnv.json"
+        vnv.unlink(missing_ok=True)
+        if self.vnv is not None:
+            _write(vnv, json.dumps(self.vnv))
+        return self
+
+    def trace(self) -> Trace:
+        """Write and build the trace graph."""
+        self.write()
+        return build_trace(TracePaths(root=self.root))
+
+    def review_all(self) -> "MiniRepo":
+        """Record the current fingerprints of every link (the baseline)."""
+        review(self.trace(), [], everything=True)
+        return self
+
+    def problems(self, as_of: str | None = None) -> list[Problem]:
+        """Write, build and run every gate."""
+        return check(self.trace(), as_of=as_of)
+
+    def lines(self) -> list[str]:
+        """The problem lines ``trace check`` would print."""
+        return [p.line() for p in self.problems()]
+
+
+def _junit_xml(cases: list[tuple[str, str, str]]) -> str:
+    body = []
+    for classname, name, outcome in cases:
+        inner = {"passed": "", "failed": '<failure message="boom"/>',
+                 "error": '<error message="boom"/>', "skipped": '<skipped message="no"/>'}[outcome]
+        body.append(f'<testcase classname="{classname}" name="{name}" time="0.1">{inner}</testcase>')
+    return ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">'
+            + "".join(body) + "</testsuite></testsuites>")
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

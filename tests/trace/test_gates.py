@@ -1,0 +1,154 @@
+"""Each gate of ``trace check`` on small hand-made item sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.trace.minirepo import MiniRepo
+
+
+@pytest.fixture
+def repo(tmp_path) -> MiniRepo:
+    """A complete, reviewed mini repository: every gate passes."""
+    return MiniRepo(tmp_path).review_all()
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_a_complete_trace_passes_every_gate(repo: MiniRepo) -> None:
+    assert repo.lines() == []
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_unknown_id_in_a_requirement_and_in_stage_meta(repo: MiniRepo) -> None:
+    repo.reqs[0]["derives_from"] = ["URS-999"]
+    repo.stages["read"]["meta"]["risks"] = ["RISK-404"]
+    lines = repo.lines()
+    assert "unknown-id: SRS-TST-001: links to unknown ID 'URS-999'" in lines
+    assert "unknown-id: read: links to unknown ID 'RISK-404'" in lines
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_link_to_the_wrong_kind_is_an_unknown_id(repo: MiniRepo) -> None:
+    repo.risks[0]["controls"] = ["RC-001", "SRS-TST-001"]
+    assert any(line.startswith("unknown-id: RISK-001: links to SRS-TST-001 (requirement)")
+               for line in repo.lines())
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_cycle_between_requirements(repo: MiniRepo) -> None:
+    repo.reqs[0]["derives_from"] = ["URS-001", "SRS-TST-002"]
+    repo.reqs.append(dict(repo.reqs[0], id="SRS-TST-002", derives_from=["SRS-TST-001"],
+                          implements=[]))
+    cycles = [p for p in repo.problems() if p.gate == "cycle"]
+    assert len(cycles) == 1
+    assert {"SRS-TST-001", "SRS-TST-002"} <= {cycles[0].item, *cycles[0].related}
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_requirement_without_verification(repo: MiniRepo) -> None:
+    repo.reqs.append(dict(repo.reqs[0], id="SRS-TST-002", implements=[]))
+    repo.review_all()
+    assert repo.lines() == ["unverified: SRS-TST-002: no test or acceptance criterion verifies it"]
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_only_skipped_tests_do_not_verify(repo: MiniRepo) -> None:
+    repo.junit = [("tests.test_a", "test_sorts", "skipped")]
+    repo.criteria = []
+    repo.vnv = None
+    repo.review_all()
+    gates = {p.gate for p in repo.problems()}
+    assert gates == {"unverified", "control-unverified"}
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_risk_without_control(repo: MiniRepo) -> None:
+    repo.risks.append(dict(repo.risks[0], id="RISK-002", controls=[]))
+    repo.review_all()
+    assert repo.lines() == ["no-control: RISK-002: risk has no risk control"]
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_control_without_implementing_requirement(repo: MiniRepo) -> None:
+    repo.controls.append(dict(repo.controls[0], id="RC-002"))
+    repo.risks[0]["controls"] = ["RC-001", "RC-002"]
+    repo.review_all()
+    assert repo.lines() == ["control-unverified: RC-002: no requirement implements it, so "
+                            "nothing verifies its implementation"]
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_control_whose_requirement_fails_is_unverified(repo: MiniRepo) -> None:
+    repo.junit = [("tests.test_a", "test_sorts", "failed")]
+    lines = repo.lines()
+    assert "failed: tests.test_a::test_sorts: test failed in reports/junit.xml" in lines
+    assert ("control-unverified: RC-001: implementing requirement SRS-TST-001 is not verified"
+            in lines)
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_stage_without_requirement(repo: MiniRepo) -> None:
+    repo.stages["read"]["meta"]["requirements"] = []
+    repo.review_all()
+    assert repo.lines() == ["no-requirement: read: stage names no requirement in "
+                            "meta.requirements"]
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_stage_that_has_not_run_is_missing_unless_it_runs_the_check(repo: MiniRepo) -> None:
+    repo.lock = {}
+    assert repo.lines() == ["missing: read: stage has not run (no dvc.lock entry); run dvc repro"]
+    assert repo.problems(as_of="read") == []
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_missing_test_report_makes_tests_missing(repo: MiniRepo) -> None:
+    repo.junit = None
+    lines = repo.lines()
+    assert any(line.startswith("missing: SRS-TST-001: 1 test(s) without result in "
+                               "reports/junit.xml (not found)") for line in lines)
+
+
+@pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-004")
+def test_failed_and_missing_criterion(repo: MiniRepo) -> None:
+    repo.vnv = {"criteria": [{"id": "VAL-001", "status": "FAIL", "value": 0.5,
+                              "threshold": 0.8}]}
+    assert "failed: VAL-001: FAIL: 0.5 vs threshold >= 0.8" in repo.lines()
+    repo.vnv = None
+    assert "missing: VAL-001: no result in metrics/vnv.json" in repo.lines()
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_unmarked_test_in_the_report(repo: MiniRepo) -> None:
+    repo.junit.append(("tests.test_b", "test_other", "passed"))
+    assert repo.lines() == ["unlinked: tests.test_b::test_other: test verifies no requirement "
+                            "(add @pytest.mark.verifies)"]
+
+
+@pytest.mark.verifies("SRS-TRACE-002", "SRS-TRACE-001")
+def test_unacceptable_residual_risk(repo: MiniRepo) -> None:
+    repo.risks[0]["residual_probability"] = 4
+    repo.review_all()
+    assert repo.lines() == ["residual-risk: RISK-001: residual risk S4/P4 is in the "
+                            "unacceptable region"]
+
+
+@pytest.mark.verifies("SRS-TRACE-002", "SRS-TRACE-001")
+def test_alarp_residual_risk_needs_a_benefit_risk_justification(repo: MiniRepo) -> None:
+    repo.risks[0]["residual_probability"] = 2
+    repo.review_all()
+    assert repo.lines() == ["residual-risk: RISK-001: residual risk is ALARP but has no "
+                            "benefit_risk justification"]
+    repo.risks[0]["benefit_risk"] = "Reviewed by a radiologist; benefit outweighs."
+    repo.review_all()
+    assert repo.lines() == []
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_release_status_from_vnv_and_missing_evidence(repo: MiniRepo) -> None:
+    repo.vnv["release_status"] = "not releasable"
+    repo.vnv["evidence"] = [{"path": "evidence/gradcam.png", "requirements": ["SRS-TST-001"]}]
+    lines = repo.lines()
+    assert "failed: release: metrics/vnv.json reports release status 'not releasable'" in lines
+    assert ("missing: evidence/gradcam.png: evidence file listed in metrics/vnv.json not found"
+            in lines)

@@ -1,0 +1,124 @@
+"""The static site: one page per item, links both ways, escaping, StrictUndefined, determinism."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from pipeline.trace.gates import check
+from pipeline.trace.site import TEMPLATES, write_site
+from tests.trace.minirepo import MiniRepo
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
+                       "hKmMIQAAAABJRU5ErkJggg==")
+
+
+def _render(repo: MiniRepo, out: Path) -> list[str]:
+    trace = repo.trace()
+    problems = check(trace)
+    write_site(trace, problems, out)
+    return [p.line() for p in problems]
+
+
+@pytest.fixture
+def repo(tmp_path) -> MiniRepo:
+    """A reviewed mini repository with one evidence image."""
+    repo = MiniRepo(tmp_path / "repo")
+    (repo.root / "evidence").mkdir(parents=True)
+    (repo.root / "evidence/case 1.png").write_bytes(PNG)
+    repo.vnv["evidence"] = [{"path": "evidence/case 1.png", "requirements": ["SRS-TST-001"],
+                             "caption": "Grad-CAM, worst case"}]
+    return repo.review_all()
+
+
+@pytest.mark.verifies("SRS-TRACE-004")
+def test_every_item_has_a_page_with_links_both_ways(repo: MiniRepo, tmp_path) -> None:
+    out = tmp_path / "site"
+    assert _render(repo, out) == []
+    for page in ("index.html", "risks.html", "stages.html", "verification.html",
+                 "problems.html", "URS-001.html", "SRS-TST-001.html", "RC-001.html",
+                 "RISK-001.html", "VAL-001.html", "stage-read.html",
+                 "test-tests.test_a_test_sorts.html"):
+        assert (out / page).is_file(), page
+    req = (out / "SRS-TST-001.html").read_text()
+    for target in ("URS-001.html", "RC-001.html", "RISK-001.html", "VAL-001.html",
+                   "stage-read.html", "test-tests.test_a_test_sorts.html"):
+        assert f'href="{target}"' in req
+    assert 'href="SRS-TST-001.html"' in (out / "URS-001.html").read_text()
+    assert "b1" in (out / "stage-read.html").read_text()  # the artifact hash
+    assert "releasable" in (out / "index.html").read_text()
+
+
+@pytest.mark.verifies("SRS-TRACE-004")
+def test_no_external_assets(repo: MiniRepo, tmp_path) -> None:
+    out = tmp_path / "site"
+    _render(repo, out)
+    for page in out.glob("*.html"):
+        html = page.read_text()
+        assert not re.search(r'(src|href)="(https?:)?//', html), page.name
+        assert "<link " not in html, page.name
+
+
+@pytest.mark.verifies("SRS-TRACE-004")
+def test_evidence_images_are_copied_into_the_site(repo: MiniRepo, tmp_path) -> None:
+    out = tmp_path / "site"
+    _render(repo, out)
+    copied = list((out / "evidence").iterdir())
+    assert [p.read_bytes() for p in copied] == [PNG]
+    assert f'src="evidence/{copied[0].name}"' in (out / "SRS-TST-001.html").read_text()
+
+
+@pytest.mark.verifies("SRS-TRACE-004")
+def test_design_text_is_escaped(repo: MiniRepo, tmp_path) -> None:
+    repo.reqs[0]["title"] = "<script>alert('x')</script>"
+    repo.review_all()
+    out = tmp_path / "site"
+    _render(repo, out)
+    for page in ("index.html", "SRS-TST-001.html", "URS-001.html"):
+        html = (out / page).read_text()
+        assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(" in (out / "SRS-TST-001.html").read_text()
+
+
+@pytest.mark.verifies("SRS-TRACE-004", "SRS-VNV-004")
+def test_failing_gates_render_as_badges_and_not_releasable(repo: MiniRepo, tmp_path) -> None:
+    repo.vnv["criteria"][0]["status"] = "FAIL"
+    out = tmp_path / "site"
+    lines = _render(repo, out)
+    assert "failed: VAL-001: FAIL: 0.9 vs threshold >= 0.8" in lines
+    index = (out / "index.html").read_text()
+    assert "Release status: not releasable" in index
+    assert '<span class="badge failed">failed</span>' in (out / "SRS-TST-001.html").read_text()
+    summary = json.loads((out / "problems.json").read_text())
+    assert summary["release_status"] == "not releasable" and summary["problems"] == lines
+
+
+@pytest.mark.verifies("SRS-TRACE-004")
+def test_rendering_twice_gives_identical_bytes(repo: MiniRepo, tmp_path) -> None:
+    _render(repo, tmp_path / "a")
+    _render(repo, tmp_path / "b")
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*"))
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*"))
+    for rel in files:
+        if (tmp_path / "a" / rel).is_file():
+            assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+
+
+@pytest.mark.verifies("SRS-TRACE-004")
+def test_a_missing_template_value_fails_the_render(repo: MiniRepo, tmp_path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    for source in TEMPLATES.iterdir():
+        (templates / source.name).write_text(source.read_text())
+    index = templates / "index.html"
+    index.write_text(index.read_text().replace("{{ status.release_status }}",
+                                               "{{ status.no_such_value }}", 1))
+    trace = repo.trace()
+    with pytest.raises(jinja2.UndefinedError, match="no_such_value"):
+        write_site(trace, check(trace), tmp_path / "site", templates=templates)
+    assert not (tmp_path / "site").exists()  # nothing that looks finished
