@@ -67,8 +67,9 @@ def _unknown_ids(trace: Trace) -> list[Problem]:
                                    f"only link to {', '.join(allowed)}", "failed"))
     for node in trace.reviews:
         if node not in trace.links:
-            out.append(Problem("unknown-id", node, f"review record for unknown item in "
-                               f"{trace.paths.reviews}", "failed"))
+            out.append(Problem("unknown-id", node, f"{trace.paths.reviews} has a review record "
+                               "for an item that no longer exists; run `python -m pipeline "
+                               "trace review` on any item to drop it", "failed"))
     return out
 
 

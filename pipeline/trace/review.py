@@ -10,6 +10,8 @@ from pipeline.trace.graph import Trace
 def review(trace: Trace, ids: list[str], everything: bool = False) -> list[str]:
     """Stamp each item's own fingerprint and its link targets'; returns the reviewed IDs.
 
+    Records of items that no longer exist are dropped.
+
     Args:
         trace: the built graph (its ``reviews`` are updated and saved).
         ids: item IDs or stage names.
@@ -22,6 +24,8 @@ def review(trace: Trace, ids: list[str], everything: bool = False) -> list[str]:
         raise UserError(
             f"trace review: not a reviewable item or stage: {', '.join(unknown)} (allowed: "
             "software requirements, risks, risk controls, acceptance criteria, stage names)")
+    for stale in [key for key in trace.reviews if key not in reviewable]:
+        del trace.reviews[stale]  # the item is gone: its record is evidence of nothing
     for node in chosen:
         broken = [t for t in trace.links[node] if t not in trace.design.items()]
         if broken:
