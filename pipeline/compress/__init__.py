@@ -1,0 +1,1 @@
+"""The compress stage: candidates (distilled students, INT8 variants) measured, one chosen."""

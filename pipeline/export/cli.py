@@ -1,0 +1,95 @@
+"""``python -m pipeline export``: teacher and compressed model to checked ONNX files with parity."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from pipeline.params import load_params
+
+STAGE = "export"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(STAGE, help="export teacher and compressed model to ONNX, check parity")
+    parser.add_argument("--teacher", default="models/teacher.pt", help="teacher checkpoint")
+    parser.add_argument("--student", default="models/student.pt", help="student checkpoint")
+    parser.add_argument("--choice", default="models/compression.json", help="compress stage's choice")
+    parser.add_argument("--cache", default="data/preprocessed", help="preprocessed cache")
+    parser.add_argument("--splits", default="data/splits.json", help="splits JSON")
+    parser.add_argument("--out", default="release/models", help="folder for the ONNX files")
+    parser.add_argument("--metrics", default="metrics/export.json", help="metrics JSON")
+    parser.add_argument("--train-metrics", default="metrics/train.json", help="where a training run ID may be")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
+    parser.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    params = load_params(Path(args.params))
+    from pipeline.export import stage
+    from pipeline.provenance import git_commit
+
+    paths = stage.ExportPaths(teacher=Path(args.teacher), student=Path(args.student), choice=Path(args.choice),
+                              cache=Path(args.cache), splits=Path(args.splits), out_dir=Path(args.out),
+                              metrics=Path(args.metrics))
+    for path in (paths.teacher, paths.student, paths.choice, paths.splits):
+        if not path.is_file():
+            from pipeline.errors import UserError
+
+            raise UserError(f"{path} not found: run the train and compress stages first")
+    run_id = training_run_id(Path(args.train_metrics), use_mlflow=not args.no_mlflow)
+    start = time.perf_counter()
+    metrics = stage.run(params.export, params.preprocess, paths, git_commit(Path(".")), run_id)
+    seconds = round(time.perf_counter() - start, 2)
+    if not args.no_mlflow:
+        _log(params.export, paths, metrics, run_id)
+    print(f"export: teacher {metrics['teacher']['onnx']['bytes']} B, compressed "
+          f"{metrics['compressed']['onnx']['bytes']} B; parity max |diff| teacher "
+          f"{metrics['teacher']['parity']['max_abs_diff']:.2e}, compressed "
+          f"{metrics['compressed']['parity']['max_abs_diff']:.2e}; val Dice "
+          f"{metrics['val_dice_teacher']:.4f} / {metrics['val_dice_compressed']:.4f}; {seconds} s")
+    return 0
+
+
+def training_run_id(train_metrics: Path, use_mlflow: bool = True) -> str:
+    """The training run's MLflow ID: from ``metrics/train.json`` if recorded, else the latest
+    MLflow run tagged ``stage=train``, else ``unknown``."""
+    if train_metrics.is_file():
+        recorded = json.loads(train_metrics.read_text()).get("mlflow_run_id")
+        if recorded:
+            return str(recorded)
+    if not use_mlflow:
+        return "unknown"
+    from pipeline.tracking import tracking_uri
+
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    runs = mlflow.search_runs(experiment_names=["pipeline"], filter_string="tags.stage = 'train'",
+                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+    return runs[0].info.run_id if runs else "unknown"
+
+
+def _log(params, paths, metrics: dict, run_id: str) -> None:
+    from pipeline.tracking import stage_run
+
+    with stage_run(STAGE, inputs=[str(paths.teacher), str(paths.student), str(paths.choice)]) as mlflow:
+        mlflow.log_params({"opset": params.opset, "exporter": params.exporter,
+                           "parity_atol": params.parity_atol, "model_version": params.model_version,
+                           "training_run_id": run_id, "compression_method": metrics["compression_method"]})
+        flat = {"val_dice_teacher": metrics["val_dice_teacher"],
+                "val_dice_compressed": metrics["val_dice_compressed"],
+                "torch_teacher_latency_ms": metrics["torch_teacher_latency_ms"],
+                **{f"ratio_{k}": v for k, v in metrics["ratios"].items()}}
+        for role in ("teacher", "compressed"):
+            part = metrics[role]
+            flat.update({f"{role}_bytes": part["onnx"]["bytes"], f"{role}_parameters": part["parameters"],
+                         f"{role}_latency_ms_ort": part["latency_ms_ort"],
+                         f"{role}_parity_max_abs_diff": part["parity"]["max_abs_diff"],
+                         f"{role}_argmax_mismatches": part["parity"]["argmax_mismatches"]})
+        mlflow.log_metrics(flat)
+        mlflow.log_artifact(str(paths.metrics))
+        for role in ("teacher", "compressed"):
+            mlflow.set_tag(f"{role}_onnx_sha256", metrics[role]["onnx"]["sha256"])

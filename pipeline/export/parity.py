@@ -1,0 +1,70 @@
+"""Parity of an ONNX export with its PyTorch model on whole validation cases.
+
+Both run the same sliding windows (``pipeline.export.inference``); the check compares the
+blended logits voxel by voxel: the largest absolute difference and the number of voxels whose
+argmax (predicted class) differs. A failed check raises ``ParityError`` naming the model, the
+cases, the counts and the limits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.errors import UserError
+from pipeline.export.inference import predict_volume, to_mask, torch_predict_volume
+
+
+class ParityError(UserError):
+    """The ONNX file does not compute what its PyTorch model computes."""
+
+
+def compare(module, onnx_model, cases: list[dict], spec) -> list[dict]:
+    """Per case: max |logit difference|, argmax mismatches, voxels, and Dice of the ONNX mask.
+
+    Args:
+        module: the PyTorch network.
+        onnx_model: an ``OnnxModel`` (or session) exported from it.
+        cases: preprocessed cases with ``case_id``, ``image`` (C, ...) and ``label`` (1, ...).
+        spec: the preprocessing specification (window size, overlap).
+    """
+    rows = []
+    for case in cases:
+        reference = torch_predict_volume(module, case["image"], spec)
+        exported = predict_volume(onnx_model, case["image"], spec)
+        mask = to_mask(exported)
+        rows.append({"case_id": case["case_id"], "voxels": int(mask.size),
+                     "max_abs_diff": float(np.abs(reference - exported).max()),
+                     "argmax_mismatches": int((to_mask(reference) != mask).sum()),
+                     "dice": dice(mask, np.asarray(case["label"])[0])})
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Worst difference, total mismatches and mean Dice over the cases."""
+    return {"cases": len(rows), "max_abs_diff": max((r["max_abs_diff"] for r in rows), default=0.0),
+            "argmax_mismatches": sum(r["argmax_mismatches"] for r in rows),
+            "voxels": sum(r["voxels"] for r in rows),
+            "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else float("nan")}
+
+
+def check(role: str, rows: list[dict], atol: float, max_mismatches: int = 0) -> None:
+    """Raise ``ParityError`` when any case exceeds ``atol`` or the argmax mismatch budget."""
+    if not rows:
+        raise ParityError(f"parity of {role}: no validation case to compare on")
+    bad = [r for r in rows if r["max_abs_diff"] > atol]
+    total = sum(r["argmax_mismatches"] for r in rows)
+    if bad or total > max_mismatches:
+        worst = max(rows, key=lambda r: r["max_abs_diff"])
+        detail = ", ".join(f"{r['case_id']}: {r['max_abs_diff']:.2e} / {r['argmax_mismatches']} voxels"
+                           for r in rows if r in bad or r["argmax_mismatches"])
+        raise ParityError(
+            f"parity check failed for {role}: max |logit diff| {worst['max_abs_diff']:.3e} "
+            f"(limit {atol:.1e}), {total} of {sum(r['voxels'] for r in rows)} voxels with a different "
+            f"argmax (limit {max_mismatches}); per case (diff / mismatches): {detail}")
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Foreground Dice of two label maps (1.0 when both are empty)."""
+    pred, truth = np.asarray(pred) > 0, np.asarray(truth) > 0
+    total = int(pred.sum()) + int(truth.sum())
+    return 1.0 if total == 0 else 2.0 * float((pred & truth).sum()) / total
