@@ -5,6 +5,7 @@ from __future__ import annotations
 import graphlib
 from dataclasses import dataclass
 
+from pipeline.provenance import file_sha256
 from pipeline.trace import reviews as rv
 from pipeline.trace.graph import Trace, downstream, hierarchy_edges
 from pipeline.trace.stages import stale_inputs
@@ -114,8 +115,9 @@ def _verification(trace: Trace) -> list[Problem]:
             out.append(Problem("missing", crit.id, f"no result in {trace.paths.vnv}", "missing",
                                tuple(crit.requirements)))
         elif result.status == "FAIL":
-            out.append(Problem("failed", crit.id, f"FAIL: {result.value} vs threshold "
-                               f"{crit.comparison} {crit.threshold}", "failed",
+            detail = (result.value if isinstance(result.value, str)
+                      else f"{result.value} vs threshold {crit.comparison} {crit.threshold}")
+            out.append(Problem("failed", crit.id, f"FAIL: {detail}", "failed",
                                tuple(crit.requirements)))
     for req in trace.design.requirements:
         out += _requirement_verification(trace, req)
@@ -216,9 +218,21 @@ def _release(trace: Trace) -> list[Problem]:
         if unknown:
             out.append(Problem("unknown-id", ev.path, f"evidence names unknown requirement "
                                f"ID(s) {', '.join(unknown)}", "failed"))
-        if not (trace.paths.root / ev.path).is_file():
+        path = trace.paths.root / ev.path
+        if not path.is_file():
             out.append(Problem("missing", ev.path, f"evidence file listed in {trace.paths.vnv} "
                                "not found", "missing", tuple(ev.requirements)))
+        elif ev.sha256 and file_sha256(path) != ev.sha256:
+            out.append(Problem("suspect", ev.path, f"evidence file changed since "
+                               f"{trace.paths.vnv} recorded it; run dvc repro", "suspect"))
+    for name, (rel, recorded) in sorted(trace.vnv.models.items()):
+        path = trace.paths.root / rel
+        if not path.is_file():
+            out.append(Problem("missing", rel, f"verified model {name} not found", "missing"))
+        elif file_sha256(path) != recorded:
+            out.append(Problem("suspect", rel, f"model {name} changed since it was verified "
+                               f"(sha256 {recorded[:12]} in {trace.paths.vnv}, now "
+                               f"{file_sha256(path)[:12]}); run dvc repro", "suspect"))
     status = trace.vnv.release_status
     if status is not None and status.lower() != "releasable":
         out.append(Problem("failed", "release", f"{trace.paths.vnv} reports release status "

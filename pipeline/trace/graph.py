@@ -28,6 +28,7 @@ class TracePaths:
     dvc_lock: str = "dvc.lock"
     junit: str = "reports/junit.xml"
     vnv: str = "metrics/vnv.json"
+    evidence_dir: str = "reports/vnv"
     mlflow_db: str = "mlflow.db"
     reviews: str = str(rv.REVIEWS)
     tests_dir: str = "tests"
@@ -103,7 +104,7 @@ def build_trace(paths: TracePaths) -> Trace:
     if junit.is_file():
         merge_junit(tests, junit)
     trace = Trace(design=design, stages=load_stages(paths.at("dvc_yaml"), paths.at("dvc_lock")),
-                  tests=tests, vnv=load_vnv(paths.at("vnv")),
+                  tests=tests, vnv=load_vnv(paths.at("vnv"), paths.evidence_dir),
                   runs=load_mlflow_runs(paths.at("mlflow_db")),
                   reviews=rv.load_reviews(paths.at("reviews")), junit_found=junit.is_file(),
                   paths=paths)

@@ -1,10 +1,12 @@
 """Recorded results the trace graph joins in: V&V criterion results, evidence images, MLflow runs.
 
 ``vnv.json`` (written by the verify stage) is read with this contract:
-``criteria``: a list of ``{"id": "VAL-001", "status": "PASS|FAIL|INCONCLUSIVE", "value": ...,
-"threshold": ...}`` (or a mapping from ID to such a record); optional ``evidence``: a list of
-``{"path": "<file relative to the repository root>", "requirements": [...], "caption": "..."}``;
-optional ``release_status``: ``"releasable"`` or ``"not releasable"``.
+``criteria``: a mapping from ID to ``{"status": "PASS|FAIL|INCONCLUSIVE", "threshold": ...,
+"value": ...}`` or ``{..., "models": {name: {"reason": ...}}}`` (or a list of records with
+``id``); optional ``evidence``: a list of ``{"file": "<name in the evidence folder>"`` (or
+``"path"`` relative to the repository root)``, "sha256": ..., "requirements": [...],
+"caption": ...}``; optional ``models``: ``{name: {"path": ..., "sha256": ...}}`` (the files that
+were verified); optional ``release_status``: ``"releasable"`` or ``"not releasable"``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Evidence:
     path: str
     requirements: list[str]
     caption: str = ""
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class VnvResults:
     criteria: dict[str, CriterionResult] = field(default_factory=dict)
     evidence: list[Evidence] = field(default_factory=list)
     release_status: str | None = None
+    models: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,12 @@ class MlflowRun:
     inputs: dict[str, str] = field(default_factory=dict)
 
 
-def load_vnv(path: Path) -> VnvResults:
+def load_vnv(path: Path, evidence_dir: str = "reports/vnv") -> VnvResults:
     """Read ``vnv.json``; an absent file gives ``found=False`` (criteria show as missing).
 
     Args:
         path: the verify stage's metrics file.
+        evidence_dir: where evidence entries given by ``file`` name live (root-relative).
     """
     if not path.is_file():
         return VnvResults(found=False)
@@ -79,12 +84,16 @@ def load_vnv(path: Path) -> VnvResults:
         if status not in STATUSES:
             raise UserError(f"{path}: criterion {rec.get('id')} has status {status!r}; "
                             f"allowed: {', '.join(STATUSES)}")
-        criteria[str(rec["id"])] = CriterionResult(str(rec["id"]), status, rec.get("value"),
+        criteria[str(rec["id"])] = CriterionResult(str(rec["id"]), status, _value(rec),
                                                    rec.get("threshold"))
-    evidence = [Evidence(str(e["path"]), [str(i) for i in e.get("requirements", [])],
-                         str(e.get("caption", ""))) for e in data.get("evidence") or []]
+    evidence = [Evidence(str(e.get("path") or f"{evidence_dir}/{e['file']}"),
+                         [str(i) for i in e.get("requirements", [])], _caption(e),
+                         e.get("sha256")) for e in data.get("evidence") or []]
+    models = {str(name): (str(m["path"]), str(m["sha256"]))
+              for name, m in (data.get("models") or {}).items()
+              if isinstance(m, dict) and "path" in m and "sha256" in m}
     release = data.get("release_status")
-    return VnvResults(True, criteria, evidence, str(release) if release else None)
+    return VnvResults(True, criteria, evidence, str(release) if release else None, models)
 
 
 def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
@@ -114,3 +123,22 @@ def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
     except sqlite3.Error:
         return {}
     return runs
+
+
+def _value(record: dict) -> Any:
+    if "value" in record:
+        return record["value"]
+    models = record.get("models") or {}
+    parts = [f"{name}: {m.get('reason') or m.get('status')}" for name, m in sorted(models.items())
+             if isinstance(m, dict)]
+    return "; ".join(parts) or None
+
+
+def _caption(entry: dict) -> str:
+    if entry.get("caption"):
+        return str(entry["caption"])
+    roles = "/".join(entry.get("roles") or [])
+    dice = entry.get("dice")
+    return " ".join(part for part in (roles, f"case {entry.get('case_id', '?')}",
+                                      f"(Dice {dice:.3f})" if isinstance(dice, float) else "")
+                    if part)

@@ -100,7 +100,13 @@ def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]
         "criteria": [(view.ref(c.id), view.result_text(c.id), view.refs(c.requirements))
                      for c in trace.design.criteria.values()],
         "badges": badges,
+        "models": [(name, rel, recorded, _sha_or_missing(root / rel))
+                   for name, (rel, recorded) in sorted(trace.vnv.models.items())],
     }
+
+
+def _sha_or_missing(path: Path) -> str:
+    return provenance.file_sha256(path) if path.is_file() else "missing"
 
 
 def _copy_evidence(trace: Trace, site: Path) -> list[dict[str, Any]]:

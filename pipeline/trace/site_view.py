@@ -81,11 +81,13 @@ class View:
         return rows
 
     def result_text(self, criterion: str) -> str:
-        """``VAL-001: PASS (0.91 vs >= 0.85)`` or ``VAL-001: no result``."""
+        """``VAL-001: PASS (0.91 vs >= 0.85)``, with per-model reasons, or ``no result``."""
         result = self.trace.vnv.criteria.get(criterion)
         if result is None:
             return f"{criterion}: no result"
         crit = self.trace.design.criteria[criterion]
+        if isinstance(result.value, str):
+            return f"{criterion}: {result.status} ({result.value})"
         return f"{criterion}: {result.status} ({result.value} vs {crit.comparison} {crit.threshold})"
 
     def risk_grid(self, residual: bool) -> list[dict[str, Any]]:

@@ -95,3 +95,32 @@ def test_check_cli_prints_one_line_per_problem_and_exits_non_zero(repo: MiniRepo
     assert main(["trace", "check", "--root", str(repo.root)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert "unknown-id: SRS-TST-001: links to unknown ID 'URS-999'" in out
+
+
+@pytest.mark.verifies("SRS-TRACE-003", "SRS-VNV-004")
+def test_verify_stage_results_format_and_changed_model_or_evidence(repo: MiniRepo) -> None:
+    model = repo.root / "release/models/teacher.onnx"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"verified weights")
+    png = repo.root / "reports/vnv/explain_worst_c1.png"
+    png.parent.mkdir(parents=True)
+    png.write_bytes(b"png")
+    from pipeline.provenance import file_sha256
+
+    repo.vnv = {
+        "release_status": "releasable",
+        "criteria": {"VAL-001": {"status": "PASS", "threshold": 0.8,
+                                 "models": {"teacher": {"reason": "point 0.9 >= 0.8"}}}},
+        "models": {"teacher": {"path": "release/models/teacher.onnx",
+                               "sha256": file_sha256(model)}},
+        "evidence": [{"file": png.name, "sha256": file_sha256(png), "case_id": "c1",
+                      "roles": ["worst"], "requirements": ["SRS-TST-001"], "dice": 0.5}]}
+    assert repo.lines() == []
+    model.write_bytes(b"substituted weights")
+    png.write_bytes(b"edited")
+    suspects = _suspects(repo)
+    assert len(suspects) == 2
+    assert suspects[0].startswith("suspect: reports/vnv/explain_worst_c1.png: evidence file "
+                                  "changed since metrics/vnv.json recorded it")
+    assert suspects[1].startswith("suspect: release/models/teacher.onnx: model teacher changed "
+                                  "since it was verified")
