@@ -19,6 +19,9 @@ COMMAND_MODULES = (
     "pipeline.deid.cli",
     "pipeline.preprocess.cli",
     "pipeline.train.cli",
+    "pipeline.compress.cli",
+    "pipeline.export.cli",
+    "pipeline.predict.cli",
     "pipeline.verify.cli",
     "pipeline.trace.cli",
 )

@@ -13,8 +13,10 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.cohort.params import CohortParams
+from pipeline.compress.params import CompressParams
 from pipeline.deid.params import DeidParams
 from pipeline.errors import UserError
+from pipeline.export.params import ExportParams
 from pipeline.params_base import StrictModel
 from pipeline.preprocess.params import PreprocessParams
 from pipeline.train.params import TrainParams
@@ -31,6 +33,8 @@ class Params(StrictModel):
     deid: DeidParams
     preprocess: PreprocessParams
     train: TrainParams
+    compress: CompressParams
+    export: ExportParams
     verify: VerifyParams
 
 

@@ -1,0 +1,1 @@
+"""``python -m pipeline predict MODEL.onnx INPUT OUTPUT``: one image in, one mask out."""

@@ -1,0 +1,143 @@
+"""Read what ``predict`` is given: a DICOM series folder, a NIfTI file or a 2D image.
+
+Every input becomes an ``InputImage``: the array in the canonical frame the training data had
+(RAS+ for 3D, rows x columns for 2D), its affine, and what the writer needs to put a mask
+back onto the input's own grid (the DICOM datasets and volume, the NIfTI header, the 2D shape).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import nibabel.orientations as nio
+import numpy as np
+
+from pipeline.data.case import CANONICAL, LPS_TO_RAS
+from pipeline.errors import UserError
+
+NIFTI = (".nii", ".nii.gz")
+IMAGES_2D = (".png", ".tif", ".tiff", ".gif", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass
+class InputImage:
+    """An input in the canonical frame, plus what is needed to return to its own grid."""
+
+    kind: str  # dicom | nifti | image
+    array: np.ndarray  # canonical order, spatial axes only
+    affine: np.ndarray  # canonical index -> world (RAS mm); 3x3 for 2D
+    back: np.ndarray | None = None  # nibabel orientation transform canonical -> input order
+    extra: dict = field(default_factory=dict)
+
+
+def read_input(path: Path, pixel_spacing_mm: float = 1.0) -> InputImage:
+    """Read ``path`` by its kind; raise ``UserError`` for anything missing or unsupported.
+
+    Args:
+        path: a folder with one DICOM series, a ``.nii``/``.nii.gz`` file, or a 2D image.
+        pixel_spacing_mm: pixel size assumed for 2D images (they carry none).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"input {path} not found")
+    if path.is_dir():
+        return read_dicom_series(path)
+    name = path.name.lower()
+    if name.endswith(NIFTI):
+        return read_nifti(path)
+    if name.endswith(IMAGES_2D):
+        return read_image_2d(path, pixel_spacing_mm)
+    raise UserError(f"input {path} is not supported: pass a DICOM series folder, a NIfTI file "
+                    f"({', '.join(NIFTI)}) or a 2D image ({', '.join(IMAGES_2D)})")
+
+
+def read_dicom_series(folder: Path) -> InputImage:
+    """The one image series in ``folder`` (any file names), ordered along the slice normal."""
+    import highdicom as hd
+    import pydicom
+
+    series: dict[str, list] = {}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            ds = pydicom.dcmread(file)
+        except Exception:  # not a DICOM file: ignored, like the reader of the training data
+            continue
+        if "PixelData" in ds and ds.get("Modality", "") != "SEG" and "ImagePositionPatient" in ds:
+            series.setdefault(str(ds.SeriesInstanceUID), []).append(ds)
+    if len(series) != 1:
+        raise UserError(f"{folder} must hold exactly one DICOM image series, found {len(series)}")
+    datasets = next(iter(series.values()))
+    try:
+        volume = hd.get_volume_from_series(datasets, dtype=np.float32)
+    except (ValueError, RuntimeError) as exc:
+        raise UserError(f"{folder}: cannot build a volume from the series: {exc}") from None
+    _check_array(volume.array, str(folder))
+    image = InputImage(kind="dicom", array=volume.array, affine=LPS_TO_RAS @ volume.affine,
+                       extra={"datasets": datasets, "volume": volume})
+    return _canonical(image)
+
+
+def read_nifti(path: Path) -> InputImage:
+    """A 3D NIfTI image (a 4D one with a single volume is squeezed)."""
+    try:
+        nii = nib.load(str(path))
+        array = np.asarray(nii.dataobj)
+    except Exception as exc:  # nibabel raises several types for broken files
+        raise UserError(f"{path} is not a readable NIfTI file: {type(exc).__name__}: {exc}") from None
+    if array.ndim == 4 and array.shape[3] == 1:
+        array = array[..., 0]
+    _check_array(array, str(path))
+    if array.ndim != 3:
+        raise UserError(f"{path} has shape {array.shape}: expected a 3D volume")
+    image = InputImage(kind="nifti", array=array.astype(np.float32), affine=nii.affine,
+                       extra={"nifti": nii})
+    return _canonical(image)
+
+
+def read_image_2d(path: Path, pixel_spacing_mm: float) -> InputImage:
+    """A 2D grey image (colour images are converted to grey as in training)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.mode in ("RGB", "RGBA", "P", "LA"):
+                img = img.convert("L")
+            array = np.asarray(img)
+    except (OSError, UnidentifiedImageError) as exc:
+        raise UserError(f"{path} is not a readable image: {exc}") from None
+    _check_array(array, str(path))
+    if array.ndim != 2:
+        raise UserError(f"{path} has shape {array.shape}: expected a 2D grey image")
+    affine = np.diag([pixel_spacing_mm, pixel_spacing_mm, 1.0])
+    return InputImage(kind="image", array=array.astype(np.float32), affine=affine)
+
+
+def to_input_order(image: InputImage, mask: np.ndarray) -> np.ndarray:
+    """A mask on the canonical grid, permuted/flipped back into the input's array order."""
+    if image.back is None:
+        return mask
+    return np.ascontiguousarray(nio.apply_orientation(mask, image.back))
+
+
+def _canonical(image: InputImage) -> InputImage:
+    current = nio.io_orientation(image.affine)
+    target = nio.axcodes2ornt(CANONICAL)
+    forward = nio.ornt_transform(current, target)
+    image.affine = image.affine @ nio.inv_ornt_aff(forward, image.array.shape)
+    image.array = np.ascontiguousarray(nio.apply_orientation(image.array, forward)).astype(np.float32)
+    image.back = nio.ornt_transform(target, current)
+    return image
+
+
+def _check_array(array: np.ndarray, name: str) -> None:
+    """Refuse dtypes that are not real numbers, and NaN or infinite values, naming the input."""
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.integer)
+                                       or np.issubdtype(array.dtype, np.floating)):
+        raise UserError(f"{name}: pixel dtype {array.dtype} is not supported: expected integer or float values")
+    if array.size == 0:
+        raise UserError(f"{name}: the image is empty (shape {array.shape})")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise UserError(f"{name}: {bad} NaN or infinite pixel value(s): refusing to predict")
