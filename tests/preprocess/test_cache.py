@@ -1,0 +1,31 @@
+"""The cache guards: the locked test split and the recorded SHA-256 of every case file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.preprocess import cache
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.verifies("SRS-DATA-009", "SRS-TRAIN-004")
+def test_test_split_refused_unless_vnv_asks(tiny_cache):
+    _, paths, _ = tiny_cache
+    record = json.loads(paths["splits"].read_text())
+    with pytest.raises(cache.LockedSplitError, match="locked"):
+        cache.load_cases(paths["out"], record, ["train", "test"])
+    loaded = cache.load_cases(paths["out"], record, ["test"], allow_locked=True)
+    assert [c["case_id"] for c in loaded["test"]] == [e["case_id"] for e in record["splits"]["test"]]
+
+
+@pytest.mark.verifies("SRS-DATA-009")
+def test_changed_case_file_rejected(tiny_cache):
+    _, paths, _ = tiny_cache
+    record = json.loads(paths["splits"].read_text())
+    forged = json.loads(json.dumps(record))
+    forged["splits"]["train"][0]["sha256"] = "0" * 64
+    with pytest.raises(ValueError, match="does not match the SHA-256"):
+        cache.load_cases(paths["out"], forged, ["train"])
