@@ -52,13 +52,14 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
     trace = build_trace(TracePaths(root=Path(paths.root), dvc_yaml=i.dvc_yaml, dvc_lock=i.dvc_lock,
                                    junit=i.junit, vnv=i.vnv, mlflow_db=i.mlflow_db))
     design = trace.design
-    _require_file(paths.at(i.junit), "test report (make test)")
     _require_file(paths.at(i.mlflow_db), "MLflow tracking store")
     vnv = inputs.load_vnv(paths.at(i.vnv), list(design.criteria))
     problems = gates.check(trace, as_of=STAGE)
     flags = status.node_flags(trace, problems)
     build = build_identity(Path(paths.root), paths.at(i.dvc_lock))
-    release = release_status(vnv, problems)
+    models = inputs.model_checks(Path(paths.root), vnv["models"], paths.at(i.vnv))
+    release = release_status(vnv, problems, models,
+                             None if paths.at(i.junit).is_file() else i.junit)
     product = _product(params, paths.at(i.pyproject))
     soup_rows = soup.soup_list(paths.at(i.lock_file), paths.at(i.pyproject), soup.load_purposes())
     _check_ids(soup_rows, design.requirements, "SOUP purposes (pipeline/techfile/data/soup.yaml)")
@@ -74,7 +75,9 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "product": product, "build": build, "release": release, "design": design,
         "trace": trace, "problems": problems,
         "flags": {node: status.badges(f) for node, f in flags.items()},
-        "vnv": vnv, "criteria_status": criteria_status,
+        "vnv": vnv, "criteria_status": criteria_status, "model_checks": models,
+        "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "worst_cases")
+                      if k in vnv},
         "evidence": inputs.load_evidence(Path(paths.root), vnv["evidence"], paths.at(i.vnv)),
         **data,
         "fingerprint": inputs.load_fingerprint(paths.at(i.fingerprint)),

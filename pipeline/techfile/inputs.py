@@ -7,6 +7,7 @@ shown as recorded (``flatten``), so a stage may add metrics without changing the
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from pipeline.errors import UserError
 
-VNV_KEYS = ("criteria", "release_status")
+VNV_KEYS = ("criteria", "release_status", "models")
 TRAIN_KEYS = ("best_val_dice", "best_epoch", "epochs", "weights_sha256", "seed", "threads",
               "train_cases", "val_cases")
 SPLITS_KEYS = ("seed", "stratify_by", "locked", "splits", "counts")
@@ -93,10 +94,33 @@ def load_evidence(root: Path, evidence: list[dict], source: Path) -> list[dict]:
         if not file.is_file():
             raise UserError(f"missing input: evidence image {entry['path']} (named in {source}) "
                             "not found")
-        data = base64.b64encode(file.read_bytes()).decode("ascii")
+        content = file.read_bytes()
+        recorded = entry.get("sha256")
+        if recorded is not None and hashlib.sha256(content).hexdigest() != recorded:
+            raise UserError(f"evidence image {entry['path']} does not match the SHA-256 recorded in "
+                            f"{source}: re-run the verify stage (dvc repro)")
+        data = base64.b64encode(content).decode("ascii")
         out.append({"path": str(entry["path"]), "requirements": list(entry.get("requirements", [])),
                     "caption": str(entry.get("caption", "")),
                     "uri": f"data:image/png;base64,{data}"})
+    return out
+
+
+def model_checks(root: Path, models: dict, source: Path) -> list[dict]:
+    """Each verified model file: the SHA-256 the verify stage recorded and the one released now.
+
+    Args:
+        root: the repository root the model paths are relative to.
+        models: ``vnv.json``'s ``models`` (name -> ``path``, ``sha256``).
+        source: ``vnv.json``, for the message.
+    """
+    out = []
+    for name, entry in sorted(models.items()):
+        require(entry, ("path", "sha256"), source, f"models.{name}")
+        file = Path(root) / entry["path"]
+        current = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else "missing"
+        out.append({"name": name, "path": str(entry["path"]), "verified": str(entry["sha256"]),
+                    "released": current, "match": current == entry["sha256"]})
     return out
 
 

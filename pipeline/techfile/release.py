@@ -40,14 +40,23 @@ def build_identity(root: Path, dvc_lock: Path) -> dict:
             "dvc_lock_sha256": file_sha256(Path(dvc_lock))}
 
 
-def release_status(vnv: dict, problems: list[Problem]) -> dict:
+def release_status(vnv: dict, problems: list[Problem], models: list[dict],
+                   junit: str | None = None) -> dict:
     """The overall status and every reason that blocks it.
 
     Args:
         vnv: ``vnv.json`` as read by ``inputs.load_vnv``.
         problems: the trace gates' findings.
+        models: ``inputs.model_checks`` (a released model differing from the verified one blocks).
+        junit: the test report's path when it is missing (``make test`` has not run).
     """
     reasons = []
+    if junit is not None:
+        reasons.append(f"test report {junit} not found: run make test, then make techfile")
+    for model in models:
+        if not model["match"]:
+            reasons.append(f"released model {model['path']} ({model['released'][:12]}) is not the "
+                           f"verified one ({model['verified'][:12]})")
     vnv_status = str(vnv["release_status"])
     failed = sorted(cid for cid, r in vnv["criteria"].items() if r["status"] == "FAIL")
     if vnv_status != RELEASABLE:

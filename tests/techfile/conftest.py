@@ -1,0 +1,54 @@
+"""Fixtures: one complete recorded run rendered with PDF, one with a failed criterion, pdftoppm."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from pipeline.techfile import stage
+from pipeline.techfile.context import TechfilePaths
+from tests.techfile.fixture import PARAMS, make_run
+
+
+@pytest.fixture(scope="module")
+def good_run(tmp_path_factory):
+    """A releasable recorded run, rendered once with its PDF: ``(root, config, result)``."""
+    root = tmp_path_factory.mktemp("techfile-good")
+    config = make_run(root)
+    result = stage.run(PARAMS, TechfilePaths(root), config, pdf=True)
+    return root, config, result
+
+
+@pytest.fixture(scope="module")
+def failed_run(tmp_path_factory):
+    """A recorded run whose criterion VAL-001 failed, rendered (HTML only)."""
+    root = tmp_path_factory.mktemp("techfile-failed")
+    config = make_run(root, failed_criterion=True)
+    result = stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    return root, config, result
+
+
+@pytest.fixture(scope="session")
+def pdftoppm() -> str:
+    """Path of Debian's ``pdftoppm``; installed with apt-get when missing and possible.
+
+    Outside CI the test is skipped with the reason when it cannot be installed; under
+    ``CI=true`` that is a failure, so the check cannot silently disappear.
+    """
+    found = shutil.which("pdftoppm")
+    if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "poppler-utils"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(install, capture_output=True, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
+            subprocess.run(install, capture_output=True, env=env)
+        found = shutil.which("pdftoppm")
+    if found is None:
+        reason = "pdftoppm (Debian poppler-utils) is not installed and could not be installed"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI=true: this check must run)")
+        pytest.skip(reason)
+    return found

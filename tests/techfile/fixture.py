@@ -1,0 +1,228 @@
+"""A small, complete recorded run in a temporary folder, built with the real design-item models.
+
+Everything the technical file reads is here: design items, a fake dvc.yaml/dvc.lock, metrics
+JSON, a junit report with ``verifies`` properties, an MLflow SQLite store, a tiny evidence PNG,
+a released model file, a git commit with a fixed date. ``make_run(root)`` builds it; keyword
+arguments break one thing (a failed criterion).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import yaml
+from PIL import Image
+
+from pipeline.design.items import (
+    AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, Subgroup, UserNeed,
+)
+from pipeline.design.risk_plan import RiskPlan, ScaleLevel
+from pipeline.techfile.params import TechfileParams
+from pipeline.techfile.soup import load_purposes
+from pipeline.trace import reviews as rv
+from pipeline.trace.graph import TracePaths, build_trace
+
+REPO = Path(__file__).resolve().parents[2]
+DATE = "2026-01-02T03:04:05+00:00"
+STAGES = ("cohort", "deid", "preprocess", "train", "compress", "export", "verify")
+ONNX_BYTES = b"fake onnx bytes"
+PARAMS = TechfileParams(product_name="Fixture Lesion Segmenter", manufacturer="Fixture Devices")
+
+
+def requirement_ids() -> list[str]:
+    """Every SRS the SOUP purposes name, plus the technical file's own requirements."""
+    ids = {i for p in load_purposes().values() for i in p.srs}
+    return sorted(ids | {f"SRS-DOC-00{n}" for n in range(1, 5)})
+
+
+def make_run(root: Path, failed_criterion: bool = False) -> dict:
+    """Write the recorded run under ``root`` and commit it; return the params config mapping.
+
+    Args:
+        root: an empty folder.
+        failed_criterion: make VAL-001 fail (the release must become not releasable).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    reqs = requirement_ids()
+    _design(root, reqs)
+    _tests_and_junit(root, reqs)
+    _pipeline(root, reqs)
+    _metrics(root, failed_criterion)
+    _mlflow(root)
+    shutil.copy(REPO / "requirements.lock", root / "requirements.lock")
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    trace = build_trace(TracePaths(root=root))
+    rv.save_reviews(root / rv.REVIEWS, {n: rv.review_record(o, t)
+                                        for n, (o, t) in trace.reviewable().items()})
+    _commit(root)
+    return {"deid": {"options": {"retain_uids": False, "clean_graphics": False}},
+            "train": {"epochs": 2, "network": {"channels": [4, 8]}},
+            "techfile": PARAMS.model_dump(mode="json")}
+
+
+def _dump(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _items(models) -> list[dict]:
+    return [m.model_dump(mode="json") for m in models]
+
+
+def _design(root: Path, reqs: list[str]) -> None:
+    needs = [UserNeed(id="URS-001", kind="intended_use", title="Segment lesions",
+                      text="Segments one lesion in adult CT for review.", rationale="purpose"),
+             UserNeed(id="URS-002", kind="user", title="Radiologists",
+                      text="Radiologists review every output.", rationale="users"),
+             UserNeed(id="URS-003", kind="environment", title="On premises",
+                      text="Hospital servers without internet.", rationale="environment")]
+    _dump(root / "requirements/user_needs.yaml", _items(needs))
+    items = []
+    for n, rid in enumerate(reqs):
+        implements = ["RC-001"] if rid == "SRS-DOC-001" else ["RC-002"] if rid == "SRS-DOC-004" else []
+        items.append(SoftwareRequirement(id=rid, title=f"Requirement {rid}", type="functional",
+                                         text=f"The software does {rid}.", rationale="fixture",
+                                         derives_from=[f"URS-00{n % 3 + 1}"], implements=implements))
+    _dump(root / "requirements/software/all.yaml", _items(items))
+    levels = [ScaleLevel(level=i, name=f"level{i}", definition=f"definition {i}") for i in (1, 2, 3)]
+    plan = RiskPlan(scope="fixture scope", severity=levels, probability=levels,
+                    regions={"acceptable": "ok", "alarp": "reduce", "unacceptable": "no"},
+                    matrix=[["acceptable", "acceptable", "alarp"], ["acceptable", "alarp", "unacceptable"],
+                            ["alarp", "unacceptable", "unacceptable"]],
+                    overall_residual_risk_policy="acceptable when no residual risk is unacceptable")
+    _dump(root / "risk/plan.yaml", plan.model_dump(mode="json"))
+    risks = [Hazard(id=f"RISK-00{n}", title=f"Hazard {n}", hazard="h", sequence_of_events="s",
+                    hazardous_situation="hs", harm="harm", severity=3, probability=n + 1,
+                    controls=[f"RC-00{n}"], residual_severity=3 - n + 1 if n == 2 else 1,
+                    residual_probability=1) for n in (1, 2)]
+    _dump(root / "risk/hazards.yaml", _items(risks))
+    controls = [RiskControl(id="RC-001", title="Control one", type="protective_measure",
+                            description="measure one", effectiveness="criterion passes",
+                            effectiveness_evidence=["VAL-001"]),
+                RiskControl(id="RC-002", title="Warn the user", type="information_for_safety",
+                            description="labeling warns", effectiveness="shown in labeling",
+                            effectiveness_evidence=["SRS-DOC-004"])]
+    _dump(root / "risk/controls.yaml", _items(controls))
+    criteria = [AcceptanceCriterion(id="VAL-001", title="Mean Dice", requirements=["SRS-VNV-002"],
+                                    models=["teacher", "compressed"], split="test", metric="dice",
+                                    statistic="point", comparison=">=", threshold=0.8),
+                AcceptanceCriterion(id="VAL-002", title="Dice per site", requirements=["SRS-VNV-003"],
+                                    models=["compressed"], split="test", metric="dice",
+                                    statistic="ci95_lower", comparison=">=", threshold=0.7,
+                                    subgroup=Subgroup(by="site", min_size=2))]
+    _dump(root / "verification/criteria.yaml", {"criteria": _items(criteria)})
+
+
+def _tests_and_junit(root: Path, reqs: list[str]) -> None:
+    lines = ["import pytest", ""]
+    cases = []
+    for n, rid in enumerate(reqs):
+        lines += [f'@pytest.mark.verifies("{rid}")', f"def test_{n}():", "    pass", ""]
+        cases.append(f'<testcase classname="tests.test_fixture" name="test_{n}" time="0.01">'
+                     f'<properties><property name="verifies" value="{rid}"/></properties></testcase>')
+    (root / "tests").mkdir(parents=True, exist_ok=True)
+    (root / "tests/test_fixture.py").write_text("\n".join(lines))
+    (root / "reports").mkdir(parents=True, exist_ok=True)
+    (root / "reports/junit.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" '
+        f'tests="{len(cases)}">' + "".join(cases) + "</testsuite></testsuites>\n")
+
+
+def _pipeline(root: Path, reqs: list[str]) -> None:
+    outs = {"cohort": "data/raw", "deid": "data/deid", "preprocess": "data/preprocessed",
+            "train": "models/teacher.pt", "compress": "models/student.pt",
+            "export": "release/models", "verify": "metrics/vnv.json"}
+    spec, lock, previous = {}, {}, None
+    for n, name in enumerate(STAGES):
+        deps = [f"pipeline/{name}"] + ([outs[previous]] if previous else [])
+        spec[name] = {"desc": f"{name} stage", "cmd": f"python -m pipeline {name}", "deps": deps,
+                      "outs": [outs[name]], "meta": {"requirements": reqs[n::len(STAGES) + 1],
+                                                     "risks": ["RISK-001"] if n % 2 else ["RISK-002"]}}
+        lock[name] = {"cmd": spec[name]["cmd"],
+                      "deps": [{"path": d, "md5": _md5(d)} for d in deps],
+                      "outs": [{"path": outs[name], "md5": _md5(outs[name])}]}
+        previous = name
+    spec["techfile"] = {"desc": "technical file", "cmd": "python -m pipeline techfile",
+                        "deps": ["metrics/vnv.json"], "outs": ["release/techfile", "release/manifest.json"],
+                        "meta": {"requirements": reqs[len(STAGES)::len(STAGES) + 1],
+                                 "risks": ["RISK-001", "RISK-002"]}}
+    _dump(root / "dvc.yaml", {"stages": spec})
+    _dump(root / "dvc.lock", {"schema": "2.0", "stages": lock})
+
+
+def _md5(path: str) -> str:
+    return hashlib.md5(path.encode()).hexdigest()
+
+
+def _metrics(root: Path, failed: bool) -> None:
+    m = root / "metrics"
+    m.mkdir(parents=True, exist_ok=True)
+    value = 0.62 if failed else 0.91
+    estimate = {"mean": value, "ci_lower": value - 0.05, "ci_upper": value + 0.03, "n": 4,
+                "n_clusters": 4, "level": 0.95, "samples": 200, "seed": 7}
+    v1 = {"value": value, "status": "FAIL" if failed else "PASS", "reason": "point vs 0.8",
+          "estimate": estimate}
+    sub = {"site-a": {"value": 0.88, "status": "PASS", "reason": "ok", "n_cases": 2,
+                      "estimate": estimate},
+           "site-b": {"value": None, "status": "INCONCLUSIVE", "n_cases": 1,
+                      "reason": "1 case(s) with a value, below the minimum of 2", "estimate": estimate}}
+    vnv = {"release_status": "not releasable" if failed else "releasable",
+           "criteria": {"VAL-001": {"status": v1["status"], "models": {"teacher": v1, "compressed": v1}},
+                        "VAL-002": {"status": "PASS", "models": {"compressed": {
+                            "value": 0.86, "status": "PASS", "reason": "2 subgroups", "subgroups": sub}}}},
+           "models": {"teacher": {"path": "release/models/teacher.onnx",
+                                  "sha256": hashlib.sha256(ONNX_BYTES).hexdigest()}},
+           "summary": {"teacher": {"dice": {"mean": 0.91, "ci_lower": 0.86, "ci_upper": 0.94}}},
+           "evidence": [{"path": "metrics/evidence/case-best.png", "requirements": ["SRS-VNV-005"],
+                         "caption": "Grad-CAM, best case, Dice 0.93"}]}
+    (m / "evidence").mkdir(exist_ok=True)
+    Image.new("RGB", (8, 6), (200, 30, 30)).save(m / "evidence/case-best.png")
+    files = {"vnv.json": vnv,
+             "train.json": {"best_val_dice": 0.9, "best_epoch": 2, "epochs": 2, "weights_sha256": "ab" * 32,
+                            "seed": 3, "threads": 2, "train_cases": 6, "val_cases": 2},
+             "compress.json": {"method": "distillation", "dice_drop": 0.004},
+             "export.json": {"opset": 17, "max_abs_diff": 1.2e-6},
+             "deid.json": {"files_in": 10, "written": 9, "quarantined": 1, "leaks": 0},
+             "cohort.json": {"patients": 4, "studies": 5},
+             "fingerprint.json": {"all": _fp(["SIEMENS", "GE"]),
+                                  "per_site": {"site-a": _fp(["SIEMENS"]), "site-b": _fp(["GE"])}}}
+    for name, data in files.items():
+        (m / name).write_text(json.dumps(data, indent=2))
+    cases = {"train": ["P1", "P2"], "val": ["P3"], "test": ["P4"]}
+    splits = {"seed": 5, "stratify_by": "site", "locked": ["test"],
+              "splits": {s: [{"case_id": f"{p}-c", "patient_id": p, "sha256": "0" * 64, "stratum": "a"}
+                             for p in ps] for s, ps in cases.items()},
+              "counts": {s: {"cases": len(ps), "patients": len(ps)} for s, ps in cases.items()}}
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data/splits.json").write_text(json.dumps(splits))
+    (root / "release/models").mkdir(parents=True, exist_ok=True)
+    (root / "release/models/teacher.onnx").write_bytes(ONNX_BYTES)
+
+
+def _fp(manufacturers: list[str]) -> dict:
+    return {"cases": 3, "patients": 2, "shape_median": [32.0, 32.0, 12.0],
+            "spacing_median": [1.0, 1.0, 2.5], "label_ml_min": 0.1, "label_ml_median": 0.5,
+            "label_ml_max": 1.5, "empty_labels": 0, "manufacturers": manufacturers}
+
+
+def _mlflow(root: Path) -> None:
+    with sqlite3.connect(root / "mlflow.db") as con:
+        con.execute("CREATE TABLE runs (run_uuid TEXT, status TEXT, lifecycle_stage TEXT, start_time INT)")
+        con.execute("CREATE TABLE tags (run_uuid TEXT, key TEXT, value TEXT)")
+        for n, stage in enumerate(STAGES):
+            con.execute("INSERT INTO runs VALUES (?, 'FINISHED', 'active', ?)", (f"run{n:029d}", n))
+            con.execute("INSERT INTO tags VALUES (?, 'stage', ?)", (f"run{n:029d}", stage))
+
+
+def _commit(root: Path) -> None:
+    env = {**os.environ, "GIT_AUTHOR_DATE": DATE, "GIT_COMMITTER_DATE": DATE,
+           "GIT_AUTHOR_NAME": "fixture", "GIT_AUTHOR_EMAIL": "fixture@example.invalid",
+           "GIT_COMMITTER_NAME": "fixture", "GIT_COMMITTER_EMAIL": "fixture@example.invalid"}
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "fixture run"]):
+        subprocess.run(["git", "-C", str(root), *cmd], check=True, env=env, capture_output=True)

@@ -1,0 +1,193 @@
+"""The technical file: PDF pages render, links resolve, IDs appear, status and failures shown."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pipeline.design.load import load_design
+from pipeline.errors import UserError
+from pipeline.provenance import file_sha256
+from pipeline.techfile import stage
+from pipeline.techfile.context import TechfilePaths
+from tests.techfile.fixture import PARAMS
+
+pytestmark = pytest.mark.slow
+
+SECTIONS_WITH_STATUS = ("iec-srs", "iec-vnv", "rm-controls", "rm-residual", "fda-validation",
+                        "fda-labeling", "mdr-index")
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.hrefs, self.srcs = set(), [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.add(attrs["id"])
+        if tag == "a" and "href" in attrs:
+            self.hrefs.append(attrs["href"])
+        if "src" in attrs:
+            self.srcs.append(attrs["src"])
+
+
+def _html(root: Path) -> str:
+    return (root / PARAMS.out / stage.HTML_NAME).read_text()
+
+
+def _section(html: str, anchor: str) -> str:
+    start = html.index(f'<section id="{anchor}"')
+    return html[start:html.index("</section>", start)]
+
+
+@pytest.mark.verifies("SRS-DOC-002")
+def test_pdf_exists_and_every_page_renders(good_run, pdftoppm, tmp_path):
+    root, _, result = good_run
+    pdf = Path(result["pdf"])
+    assert pdf.read_bytes().startswith(b"%PDF")
+    subprocess.run([pdftoppm, "-r", "20", "-png", str(pdf), str(tmp_path / "page")], check=True,
+                   capture_output=True)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) >= 10
+    assert all(p.stat().st_size > 100 for p in pages)
+
+
+@pytest.mark.verifies("SRS-DOC-002")
+def test_internal_links_resolve_and_no_external_assets(good_run):
+    root, _, _ = good_run
+    parser = _Links()
+    parser.feed(_html(root))
+    anchors = [h[1:] for h in parser.hrefs if h.startswith("#")]
+    assert anchors, "the book has internal links"
+    assert sorted(set(anchors) - parser.ids) == []
+    files = [h for h in parser.hrefs if not h.startswith("#")]
+    assert files == ["sbom.cdx.json"]
+    assert all((root / PARAMS.out / f).is_file() for f in files)
+    assert parser.srcs and all(s.startswith("data:image/png;base64,") for s in parser.srcs)
+
+
+@pytest.mark.verifies("SRS-DOC-001", "SRS-DOC-002")
+def test_every_design_id_has_its_section_and_regulatory_headings(good_run):
+    root, _, _ = good_run
+    html = _html(root)
+    design = load_design(root)
+    for item_id in design.items():
+        assert f'id="{item_id}"' in html, item_id
+    for anchor in ("iec-plan", "iec-srs", "iec-architecture", "iec-soup", "iec-sbom", "iec-vnv",
+                   "iec-release", "iec-config", "rm-plan", "rm-analysis", "rm-evaluation",
+                   "rm-controls", "rm-residual", "rm-report", "fda-device", "fda-model",
+                   "fda-data", "fda-validation", "fda-explain", "fda-labeling", "fda-pccp",
+                   "mdr-index", "clause-coverage"):
+        assert f'<section id="{anchor}"' in html, anchor
+
+
+@pytest.mark.verifies("SRS-DOC-001")
+def test_numbers_come_from_the_recorded_run(good_run):
+    root, _, _ = good_run
+    html = _html(root)
+    train = json.loads((root / "metrics/train.json").read_text())
+    assert train["weights_sha256"] in html
+    assert "Best validation Dice 0.9 at epoch 2 of 2" in html
+    assert "<td>site-b</td>" in html and "INCONCLUSIVE" in _section(html, "fda-validation")
+    assert file_sha256(root / "release/models/teacher.onnx") in _section(html, "fda-device")
+    matrix = _section(html, "rm-evaluation")
+    # RISK-002 is severity 3 / probability 3 before control (unacceptable), 2/1 after (acceptable)
+    assert re.search(r'class="bad"><a href="#RISK-002">', matrix)
+    assert re.search(r'class="ok"><a href="#RISK-002">', matrix)
+
+
+@pytest.mark.verifies("SRS-DOC-003")
+def test_manifest_lists_released_files_with_hashes(good_run):
+    root, _, result = good_run
+    manifest = json.loads((root / PARAMS.manifest).read_text())
+    assert manifest["release_status"] == "releasable" == result["status"]
+    assert manifest["dvc_lock_sha256"] == file_sha256(root / "dvc.lock")
+    assert re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    assert manifest["mlflow_runs"]["train"] == "run00000000000000000000000000003"
+    paths = {f["path"]: f for f in manifest["files"]}
+    assert set(paths) == {"models/teacher.onnx", "techfile/technical_file.html",
+                          "techfile/technical_file.pdf", "techfile/sbom.cdx.json"}
+    for rel, entry in paths.items():
+        file = root / PARAMS.release_dir / rel
+        assert entry["sha256"] == file_sha256(file) and entry["bytes"] == file.stat().st_size
+
+
+@pytest.mark.verifies("SRS-DOC-003")
+def test_rendering_twice_gives_byte_identical_html(good_run):
+    root, config, _ = good_run
+    first = (root / PARAMS.out / stage.HTML_NAME).read_bytes()
+    sbom = (root / PARAMS.out / stage.SBOM_NAME).read_bytes()
+    stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    assert (root / PARAMS.out / stage.HTML_NAME).read_bytes() == first
+    assert (root / PARAMS.out / stage.SBOM_NAME).read_bytes() == sbom
+    assert "2026-01-02" in first.decode()  # the commit date, not the wall clock
+
+
+@pytest.mark.verifies("SRS-DOC-004")
+def test_failed_criterion_renders_as_not_releasable_everywhere(failed_run):
+    root, _, result = failed_run
+    assert result["status"] == "not releasable"
+    html = _html(root)
+    cover = _section(html, "cover")
+    assert "Release status: NOT RELEASABLE" in cover and "VAL-001" in cover
+    for anchor in SECTIONS_WITH_STATUS:
+        assert "NOT RELEASABLE" in _section(html, anchor), anchor
+    assert json.loads((root / PARAMS.manifest).read_text())["release_status"] == "not releasable"
+
+
+@pytest.mark.verifies("SRS-DOC-001")
+@pytest.mark.parametrize("file, key", [("metrics/train.json", "best_val_dice"),
+                                       ("metrics/vnv.json", "release_status")])
+def test_missing_metric_fails_naming_it(tmp_path, good_run, file, key):
+    root, config, _ = good_run
+    data = json.loads((root / file).read_text())
+    (tmp_path / "run").mkdir()
+    copy = _copy_run(root, tmp_path / "run")
+    del data[key]
+    (copy / file).write_text(json.dumps(data))
+    with pytest.raises(UserError, match=f"missing metric: .*{re.escape(file)} has no {key}"):
+        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+
+
+@pytest.mark.verifies("SRS-DOC-001")
+def test_missing_input_file_fails_naming_it(tmp_path, good_run):
+    root, config, _ = good_run
+    copy = _copy_run(root, tmp_path / "run")
+    (copy / "metrics/export.json").unlink()
+    with pytest.raises(UserError, match=r"missing input: .*metrics/export.json \(export metrics\)"):
+        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+
+
+def _copy_run(root: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(root, target, dirs_exist_ok=True, symlinks=True)
+    return target
+
+
+@pytest.mark.verifies("SRS-DOC-004")
+def test_released_model_that_differs_from_the_verified_one_blocks_release(tmp_path, good_run):
+    root, config, _ = good_run
+    copy = _copy_run(root, tmp_path / "run")
+    (copy / "release/models/teacher.onnx").write_bytes(b"substituted model")
+    result = stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+    assert result["status"] == "not releasable"
+    assert any("release/models/teacher.onnx" in r and "not the verified one" in r
+               for r in result["reasons"])
+
+
+@pytest.mark.verifies("SRS-DOC-004")
+def test_missing_test_report_renders_not_releasable_naming_it(tmp_path, good_run):
+    root, config, _ = good_run
+    copy = _copy_run(root, tmp_path / "run")
+    (copy / "reports/junit.xml").unlink()
+    result = stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+    assert result["status"] == "not releasable"
+    assert result["reasons"][0].startswith("test report reports/junit.xml not found")
