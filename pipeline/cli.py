@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "pipeline.predict.cli",
     "pipeline.verify.cli",
     "pipeline.trace.cli",
+    "pipeline.techfile.cli",
 )
 
 EXIT_USER_ERROR = 2

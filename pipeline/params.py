@@ -19,6 +19,7 @@ from pipeline.errors import UserError
 from pipeline.export.params import ExportParams
 from pipeline.params_base import StrictModel
 from pipeline.preprocess.params import PreprocessParams
+from pipeline.techfile.params import TechfileParams
 from pipeline.train.params import TrainParams
 from pipeline.verify.params import VerifyParams
 
@@ -36,6 +37,7 @@ class Params(StrictModel):
     compress: CompressParams
     export: ExportParams
     verify: VerifyParams
+    techfile: TechfileParams
 
 
 def load_params(path: Path = DEFAULT_PATH) -> Params:
