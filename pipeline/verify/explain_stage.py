@@ -38,7 +38,8 @@ def pick_cases(rows: list[dict], roles: list[str]) -> dict[str, list[str]]:
 
 
 def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], rows: list[dict],
-                  masks: dict[str, np.ndarray], out_dir: Path, threads: int) -> list[dict]:
+                  masks: dict[str, np.ndarray], out_dir: Path, threads: int,
+                  final_dir: Path | None = None) -> list[dict]:
     """Explain the representative cases; write PNGs to ``out_dir``; return the evidence index.
 
     Args:
@@ -47,8 +48,10 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
         cases: the loaded test cases (image, label, spacing, attributes).
         rows: the teacher ONNX per-case records (updated with the sanity metric).
         masks: case ID -> teacher ONNX predicted mask.
-        out_dir: where the PNGs go.
+        out_dir: where the PNGs are written (the stage's temporary output folder).
         threads: torch threads (pinned for reproducible maps).
+        final_dir: where the PNGs will live once the output is in place (their recorded
+            ``path``, relative to the repository root when the stage runs there).
     """
     from pipeline.train.model import load_checkpoint
 
@@ -72,7 +75,9 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
         path = Path(out_dir) / f"explain_{role}_{case_id}.png"
         text = evidence.caption(case_id, role, "teacher", row, REQUIREMENTS)
         evidence.render_png(path, image, truth, pred, maps["gradcam"], maps["occlusion"], slices, text)
-        entries.append({"file": path.name, "sha256": file_sha256(path), "case_id": case_id,
+        entries.append({"path": str(Path(final_dir or out_dir) / path.name), "file": path.name,
+                        "caption": text.replace("\n", "; "),
+                        "sha256": file_sha256(path), "case_id": case_id,
                         "roles": roles, "requirements": REQUIREMENTS, "risks": RISKS,
                         "criteria_metric": "attribution_mass_in_region", "slices": slices,
                         "explained_region": maps["explained_region"],

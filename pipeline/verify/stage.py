@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.atomic import atomic_dir, write_json
+from pipeline.errors import UserError
 from pipeline.export.inference import OnnxModel, predict_volume, to_mask
 from pipeline.preprocess.cache import load_cases
 from pipeline.verify import criteria, metrics, report
@@ -52,10 +53,12 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
         progress: optional callable wrapping an iterable (a progress bar).
     """
     plan = load_plan(paths.plan or Path(params.plan))
+    _require(Path(paths.splits), "splits file (run the preprocess stage)")
+    _require(Path(paths.preprocessed) / "index.json", "preprocessed cache (run the preprocess stage)")
     splits = json.loads(Path(paths.splits).read_text())
     cases = load_cases(Path(paths.preprocessed), splits, ["test"], allow_locked=True)["test"]
     if not cases:
-        raise ValueError("the locked test split is empty: nothing to verify")
+        raise UserError(f"the locked test split in {paths.splits} is empty: nothing to verify")
     models = {name: OnnxModel.load(Path(path), threads=params.threads)
               for name, path in sorted(paths.models.items())}
     rows: dict[str, list[dict]] = {}
@@ -70,7 +73,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
 
             evidence = explain_stage.explain_cases(params.explain, paths.teacher_checkpoint, cases,
                                                    rows["teacher"], masks["teacher"], tmp,
-                                                   params.threads)
+                                                   params.threads, final_dir=Path(paths.out_dir))
         result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed)
         out = {
             "release_status": result.pop("release_status"), **result,
@@ -120,6 +123,11 @@ def _add_paired(rows: dict[str, list[dict]]) -> None:
 def _attributes(case: dict) -> dict:
     keys = ("case_id", "patient_id", "site", "manufacturer", "sex", "age")
     return {k: case.get(k) for k in keys}
+
+
+def _require(path: Path, what: str) -> None:
+    if not path.exists():
+        raise UserError(f"{what}: {path} not found")
 
 
 def _sha(splits: dict, case_id: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -81,6 +82,7 @@ def test_failed_criteria_are_recorded_with_evidence_and_block_release(paths):
     assert written["evidence"], "best/median/worst evidence expected"
     for entry in written["evidence"]:
         assert (paths.out_dir / entry["file"]).is_file() and entry["case_id"] in entry["file"]
+        assert Path(entry["path"]) == paths.out_dir / entry["file"] and entry["caption"]
         assert entry["requirements"] == ["SRS-VNV-005"]
     assert written["criteria"]["VAL-014"]["models"]["teacher"]["estimate"]["n"] >= 1
     # every number is reproducible from the seed
