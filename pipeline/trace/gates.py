@@ -135,6 +135,11 @@ def _requirement_verification(trace: Trace, req: str) -> list[Problem]:
         where = trace.paths.junit if trace.junit_found else f"{trace.paths.junit} (not found)"
         out.append(Problem("missing", req, f"{len(missing)} test(s) without result in {where}: "
                            + ", ".join(missing), "missing"))
+    no_result = [c for c in criteria if c not in trace.vnv.criteria]
+    if no_result:
+        out.append(Problem("missing", req, f"{len(no_result)} acceptance criterion(s) without "
+                           f"result in {trace.paths.vnv}: " + ", ".join(no_result), "missing"))
+    missing += no_result
     passed = [t for t in tests if t.status == "passed"] + [
         c for c in criteria if getattr(trace.vnv.criteria.get(c), "status", "") == "PASS"]
     failed = [t for t in tests if t.status == "failed"] + [

@@ -115,7 +115,10 @@ def test_failed_and_missing_criterion(repo: MiniRepo) -> None:
                               "threshold": 0.8}]}
     assert "failed: VAL-001: FAIL: 0.5 vs threshold >= 0.8" in repo.lines()
     repo.vnv = None
-    assert "missing: VAL-001: no result in metrics/vnv.json" in repo.lines()
+    lines = repo.lines()
+    assert "missing: VAL-001: no result in metrics/vnv.json" in lines
+    assert ("missing: SRS-TST-001: 1 acceptance criterion(s) without result in "
+            "metrics/vnv.json: VAL-001") in lines
 
 
 @pytest.mark.verifies("SRS-TRACE-002")
