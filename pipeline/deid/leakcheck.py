@@ -23,6 +23,10 @@ Which input values count as identifying (collected at every depth of nested sequ
 Values shorter than ``min_value_length`` are ignored (single letters, sexes, "CT"). Times of day (TM) are not collected:
 a whole-day shift keeps them, and a time alone does not identify a person.
 
+A private value that repeats a value of a standard attribute of the same input is judged like
+that attribute (a private copy of a kept description is not identifying, a private copy of
+the patient ID is); a private value that starts with eight digits is treated as a date.
+
 Known values are not identifying: a value (other than a full person name) that occurs, whole
 or as a part, in a value a selected option deliberately keeps (``K``: an institution name
 kept by Retain Institution Identity, a station name kept by Retain Device Identity) or in a
@@ -131,7 +135,13 @@ def check(input_root: Path, inputs: list[Path], output_root: Path,
             continue
         result.inputs_read += 1
         dates: set[str] = set()
-        _collect(ds, needles, dates, policy)
+        privates: list[str] = []
+        benign: set[str] = set()
+        try:
+            _collect(ds, needles, dates, policy, privates, benign)
+        except Exception:  # an element that cannot be decoded: what was collected still counts
+            pass
+        _private_values(privates, benign, needles, dates, policy)
         per_input_dates[Path(path)] = dates
     _drop_known_values(needles)
     result.identifying_values = len(needles.values) + len(needles.dates) + len(needles.paths)
@@ -151,7 +161,21 @@ def check(input_root: Path, inputs: list[Path], output_root: Path,
     return result
 
 
-def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy) -> None:
+def _private_values(privates: list[str], benign: set[str], needles: _Needles, dates: set[str],
+                    policy: LeakPolicy) -> None:
+    for value in privates:
+        norm = _norm(value)
+        if norm in benign:
+            continue  # a private copy of a description or a kept value is judged like the original
+        if len(norm) >= 8 and norm[:8].isdigit():
+            dates.add(norm[:8])
+            needles.dates[norm[:8]] = "date"
+        else:
+            _add(needles.values, value, "private value", policy)
+
+
+def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy, privates: list[str],
+             benign: set[str]) -> None:
     actions = _table_actions(policy.table, policy.option_columns)
     keep_uids = "rtnUIDsOpt" in policy.option_columns
     keep_dates = "rtnLongFullDatesOpt" in policy.option_columns
@@ -161,17 +185,18 @@ def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy) -> None
             continue
         if vr == "SQ":
             for item in element.value or []:
-                _collect(item, needles, dates, policy)
+                _collect(item, needles, dates, policy, privates, benign)
             continue
         values = _strings(element)
         if tag.group & 1:
             if 0x10 <= tag.element <= 0xFF:
                 continue
             if vr in TEXT_VRS | {"PN", "DA", "DT", "UI"}:
-                for value in values:
-                    _add(needles.values, value, "private value", policy)
+                privates.extend(values)
             continue
         action = actions.get(int(tag))
+        if action in ("K", "C") or action is None and vr != "PN":
+            benign.update(_norm(value) for value in values)
         if vr == "PN":
             for value in values:
                 _add(needles.values, value, "person name", policy)

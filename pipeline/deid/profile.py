@@ -7,7 +7,9 @@ de-identifying is a single dict lookup.
 Resolution of one row:
 
 1. If a selected option has a column for the row, the option wins; among several selected
-   options the most retaining one wins (K before C).
+   options the most retaining one wins (K before C), except that Retain Longitudinal Temporal
+   Information with Modified Dates always governs a date it lists (Date of Last Calibration is
+   shifted, not kept raw, when Retain Device Identity is also on).
 2. Otherwise the basic-profile code applies. Combined codes are resolved to the least
    destructive code that still removes the value: ``X/Z``, ``X/Z/D`` and ``Z/D`` become ``Z``
    (the attribute stays, empty, so type 2 attributes keep their IOD valid), ``X/D`` becomes
@@ -28,6 +30,7 @@ TABLE_PATH = Path(__file__).parent / "data" / "confidentiality_profile_attribute
 ACTIONS = ("X", "Z", "D", "K", "C", "U", "U*")
 COMBINED = {"X/Z": "Z", "X/Z/D": "Z", "Z/D": "Z", "X/D": "D", "X/Z/U*": "U*"}
 PRIVATE_ROW = "ggggeeee-where-gggg-is-odd"
+MODIFIED_DATES = "rtnLongModifDatesOpt"
 _TAG = re.compile(r"^\(([0-9A-F]{4}),([0-9A-F]{4})\)$")
 _REPEATING = re.compile(r"^\(([0-9A-F]{2})XX,([0-9A-FX]{4})\)$")
 
@@ -137,6 +140,8 @@ def resolve_row(row: dict, columns: list[str]) -> str:
         row: one table row (``basicProfile`` plus option columns).
         columns: the option columns that are selected.
     """
+    if MODIFIED_DATES in columns and MODIFIED_DATES in row:
+        return row[MODIFIED_DATES]  # a date is shifted even where another option keeps the row
     chosen = {row[column] for column in columns if column in row}
     if "K" in chosen:
         return "K"
