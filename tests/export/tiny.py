@@ -87,3 +87,42 @@ def compress_params(**overrides) -> CompressParams:
 def read(path: Path) -> dict:
     """A JSON file."""
     return json.loads(Path(path).read_text())
+
+
+class Threshold(torch.nn.Module):
+    """A 1x1 convolution whose argmax is ``normalised intensity > level``: a model with a known answer."""
+
+    def __init__(self, spatial_dims: int = 3, level: float = 0.5, gain: float = 20.0) -> None:
+        super().__init__()
+        conv = torch.nn.Conv3d if spatial_dims == 3 else torch.nn.Conv2d
+        self.conv = conv(1, 2, kernel_size=1)
+        with torch.no_grad():
+            self.conv.weight.zero_()
+            self.conv.weight[1] = gain
+            self.conv.bias.copy_(torch.tensor([0.0, -gain * level]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def spec(spatial_dims: int = 3, **overrides):
+    """A preprocessing spec: CT window -150..250 HU, coarse spacing, foreground crop."""
+    from pipeline.export.spec import PreprocessingSpec
+
+    data = {"spatial_dims": spatial_dims, "patch_size": [16, 16, 8][:spatial_dims] if spatial_dims == 3 else [16, 16],
+            "sw_overlap": 0.25, "sw_batch_size": 4,
+            "target_spacing_mm": [1.5, 1.5, 3.0] if spatial_dims == 3 else [1.0, 1.0], "orientation": "RAS",
+            "normalisation": {"kind": "ct_window", "low": -150.0, "high": 250.0},
+            "crop_foreground": True, "crop_threshold": 0.05, "crop_margin": 2, "labels": ["background", "lesion"]}
+    data.update(overrides)
+    return PreprocessingSpec.model_validate(data)
+
+
+def export_model(module: torch.nn.Module, path: Path, model_spec) -> Path:
+    """Export ``module`` with full metadata and a SHA-256 sidecar, as the export stage does."""
+    from pipeline.export.metadata import build_metadata
+    from pipeline.export.onnx_io import export_onnx
+
+    data = build_metadata("teacher", "0.0.0-test", "abc123", "run-1", model_spec, "test only", "0" * 64)
+    export_onnx(module, path, model_spec.spatial_dims, 1, list(model_spec.patch_size), 17, metadata=data)
+    return path

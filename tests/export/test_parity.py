@@ -1,0 +1,80 @@
+"""Parity of ONNX exports with PyTorch on validation cases; a failed check fails the stage (SRS-EXPORT-002)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from pipeline.export import parity
+from pipeline.export import stage as export_stage
+from pipeline.export.inference import OnnxModel
+from pipeline.export.metadata import missing_keys, read_metadata
+from pipeline.preprocess.cache import load_cases
+from pipeline.train.model import build_unet
+from tests.export import tiny
+
+
+@pytest.fixture
+def setup(tmp_path):
+    cache, splits = tiny.make_cache(tmp_path)
+    teacher = tiny.make_teacher(tmp_path / "teacher.pt")
+    val = load_cases(cache, json.loads(splits.read_text()), ["val"])["val"]
+    return tmp_path, cache, splits, teacher, val
+
+
+@pytest.mark.verifies("SRS-EXPORT-002")
+def test_export_matches_torch_on_every_val_voxel(setup):
+    tmp, _, _, _, val = setup
+    torch.manual_seed(0)
+    net = build_unet(tiny.NETWORK).eval()
+    spec = tiny.spec(patch_size=tiny.PATCH)
+    model = OnnxModel.load(tiny.export_model(net, tmp / "m.onnx", spec), threads=1)
+    rows = parity.compare(net, model, val, spec)
+    assert rows and all(r["max_abs_diff"] <= 1e-4 and r["argmax_mismatches"] == 0 for r in rows)
+    parity.check("teacher", rows, 1e-4)
+
+
+@pytest.mark.verifies("SRS-EXPORT-002")
+def test_a_different_model_fails_parity_with_counts(setup):
+    tmp, _, _, _, val = setup
+    torch.manual_seed(0)
+    net = build_unet(tiny.NETWORK).eval()
+    spec = tiny.spec(patch_size=tiny.PATCH)
+    model = OnnxModel.load(tiny.export_model(net, tmp / "m.onnx", spec), threads=1)
+    with torch.no_grad():
+        for weight in net.parameters():
+            weight.mul_(1.5)
+    rows = parity.compare(net, model, val, spec)
+    with pytest.raises(parity.ParityError, match=r"parity check failed for teacher: max \|logit diff\|"):
+        parity.check("teacher", rows, 1e-4)
+
+
+@pytest.mark.verifies("SRS-EXPORT-001", "SRS-EXPORT-002", "SRS-PLAT-002")
+def test_stage_writes_checked_files_metadata_and_metrics(setup):
+    tmp, cache, splits, teacher, _ = setup
+    (tmp / "choice.json").write_text(json.dumps({"source": "teacher", "method": "none"}))
+    paths = export_stage.ExportPaths(teacher, tmp / "student.pt", tmp / "choice.json", cache, splits,
+                                     tmp / "release", tmp / "export.json")
+    metrics = export_stage.run(tiny.export_params(), tiny.preprocess_params(), paths, "abc", "run-1")
+    for role in ("teacher", "compressed"):
+        path = tmp / "release" / f"{role}.onnx"
+        assert OnnxModel.load(path).metadata["model_role"] == role
+        assert missing_keys(read_metadata(path)) == []
+        assert metrics[role]["parity"]["max_abs_diff"] <= 1e-4
+        assert metrics[role]["parity"]["argmax_mismatches"] == 0
+    saved = json.loads((tmp / "export.json").read_text())
+    assert {"val_dice_teacher", "val_dice_compressed", "ratios", "torch_teacher_latency_ms"} <= set(saved)
+    assert saved["teacher"]["parameters"] > 0 and saved["teacher"]["onnx"]["bytes"] > 0
+
+
+@pytest.mark.verifies("SRS-EXPORT-002", "SRS-PLAT-002")
+def test_failed_parity_fails_the_stage_and_releases_nothing(setup):
+    tmp, cache, splits, teacher, _ = setup
+    (tmp / "choice.json").write_text(json.dumps({"source": "teacher", "method": "none"}))
+    paths = export_stage.ExportPaths(teacher, tmp / "student.pt", tmp / "choice.json", cache, splits,
+                                     tmp / "release", tmp / "export.json")
+    with pytest.raises(parity.ParityError, match="parity check failed for teacher"):
+        export_stage.run(tiny.export_params(parity_atol=1e-12), tiny.preprocess_params(), paths, "abc", "r")
+    assert not (tmp / "release").exists() and not (tmp / "export.json").exists()
