@@ -1,14 +1,16 @@
 """pytest plugin: ``@pytest.mark.verifies("SRS-...")`` links tests to software requirements.
 
-Registered from ``tests/conftest.py``. It registers the marker, fails the run at collection
-when a test names an ID that is not a software requirement in ``requirements/software/``,
-and records each ID as a ``verifies`` property of the test case so ``--junitxml`` reports
-carry them (``<property name="verifies" value="SRS-..."/>``).
+Registered from ``tests/conftest.py``. It registers the marker; a test that names an ID which
+is not a software requirement in ``requirements/software/`` (or names none) is a collection
+error of its module, naming the test and the ID, so the run fails; and each ID is recorded as
+a ``verifies`` property of the test case, so ``--junitxml`` reports carry them
+(``<property name="verifies" value="SRS-..."/>``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from pipeline.errors import UserError
 
 MARKER = "verifies"
 PROPERTY = "verifies"
+KNOWN_IDS = pytest.StashKey[set]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,28 +29,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker (``--strict-markers`` needs it) and load the known IDs."""
+    """Register the marker (``--strict-markers`` needs it)."""
     config.addinivalue_line("markers", f"{MARKER}(*ids): the requirement IDs this test verifies")
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                  items: list[pytest.Item]) -> None:
-    """Reject unknown IDs (one line per test and ID) and attach the IDs as properties."""
-    known = _known_ids(config)
-    problems = []
-    for item in items:
-        if any(not mark.args for mark in item.iter_markers(MARKER)):
-            problems.append(f"{item.nodeid}: @pytest.mark.{MARKER} names no requirement ID")
-        for requirement in marker_ids(item):
-            if requirement not in known:
-                problems.append(f"{item.nodeid}: unknown requirement ID {requirement!r} in "
-                                f"@pytest.mark.{MARKER}")
-            else:
-                item.user_properties.append((PROPERTY, requirement))
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> Any:
+    """Turn a test with an unknown or missing requirement ID into a collection error."""
+    result = yield
+    items = result if isinstance(result, list) else [result]
+    problems = [line for item in items if isinstance(item, pytest.Item)
+                for line in marker_problems(item, _known_ids(collector.config))]
     if problems:
-        raise pytest.UsageError(
+        raise collector.CollectError(
             "tests name requirement IDs that are not defined in requirements/software/:\n  "
             + "\n  ".join(problems))
+    return result
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Attach every requirement ID as a ``verifies`` property (written to junit.xml)."""
+    for item in items:
+        for requirement in marker_ids(item):
+            item.user_properties.append((PROPERTY, requirement))
+
+
+def marker_problems(item: pytest.Item, known: set[str]) -> list[str]:
+    """One line per unknown ID (or empty marker) of a test.
+
+    Args:
+        item: a collected test.
+        known: the valid software requirement IDs.
+    """
+    problems = [f"{item.nodeid}: @pytest.mark.{MARKER} names no requirement ID"
+                for mark in item.iter_markers(MARKER) if not mark.args]
+    problems += [f"{item.nodeid}: unknown requirement ID {rid!r} in @pytest.mark.{MARKER}"
+                 for rid in marker_ids(item) if rid not in known]
+    return problems
 
 
 def marker_ids(item: pytest.Item) -> list[str]:
@@ -65,8 +83,10 @@ def marker_ids(item: pytest.Item) -> list[str]:
 
 
 def _known_ids(config: pytest.Config) -> set[str]:
-    root = Path(config.getoption("--requirements-root") or config.rootpath)
-    try:
-        return requirement_ids(root)
-    except UserError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    if KNOWN_IDS not in config.stash:
+        root = Path(config.getoption("--requirements-root") or config.rootpath)
+        try:
+            config.stash[KNOWN_IDS] = requirement_ids(root)
+        except UserError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return config.stash[KNOWN_IDS]

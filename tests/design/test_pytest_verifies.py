@@ -43,9 +43,11 @@ def test_unknown_id_fails_the_run_naming_test_and_id(project: pytest.Pytester) -
             pass
     """)
     result = _run(project)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_x.py::test_bad: unknown requirement ID 'SRS-NOPE-404'*"])
-    assert "test_ok" not in result.stderr.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*ERROR collecting test_x.py*",
+                                 "*test_x.py::test_bad: unknown requirement ID 'SRS-NOPE-404'*",
+                                 "*1 error*"])
+    assert "test_ok: unknown" not in result.stdout.str()
 
 
 @pytest.mark.verifies("SRS-VNV-006")
@@ -58,8 +60,24 @@ def test_marker_without_ids_fails_the_run(project: pytest.Pytester) -> None:
             pass
     """)
     result = _run(project)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_y.py::test_empty: @pytest.mark.verifies names no*"])
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*test_y.py::test_empty: @pytest.mark.verifies names no*"])
+
+
+@pytest.mark.verifies("SRS-VNV-006")
+def test_class_level_marker_with_unknown_id_fails(project: pytest.Pytester) -> None:
+    project.makepyfile(test_c="""
+        import pytest
+
+        @pytest.mark.verifies("SRS-GONE-001")
+        class TestThing:
+            @pytest.mark.parametrize("n", [1, 2])
+            def test_a(self, n):
+                pass
+    """)
+    result = _run(project)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*TestThing::test_a?1?: unknown requirement ID 'SRS-GONE-001'*"])
 
 
 @pytest.mark.verifies("SRS-VNV-006")
