@@ -122,3 +122,19 @@ def test_a_missing_template_value_fails_the_render(repo: MiniRepo, tmp_path) -> 
     with pytest.raises(jinja2.UndefinedError, match="no_such_value"):
         write_site(trace, check(trace), tmp_path / "site", templates=templates)
     assert not (tmp_path / "site").exists()  # nothing that looks finished
+
+
+@pytest.mark.verifies("SRS-TRACE-004", "SRS-TRACE-002")
+def test_site_command_succeeds_when_gates_fail_and_writes_the_summary(repo: MiniRepo,
+                                                                      tmp_path) -> None:
+    from pipeline.cli import main
+
+    repo.junit = [("tests.test_a", "test_sorts", "failed")]
+    repo.write()
+    out, metrics = tmp_path / "site", tmp_path / "trace.json"
+    assert main(["trace", "site", str(out), "--metrics", str(metrics), "--no-mlflow",
+                 "--root", str(repo.root)]) == 0
+    summary = json.loads(metrics.read_text())
+    assert summary["release_status"] == "not releasable"
+    assert summary["counts"]["problems_failed"] == 1
+    assert main(["trace", "check", "--root", str(repo.root)]) == 1
