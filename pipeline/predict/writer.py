@@ -99,8 +99,8 @@ def _seg_bytes(image: InputImage, mask: np.ndarray, metadata: dict[str, str], la
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="pipeline",
         manufacturer_model_name=f"segmentation {metadata.get('model_role', 'model')}",
         software_versions=metadata.get("model_version", "unknown"), device_serial_number="none",
-        content_label="PREDICTION", content_description="Automatic segmentation (not for diagnosis "
-        "outside the intended use)", omit_empty_frames=False)
+        content_label="PREDICTION", content_description="Automatic segmentation: review before use",
+        omit_empty_frames=False)
     buffer = io.BytesIO()
     seg.save_as(buffer)
     return buffer.getvalue()
