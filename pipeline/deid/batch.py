@@ -7,6 +7,7 @@ written (with the reason) and nothing that looks finished is left in the output 
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ def run(params: DeidParams, paths: DeidPaths, key: SecretKey, progress=None) -> 
     _check_reid_location(params, paths)
     start = time.perf_counter()
     engine = make_engine(params, key)
-    files = sorted(p for p in source.rglob("*") if p.is_file())
+    files = list_files(source)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns per odd value; the report counts outcomes
         return _run(params, paths, key, engine, files, progress, start)
@@ -77,6 +78,18 @@ def _run(params: DeidParams, paths: DeidPaths, key: SecretKey, engine: Engine, f
         })
         _finish(params, paths, report, leaks, patients)
     return report
+
+
+def list_files(source: Path) -> list[Path]:
+    """Every file under ``source`` (symbolic links to folders followed), in a stable order.
+
+    Args:
+        source: the input folder.
+    """
+    found = []
+    for folder, _, names in os.walk(source, followlinks=True):
+        found += [Path(folder) / name for name in names if (Path(folder) / name).is_file()]
+    return sorted(found)
 
 
 def make_engine(params: DeidParams, key: SecretKey) -> Engine:
