@@ -33,7 +33,7 @@ def pin(seed: int, threads: int) -> dict:
     torch.manual_seed(seed)
     set_determinism(seed=seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    return {"seed": seed, "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return {"seed": seed, "threads": torch.get_num_threads(), "torch": str(torch.__version__)}
 
 
 def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
