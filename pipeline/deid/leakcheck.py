@@ -7,7 +7,9 @@ is not repeated here.
 Which input values count as identifying (collected at every depth of nested sequences):
 
 * every person name (PN) as a whole and each of its name components;
-* every private element value with a text, date or UID VR (private creators excepted);
+* every private element value with a text, date or UID VR, and the text inside private
+  values of unknown VR (UN, as implicit VR files store them) when it is printable (private
+  creators excepted);
 * every UID (UI) that names an instance rather than a class (attributes whose keyword names
   a class, transfer syntax, coding scheme, context group or mapping resource are not
   identifying, and nor is any UID registered in the standard), unless UIDs are retained;
@@ -57,9 +59,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pydicom
-from pydicom.datadict import keyword_for_tag
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.uid import UID_dictionary
 
+BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+DEFER_BYTES = 16384  # larger values (pixel data) are not even read unless needed
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 SEARCH_TEXT_VRS = TEXT_VRS | {"PN", "AE"}
 WHOLE_VALUE_VRS = SEARCH_TEXT_VRS | {"UI", "DA", "DT"}
@@ -179,9 +183,8 @@ def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy, private
     actions = _table_actions(policy.table, policy.option_columns)
     keep_uids = "rtnUIDsOpt" in policy.option_columns
     keep_dates = "rtnLongFullDatesOpt" in policy.option_columns
-    for element in ds:
-        tag, vr = element.tag, element.VR
-        if tag.element == 0 or tag.group == 2:
+    for tag, vr, element in _elements(ds):
+        if tag.element == 0 or tag.group == 2 or element is None:
             continue
         if vr == "SQ":
             for item in element.value or []:
@@ -193,6 +196,10 @@ def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy, private
                 continue
             if vr in TEXT_VRS | {"PN", "DA", "DT", "UI"}:
                 privates.extend(values)
+            elif vr == "UN" and isinstance(element.value, bytes):
+                privates.extend(_printable(element.value))
+            continue
+        if vr in BINARY_VRS:
             continue
         action = actions.get(int(tag))
         if action in ("K", "C") or action is None and vr != "PN":
@@ -225,8 +232,7 @@ def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy, private
 def _search(ds, relative: str, needles: _Needles, own_dates: set[str], texts: dict[str, str],
             result: LeakResult, policy: LeakPolicy, prefix: str) -> None:
     keep_private = "rtnSafePrivOpt" in policy.option_columns
-    for element in ds:
-        tag, vr = element.tag, element.VR
+    for tag, vr, element in _elements(ds):
         where = f"{prefix}{tag}"
         if tag.group & 1 and not keep_private and tag.element >= 0x10:
             result.leaks.append(Leak(relative, where, "private attribute present"))
@@ -235,7 +241,7 @@ def _search(ds, relative: str, needles: _Needles, own_dates: set[str], texts: di
                 _search(item, relative, needles, own_dates, texts, result, policy, f"{where} > ")
             continue
         private = bool(tag.group & 1)
-        if vr not in WHOLE_VALUE_VRS and not private:
+        if element is None or vr not in WHOLE_VALUE_VRS and not private:
             continue
         for value in _strings(element):
             norm = _norm(value)
@@ -276,6 +282,16 @@ def _norm(value: str) -> str:
     return " ".join(str(value).replace("^", " ").split()).upper()
 
 
+def _printable(raw: bytes) -> list[str]:
+    """Text inside an undecoded private value (implicit VR files store private text as UN)."""
+    if len(raw) > 1024:
+        return []
+    text = raw.decode("latin-1").strip(" \x00")
+    if not text or not all(ch.isprintable() for ch in text):
+        return []
+    return [part for part in text.split("\\") if part.strip()]
+
+
 def _strings(element) -> list[str]:
     value = element.value
     if value is None or isinstance(value, (bytes, bytearray)):
@@ -284,9 +300,27 @@ def _strings(element) -> list[str]:
     return [str(item) for item in items if item is not None and str(item).strip()]
 
 
+def _elements(ds):
+    """(tag, VR, element) for every element; binary values (pixels) are never decoded or loaded,
+    their element is None unless the element is private and small (it may hold text)."""
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag)
+        vr = raw.VR
+        if vr is None or vr == "UN":
+            try:
+                vr = dictionary_VR(tag).split(" or ")[0] if not tag.group & 1 else "UN"
+            except KeyError:
+                vr = "UN"
+        if vr in BINARY_VRS and not (tag.group & 1 and raw.value is not None and len(raw.value or b"") <= 1024):
+            yield tag, vr, None
+            continue
+        element = ds[tag]
+        yield tag, element.VR, element
+
+
 def _read(path: Path):
     try:
-        return pydicom.dcmread(path, force=True)
+        return pydicom.dcmread(path, force=True, defer_size=DEFER_BYTES)
     except Exception:
         return None
 
