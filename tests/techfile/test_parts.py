@@ -69,3 +69,11 @@ def test_template_escapes_recorded_text(tmp_path):
     (tmp_path / "book.html.j2").write_text("<p>{{ text }}</p>")
     assert render.render_html({"text": "<script>x</script>"}, templates=tmp_path) == \
         "<p>&lt;script&gt;x&lt;/script&gt;</p>"
+
+
+@pytest.mark.verifies("SRS-PLAT-004")
+def test_soup_list_rejects_an_environment_that_differs_from_the_lock(tmp_path):
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("# pins\nnumpy==0.0.1\n")
+    with pytest.raises(UserError, match="numpy .* is installed but .* pins 0.0.1: run make setup"):
+        soup.soup_list(lock, REPO / "pyproject.toml", soup.load_purposes())
