@@ -16,7 +16,7 @@ import yaml
 
 from pipeline.errors import UserError
 from pipeline.provenance import file_sha256
-from pipeline.techfile import architecture, inputs, riskfile, soup
+from pipeline.techfile import architecture, inputs, plots, riskfile, soup
 from pipeline.techfile.manifest import released_files
 from pipeline.techfile.params import TechfileParams
 from pipeline.techfile.release import build_identity, release_status
@@ -89,6 +89,7 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "section_titles": regulatory["sections"],
         "stages": trace.stages, "data_flow": edges,
         "architecture_svg": architecture.svg(trace.stages, edges),
+        "curve_svg": _curve(paths.at(i.train_curve)),
         "tests": _tests_by_requirement(trace),
         "soup": soup_rows, "environment": {"python": platform.python_version(),
                                            "lock_sha256": file_sha256(paths.at(i.lock_file)),
@@ -104,6 +105,13 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "mdr_index": regulatory["mdr_annex_ii"], "clauses": regulatory["clauses"],
         "pccp": regulatory["pccp"],
     }
+
+
+def _curve(path: Path) -> str:
+    curve = plots.read_curve(path, ("epoch", "train_loss", "val_dice"))
+    return plots.line_chart(curve["epoch"], {"train loss": curve["train_loss"],
+                                             "validation Dice": curve["val_dice"]},
+                            f"Training curve ({path.name})")
 
 
 def _released(params: TechfileParams, paths: TechfilePaths) -> list[dict]:

@@ -12,6 +12,7 @@ class TechfileInputs(StrictModel):
 
     vnv: str = "metrics/vnv.json"
     train: str = "metrics/train.json"
+    train_curve: str = "metrics/train_curve.csv"
     compress: str = "metrics/compress.json"
     export: str = "metrics/export.json"
     fingerprint: str = "metrics/fingerprint.json"

@@ -194,6 +194,8 @@ def _metrics(root: Path, failed: bool) -> None:
                                   "per_site": {"site-a": _fp(["SIEMENS"]), "site-b": _fp(["GE"])}}}
     for name, data in files.items():
         (m / name).write_text(json.dumps(data, indent=2))
+    (m / "train_curve.csv").write_text("epoch,train_loss,val_dice,lr,seconds\n1,0.9,0.5,0.003,1.0\n"
+                                       "2,0.4,0.9,0.001,2.0\n")
     cases = {"train": ["P1", "P2"], "val": ["P3"], "test": ["P4"]}
     splits = {"seed": 5, "stratify_by": "site", "locked": ["test"],
               "splits": {s: [{"case_id": f"{p}-c", "patient_id": p, "sha256": "0" * 64, "stratum": "a"}

@@ -77,3 +77,17 @@ def test_soup_list_rejects_an_environment_that_differs_from_the_lock(tmp_path):
     lock.write_text("# pins\nnumpy==0.0.1\n")
     with pytest.raises(UserError, match="numpy .* is installed but .* pins 0.0.1: run make setup"):
         soup.soup_list(lock, REPO / "pyproject.toml", soup.load_purposes())
+
+
+@pytest.mark.verifies("SRS-DOC-001")
+def test_training_curve_is_drawn_from_the_recorded_csv(tmp_path):
+    from pipeline.techfile import plots
+
+    csv = tmp_path / "curve.csv"
+    csv.write_text("epoch,train_loss,val_dice\n1,0.9,\n2,0.5,0.7\n3,0.3,0.8\n")
+    curve = plots.read_curve(csv, ("epoch", "train_loss", "val_dice"))
+    drawing = plots.line_chart(curve["epoch"], {"loss": curve["train_loss"],
+                                                "dice": curve["val_dice"]}, "t")
+    assert drawing.count("<polyline") == 2 and "dice: 0.7 .. 0.8" in drawing
+    with pytest.raises(UserError, match="has no column lr"):
+        plots.read_curve(csv, ("epoch", "val_dice", "lr"))
