@@ -66,6 +66,7 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
     edges = architecture.data_flow(trace.stages)
     criteria_status = {cid: r["status"] for cid, r in vnv["criteria"].items()}
     regulatory = _regulatory(trace)
+    released = _released(params, paths)
     data = {"train": inputs.load_metrics(paths.at(i.train), "training metrics", inputs.TRAIN_KEYS),
             "compress": inputs.load_metrics(paths.at(i.compress), "compression metrics"),
             "export": inputs.load_metrics(paths.at(i.export), "export metrics"),
@@ -101,7 +102,8 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "counts_before": riskfile.region_counts(trace, residual=False),
         "counts_after": riskfile.region_counts(trace, residual=True),
         "control_rows": riskfile.control_rows(trace, criteria_status),
-        "released": _released(params, paths),
+        "released": released,
+        "released_groups": _groups(released),
         "mdr_index": regulatory["mdr_annex_ii"], "clauses": regulatory["clauses"],
         "pccp": regulatory["pccp"],
     }
@@ -112,6 +114,15 @@ def _curve(path: Path) -> str:
     return plots.line_chart(curve["epoch"], {"train loss": curve["train_loss"],
                                              "validation Dice": curve["val_dice"]},
                             f"Training curve ({path.name})")
+
+
+def _groups(files: list[dict], limit: int = 10) -> list[dict]:
+    """Released files by top-level folder; folders with more than ``limit`` files summarised."""
+    folders: dict[str, list[dict]] = {}
+    for entry in files:
+        folders.setdefault(entry["path"].split("/", 1)[0] if "/" in entry["path"] else "", []).append(entry)
+    return [{"folder": name, "count": len(group), "bytes": sum(f["bytes"] for f in group),
+             "files": group if len(group) <= limit else []} for name, group in sorted(folders.items())]
 
 
 def _released(params: TechfileParams, paths: TechfilePaths) -> list[dict]:

@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 DATE = "2026-01-02T03:04:05+00:00"
 STAGES = ("cohort", "deid", "preprocess", "train", "compress", "export", "verify")
 ONNX_BYTES = b"fake onnx bytes"
+TRACE_PAGES = 12
 PARAMS = TechfileParams(product_name="Fixture Lesion Segmenter", manufacturer="Fixture Devices")
 
 
@@ -205,6 +206,9 @@ def _metrics(root: Path, failed: bool) -> None:
     (root / "data/splits.json").write_text(json.dumps(splits))
     (root / "release/models").mkdir(parents=True, exist_ok=True)
     (root / "release/models/teacher.onnx").write_bytes(ONNX_BYTES)
+    (root / "release/trace").mkdir(parents=True, exist_ok=True)
+    for n in range(TRACE_PAGES):
+        (root / f"release/trace/page{n:02d}.html").write_text(f"<p>trace page {n}</p>")
 
 
 def _fp(manufacturers: list[str]) -> dict:

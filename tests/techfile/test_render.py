@@ -15,7 +15,7 @@ from pipeline.errors import UserError
 from pipeline.provenance import file_sha256
 from pipeline.techfile import stage
 from pipeline.techfile.context import TechfilePaths
-from tests.techfile.fixture import PARAMS
+from tests.techfile.fixture import PARAMS, TRACE_PAGES
 
 pytestmark = pytest.mark.slow
 
@@ -112,11 +112,14 @@ def test_manifest_lists_released_files_with_hashes(good_run):
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
     assert manifest["mlflow_runs"]["train"] == "run00000000000000000000000000003"
     paths = {f["path"]: f for f in manifest["files"]}
+    trace = {f"trace/page{n:02d}.html" for n in range(TRACE_PAGES)}
     assert set(paths) == {"models/teacher.onnx", "techfile/technical_file.html",
-                          "techfile/technical_file.pdf", "techfile/sbom.cdx.json"}
+                          "techfile/technical_file.pdf", "techfile/sbom.cdx.json"} | trace
     for rel, entry in paths.items():
         file = root / PARAMS.release_dir / rel
         assert entry["sha256"] == file_sha256(file) and entry["bytes"] == file.stat().st_size
+    notes = _section(_html(root), "iec-release")
+    assert f"trace/ ({TRACE_PAGES} files)" in notes and paths["models/teacher.onnx"]["sha256"] in notes
 
 
 @pytest.mark.verifies("SRS-DOC-003")
