@@ -4,7 +4,7 @@ Corpus: every file of pydicom's test files (pydicom-data included) that pydicom 
 DICOM, plus a small generated cohort (the default sites, two patients each). Both tools read
 each file, de-identify it and write it to a fresh folder, in one process. Ours is timed twice:
 the de-identifier alone (leak check off) and the whole stage (with the independent leak
-check). Each measurement is the best of ``REPEATS`` alternating runs (the machine is shared).
+check), and the de-identifier with two worker processes. Each measurement is the best of ``REPEATS`` alternating runs (the machine is shared).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def main() -> None:
         files = sorted(p for p in corpus.rglob("*") if p.is_file())
         timings: dict[str, float] = {}
         for repeat in range(REPEATS):
-            for name, bench in (("dicognito", _dicognito), ("deid", _ours_no_check), ("deid+leakcheck", _ours)):
+            for name, bench in (("dicognito", _dicognito), ("deid", _ours_no_check), ("deid+leakcheck", _ours),
+                                ("deid 2 workers", _ours_two_workers)):
                 seconds = bench(corpus, files, Path(tmp) / f"{name}-{repeat}")
                 timings[name] = min(timings.get(name, float("inf")), seconds)
         rates = {name: len(files) / seconds for name, seconds in timings.items()}
@@ -34,6 +35,7 @@ def main() -> None:
             print(f"  {name:15s} {rate:8.1f} files/s  ({timings[name]:.2f} s)")
         print(f"  ratio deid / dicognito            = {rates['deid'] / rates['dicognito']:.2f}")
         print(f"  ratio deid+leakcheck / dicognito  = {rates['deid+leakcheck'] / rates['dicognito']:.2f}")
+        print(f"  ratio deid 2 workers / dicognito  = {rates['deid 2 workers'] / rates['dicognito']:.2f}")
 
 
 def build_corpus(root: Path) -> Path:
@@ -62,7 +64,7 @@ def build_corpus(root: Path) -> Path:
     return root
 
 
-def _ours(corpus: Path, files: list[Path], out: Path, check: bool = True) -> float:
+def _ours(corpus: Path, files: list[Path], out: Path, check: bool = True, workers: int = 1) -> float:
     from pipeline.deid.batch import DeidPaths, run
     from pipeline.deid.keys import SecretKey
     from pipeline.params import load_section
@@ -70,11 +72,16 @@ def _ours(corpus: Path, files: list[Path], out: Path, check: bool = True) -> flo
     params = load_section("deid", Path("params.yaml"))
     params = params.model_copy(update={
         "max_quarantined_share": 1.0,
+        "workers": workers,
         "leak_check": params.leak_check.model_copy(update={"enabled": check}),
     })
     start = time.perf_counter()
     run(params, DeidPaths(corpus, out / "out", out / "quarantine"), SecretKey(b"benchmark-key-0123456789"))
     return time.perf_counter() - start
+
+
+def _ours_two_workers(corpus: Path, files: list[Path], out: Path) -> float:
+    return _ours(corpus, files, out, check=False, workers=2)
 
 
 def _ours_no_check(corpus: Path, files: list[Path], out: Path) -> float:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.atomic import atomic_dir, write_json
-from pipeline.deid import leakcheck
+from pipeline.deid import leakcheck, parallel
 from pipeline.deid.allowlist import build_allowlist
 from pipeline.deid.keys import SecretKey
 from pipeline.deid.params import DeidParams
-from pipeline.deid.process import Engine, process_file
+from pipeline.deid.process import Engine
 from pipeline.deid.profile import TABLE_PATH, build_profile, option_columns
 from pipeline.deid.pseudonyms import Pseudonymizer
 from pipeline.deid.report import Quarantine, build_report, check_ceiling
@@ -61,7 +61,7 @@ def _run(params: DeidParams, paths: DeidPaths, key: SecretKey, engine: Engine, f
     source = Path(paths.source)
     with atomic_dir(Path(paths.output)) as out, atomic_dir(Path(paths.quarantine)) as qdir:
         quarantine = Quarantine(qdir, source)
-        counts, pairs, patients = _process_all(files, engine, out, quarantine, progress)
+        counts, pairs, patients = _process_all(files, params, key, out, quarantine, progress)
         quarantine.write_index()
         leaks = _leak_check(params, source, files, out, pairs)
         report = build_report(len(files), len(pairs), quarantine, {
@@ -109,23 +109,18 @@ def make_engine(params: DeidParams, key: SecretKey) -> Engine:
     )
 
 
-def _process_all(files: list[Path], engine: Engine, out: Path, quarantine: Quarantine, progress):
+def _process_all(files: list[Path], params: DeidParams, key: SecretKey, out: Path, quarantine: Quarantine,
+                 progress):
     pairs: dict[Path, Path] = {}
     patients: dict[str, str] = {}
     removed_unknown = removed_private = 0
-    for number, path in enumerate(files, 1):
-        outcome = process_file(path, engine)
+    for number, (path, outcome) in enumerate(parallel.outcomes(files, params, key, params.workers), 1):
         target = out / outcome.relative if outcome.relative is not None else None
         if outcome.reason is None and target in pairs:
             outcome.reason = "duplicate_sop_instance"
         if outcome.reason is None:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                outcome.dataset.save_as(target, enforce_file_format=True)
-            except Exception as exc:  # e.g. a value that cannot be encoded: quarantine, go on
-                target.unlink(missing_ok=True)
-                outcome.reason, outcome.detail = "write_failed", type(exc).__name__
-        if outcome.reason is None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(outcome.payload)
             pairs[target] = path
             patients[outcome.pseudonym] = outcome.patient_key
             removed_unknown += outcome.removed_unknown

@@ -67,6 +67,7 @@ DEFER_BYTES = 16384  # larger values (pixel data) are not even read unless neede
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 SEARCH_TEXT_VRS = TEXT_VRS | {"PN", "AE"}
 WHOLE_VALUE_VRS = SEARCH_TEXT_VRS | {"UI", "DA", "DT"}
+COLLECT_VRS = WHOLE_VALUE_VRS | {"CS"}
 SOFT_KINDS = ("private value", "person name component")
 CLASS_UID_WORDS = ("Class", "TransferSyntax", "CodingScheme", "ContextUID", "ContextGroup",
                    "MappingResource", "ApplicationContext", "PrivateInformationCreator")
@@ -183,7 +184,7 @@ def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy, private
     actions = _table_actions(policy.table, policy.option_columns)
     keep_uids = "rtnUIDsOpt" in policy.option_columns
     keep_dates = "rtnLongFullDatesOpt" in policy.option_columns
-    for tag, vr, element in _elements(ds):
+    for tag, vr, element in _elements(ds, COLLECT_VRS):
         if tag.element == 0 or tag.group == 2 or element is None:
             continue
         if vr == "SQ":
@@ -232,7 +233,7 @@ def _collect(ds, needles: _Needles, dates: set[str], policy: LeakPolicy, private
 def _search(ds, relative: str, needles: _Needles, own_dates: set[str], texts: dict[str, str],
             result: LeakResult, policy: LeakPolicy, prefix: str) -> None:
     keep_private = "rtnSafePrivOpt" in policy.option_columns
-    for tag, vr, element in _elements(ds):
+    for tag, vr, element in _elements(ds, WHOLE_VALUE_VRS):
         where = f"{prefix}{tag}"
         if tag.group & 1 and not keep_private and tag.element >= 0x10:
             result.leaks.append(Leak(relative, where, "private attribute present"))
@@ -300,9 +301,10 @@ def _strings(element) -> list[str]:
     return [str(item) for item in items if item is not None and str(item).strip()]
 
 
-def _elements(ds):
-    """(tag, VR, element) for every element; binary values (pixels) are never decoded or loaded,
-    their element is None unless the element is private and small (it may hold text)."""
+def _elements(ds, wanted: frozenset[str]):
+    """(tag, VR, element) for every element; only sequences, private elements and the
+    ``wanted`` VRs are decoded (element None otherwise), and binary values (pixels) are never
+    loaded unless private and small (they may hold text)."""
     for tag in list(ds.keys()):
         raw = ds.get_item(tag)
         vr = raw.VR
@@ -311,7 +313,11 @@ def _elements(ds):
                 vr = dictionary_VR(tag).split(" or ")[0] if not tag.group & 1 else "UN"
             except KeyError:
                 vr = "UN"
-        if vr in BINARY_VRS and not (tag.group & 1 and raw.value is not None and len(raw.value or b"") <= 1024):
+        private = bool(tag.group & 1)
+        if vr in BINARY_VRS and not (private and raw.value is not None and len(raw.value or b"") <= 1024):
+            yield tag, vr, None
+            continue
+        if not private and vr != "SQ" and vr not in wanted:
             yield tag, vr, None
             continue
         element = ds[tag]

@@ -84,6 +84,7 @@ class DeidParams(StrictModel):
     burned_in: BurnedInParams = Field(default_factory=BurnedInParams)
     max_quarantined_share: float = Field(0.1, ge=0.0, le=1.0)
     leak_check: LeakCheckParams = Field(default_factory=LeakCheckParams)
+    workers: int = Field(1, ge=1, le=64, description="processes; the output is the same for any number")
     reid_table: str | None = Field(None, description="re-identification table, outside DVC outputs")
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ class Outcome:
     reason: str | None = None  # quarantine reason; None when written
     detail: str = ""
     dataset: Dataset | None = None
+    payload: bytes = b""
     relative: Path | None = None
     pseudonym: str = ""
     patient_key: str = ""
