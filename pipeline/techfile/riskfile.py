@@ -65,8 +65,10 @@ def control_rows(trace: Trace, criteria_status: dict[str, str]) -> list[dict]:
         verification = []
         for req in implementers:
             tests, criteria = trace.verifiers(req)
-            verification.append({"requirement": req,
-                                 "tests": [(t.key, t.status) for t in tests],
+            statuses = [t.status for t in tests]
+            worst = "failed" if "failed" in statuses else "missing" if set(statuses) - {"passed"} else "passed"
+            verification.append({"requirement": req, "tests": len(tests),
+                                 "passed": statuses.count("passed"), "status": worst,
                                  "criteria": [(c, criteria_status.get(c, "missing")) for c in criteria]})
         effectiveness = [(ref, _evidence_status(trace, ref, criteria_status))
                          for ref in control.effectiveness_evidence]

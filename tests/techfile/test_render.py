@@ -194,3 +194,13 @@ def test_missing_test_report_renders_not_releasable_naming_it(tmp_path, good_run
     result = stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
     assert result["status"] == "not releasable"
     assert result["reasons"][0].startswith("test report reports/junit.xml not found")
+
+
+@pytest.mark.verifies("SRS-DOC-002")
+def test_controls_show_verification_of_implementation_and_effectiveness(good_run):
+    root, _, _ = good_run
+    controls = _section(_html(root), "rm-controls")
+    row = controls[controls.index('<tr id="RC-001">'):]
+    row = row[:row.index("</tr>")]
+    assert '<a href="#SRS-DOC-001">SRS-DOC-001</a>: 1/1 tests passed' in row
+    assert '<a href="#VAL-001">VAL-001</a> <span class="badge ok">PASS</span>' in row
