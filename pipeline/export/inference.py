@@ -17,13 +17,15 @@ checked bytes are the bytes that run. A missing or different digest raises ``Use
 ``preprocessing``); ``model.metadata`` holds all ``metadata_props``.
 
 ``predict_volume`` works in the preprocessed frame (target spacing, RAS, normalised, cropped):
-it runs MONAI ``sliding_window_inference`` (Gaussian blending, ``spec.patch_size``,
-``spec.sw_overlap``, ``spec.sw_batch_size``) and returns float32 logits (classes, *spatial).
+it runs MONAI ``sliding_window_inference`` (Gaussian blending as in training validation, with
+the blending map computed once per window size; ``spec.patch_size``, ``spec.sw_overlap``,
+``spec.sw_batch_size``) and returns float32 logits (classes, *spatial).
 ``torch_predict_volume`` runs the same windows through a PyTorch module (parity reference).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from monai.data.utils import compute_importance_map
 from monai.inferers import sliding_window_inference
 
 from pipeline.errors import UserError
@@ -132,8 +135,19 @@ def sliding_logits(predictor: Callable, volume: np.ndarray, spec: WindowSpec) ->
     image = torch.from_numpy(volume)[None]
     with torch.no_grad():
         logits = sliding_window_inference(image, list(spec.patch_size), spec.sw_batch_size, predictor,
-                                          overlap=spec.sw_overlap, mode="gaussian")
+                                          overlap=spec.sw_overlap, mode="gaussian",
+                                          roi_weight_map=gaussian_weights(tuple(spec.patch_size)))
     return logits[0].float().numpy()
+
+
+@functools.lru_cache(maxsize=8)
+def gaussian_weights(patch_size: tuple[int, ...]) -> torch.Tensor:
+    """MONAI's Gaussian blending map for one window, computed once per size.
+
+    MONAI builds it by Gaussian filtering on every ``sliding_window_inference`` call, which on
+    CPU costs more than a small network's forward pass; the cached map is the same tensor.
+    """
+    return compute_importance_map(list(patch_size), mode="gaussian", sigma_scale=0.125, device="cpu")
 
 
 def to_mask(logits: np.ndarray) -> np.ndarray:
