@@ -1,17 +1,16 @@
 """Independent leak check: search de-identified outputs for identifying values of the inputs.
 
-Separate code from the de-identifier on purpose: this module imports nothing from it (only
-pydicom and the standard library) and reads the inputs itself, so a bug in the de-identifier
+Separate code from the de-identifier on purpose: this module and ``leakvalues`` import nothing
+from it (only pydicom and the standard library) and reads the inputs itself, so a bug in the de-identifier
 is not repeated here. Which input values count as identifying is defined in ``leakvalues``.
 
 Where it searches: every output value that can hold identity (text, names, AE titles, UIDs,
 dates, and any private value) at every depth, file meta included, as a whole value; every
 such text value and every output path for identifying values of at least
 ``min_substring_length`` characters as substrings. Code strings (CS) and numbers hold defined
-terms and measurements and are not searched. Dates
-are compared per file pair (an output must not hold a date of the input it came from, since
-another patient's shifted date can coincide with a real date by chance) and as substrings of
-text everywhere. Any private element left in an output is a leak unless safe private
+terms and measurements and are not searched. Dates are compared per file pair (an output
+must not hold a date of the input it came from, since another patient's shifted date can
+coincide with a real date by chance) and as substrings of text everywhere. Any private element left in an output is a leak unless safe private
 attributes are retained.
 """
 

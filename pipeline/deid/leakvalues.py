@@ -1,6 +1,7 @@
 """Identifying values of the leak-check inputs (part of the independent leak check).
 
-Imports nothing from the de-identifier. Which input values count as identifying (collected at every depth of nested sequences):
+Imports nothing from the de-identifier. Which input values count as identifying (collected
+at every depth of nested sequences):
 
 * every person name (PN) as a whole and each of its name components;
 * every private element value with a text, date or UID VR, and the text inside private
@@ -18,8 +19,9 @@ Imports nothing from the de-identifier. Which input values count as identifying 
   only). Names in folder names are covered by the person-name values; folder names without
   digits ("CT", "SEG", "liver") name a kind of series, not a person.
 
-Values shorter than ``min_value_length`` are ignored (single letters, sexes, "CT"). Times of day (TM) are not collected:
-a whole-day shift keeps them, and a time alone does not identify a person.
+Values shorter than ``min_value_length`` are ignored (single letters, sexes, "CT"). Times of
+day (TM) are not collected: a whole-day shift keeps them, and a time alone does not identify
+a person.
 
 A private value that repeats a value of a standard attribute of the same input is judged like
 that attribute (a private copy of a kept description is not identifying, a private copy of
