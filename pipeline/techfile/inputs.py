@@ -155,27 +155,32 @@ def load_fingerprint(path: Path) -> dict:
     return load_metrics(path, "data-set fingerprint", FINGERPRINT_KEYS)
 
 
-def flatten(data: Any, prefix: str = "", max_items: int = 12) -> list[tuple[str, Any]]:
+def flatten(data: Any, prefix: str = "", max_items: int = 12,
+            max_records: int = 4) -> list[tuple[str, Any]]:
     """``(dotted key, value)`` rows of a JSON value, sorted by key; long lists are summarised.
 
     Args:
         data: a parsed JSON value.
         prefix: the key of ``data`` itself.
-        max_items: lists longer than this are shown as their length.
+        max_items: lists of plain values longer than this are shown as their length.
+        max_records: lists of mappings or lists longer than this are shown as their length
+            (per-case tables stay in their files; the documents name the file).
     """
     if isinstance(data, dict):
         rows: list[tuple[str, Any]] = []
         for key in sorted(data, key=str):
-            rows += flatten(data[key], f"{prefix}.{key}" if prefix else str(key), max_items)
+            rows += flatten(data[key], f"{prefix}.{key}" if prefix else str(key), max_items,
+                            max_records)
         return rows
     if isinstance(data, list):
-        if all(not isinstance(v, (dict, list)) for v in data) and len(data) <= max_items:
+        plain = all(not isinstance(v, (dict, list)) for v in data)
+        if len(data) > (max_items if plain else max_records):
+            return [(prefix, f"{len(data)} entries (in the recorded file)")]
+        if plain:
             return [(prefix, ", ".join(fmt(v) for v in data))]
-        if len(data) > max_items:
-            return [(prefix, f"{len(data)} entries")]
         rows = []
         for index, value in enumerate(data):
-            rows += flatten(value, f"{prefix}[{index}]", max_items)
+            rows += flatten(value, f"{prefix}[{index}]", max_items, max_records)
         return rows
     return [(prefix, fmt(data))]
 

@@ -91,3 +91,14 @@ def test_training_curve_is_drawn_from_the_recorded_csv(tmp_path):
     assert drawing.count("<polyline") == 2 and "dice: 0.7 .. 0.8" in drawing
     with pytest.raises(UserError, match="has no column lr"):
         plots.read_curve(csv, ("epoch", "val_dice", "lr"))
+
+
+@pytest.mark.verifies("SRS-DOC-001")
+def test_flatten_shows_recorded_values_and_summarises_per_case_lists():
+    from pipeline.techfile.inputs import flatten
+
+    data = {"b": {"x": 0.123456, "ok": True}, "a": [1, 2], "cases": [{"d": 1}] * 5,
+            "candidates": [{"name": "s", "dice": None}], "empty": None}
+    assert flatten(data) == [("a", "1, 2"), ("b.ok", "yes"), ("b.x", "0.1235"),
+                             ("candidates[0].dice", "n/a"), ("candidates[0].name", "s"),
+                             ("cases", "5 entries (in the recorded file)"), ("empty", "n/a")]
