@@ -26,12 +26,13 @@ SECTIONS_WITH_STATUS = ("iec-srs", "iec-vnv", "rm-controls", "rm-residual", "fda
 class _Links(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.ids, self.hrefs, self.srcs = set(), [], []
+        self.ids, self.hrefs, self.srcs, self.all_ids = set(), [], [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if "id" in attrs:
             self.ids.add(attrs["id"])
+            self.all_ids.append(attrs["id"])
         if tag == "a" and "href" in attrs:
             self.hrefs.append(attrs["href"])
         if "src" in attrs:
@@ -67,6 +68,7 @@ def test_internal_links_resolve_and_no_external_assets(good_run):
     anchors = [h[1:] for h in parser.hrefs if h.startswith("#")]
     assert anchors, "the book has internal links"
     assert sorted(set(anchors) - parser.ids) == []
+    assert len(parser.all_ids) == len(parser.ids), "every anchor is unique"
     files = [h for h in parser.hrefs if not h.startswith("#")]
     assert files == ["sbom.cdx.json"]
     assert all((root / PARAMS.out / f).is_file() for f in files)
