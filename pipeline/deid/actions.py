@@ -8,9 +8,10 @@ the walk, once every identifying value of the file is known.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -31,6 +32,8 @@ NUMERIC_DUMMY = {"DS": "0", "IS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV":
 TEXT_DUMMY = {"DA": "19000101", "DT": "19000101000000", "TM": "000000", "AS": "000D",
               "PN": "ANONYMOUS"}
 DEFAULT_DUMMY = "ANONYMOUS"
+CLASS_WORDS = ("TransferSyntax", "CodingScheme", "ContextUID", "ContextGroup", "MappingResource",
+               "ApplicationContext")
 
 
 @dataclass
@@ -88,6 +91,8 @@ def _walk(ds: Dataset, ctx: FileContext) -> None:
                 action = {"full": "K", "modified": "C"}.get(dates_mode, "X")
             elif vr == "PN":
                 action = "Z"
+            elif vr == "UI" and not names_a_class(int(tag)):
+                action = "U"  # an instance UID outside the table (e.g. concatenation source)
             else:
                 continue  # allow-listed and not a date: kept raw
         if action in ("Z", "X", "D") and vr in TEXT_VRS | DATE_VRS:
@@ -166,6 +171,17 @@ def prune_private_creators(ds: Dataset) -> None:
         elif _vr(ds, tag) == "SQ":
             for item in ds[tag].value:
                 prune_private_creators(item)
+
+
+@functools.lru_cache(maxsize=2048)
+def names_a_class(tag: int) -> bool:
+    """Whether a UI attribute names a class or scheme (kept) rather than an instance (replaced).
+
+    Args:
+        tag: the attribute tag as an int.
+    """
+    keyword = keyword_for_tag(tag) or ""
+    return keyword.endswith("ClassUID") or any(word in keyword for word in CLASS_WORDS)
 
 
 def _remap_uids(value, pseudo: Pseudonymizer):

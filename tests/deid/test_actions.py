@@ -95,3 +95,13 @@ def test_safe_private_kept_only_with_the_option_and_only_listed_elements():
     removed = with_private()
     deidentify(removed, _ctx())
     assert not any(t.is_private for t in removed.keys())
+
+
+@pytest.mark.verifies("SRS-DEID-004", "SRS-DEID-003")
+def test_instance_uids_outside_the_table_are_replaced_class_uids_kept():
+    ds = _dataset()
+    ds.SOPClassUID = "1.3.12.2.1107.5.9.1"  # a private SOP class: a class, not an instance
+    ds.SOPInstanceUIDOfConcatenationSource = "1.2.3.4.5.6"
+    deidentify(ds, _ctx())
+    assert ds.SOPClassUID == "1.3.12.2.1107.5.9.1"
+    assert ds.SOPInstanceUIDOfConcatenationSource == ds.SOPInstanceUID != "1.2.3.4.5.6"
