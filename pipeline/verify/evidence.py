@@ -43,10 +43,15 @@ def explain_case(net: nn.Module, image: np.ndarray, truth: np.ndarray, pred: np.
     cam = np.zeros(image.shape, dtype=np.float32)
     occ = np.zeros(image.shape, dtype=np.float32)
     if np.any(region):
-        cam[crop] = explain.gradcam(net, image[crop], region[crop], target_layer)
-        box = explain.structure_box(region[crop], margin=occlusion_mask // 2)
-        occ[crop] = explain.occlusion(net, image[crop], region[crop], occlusion_mask,
-                                      occlusion_overlap, box=box)
+        # an image smaller than the window is padded with zeros, as sliding-window inference does
+        pad = [((size - (hi - lo)) // 2, size - (hi - lo) - (size - (hi - lo)) // 2)
+               for (lo, hi), size in zip(window, roi)]
+        inner = tuple(slice(before, before + hi - lo) for (before, _), (lo, hi) in zip(pad, window))
+        patch, patch_region = np.pad(image[crop], pad), np.pad(region[crop], pad)
+        cam[crop] = explain.gradcam(net, patch, patch_region, target_layer)[inner]
+        box = explain.structure_box(patch_region, margin=occlusion_mask // 2)
+        occ[crop] = explain.occlusion(net, patch, patch_region, occlusion_mask,
+                                      occlusion_overlap, box=box)[inner]
     return {"gradcam": cam, "occlusion": occ, "explained_region": region_name,
             "window": [list(w) for w in window],
             "attribution_mass_in_region": explain.attribution_mass_in_region(cam, truth, spacing, dilation_mm),
@@ -88,10 +93,11 @@ def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarra
             elif col == 2:
                 ax.contour(view[1], levels=[0.5], colors="lime", linewidths=0.5)
                 ax.contour(view[2], levels=[0.5], colors="red", linewidths=0.8)
-            elif col == 3:
-                ax.imshow(view[3], cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
+            elif col == 3:  # zero = no attribution (or outside the explained window): transparent
+                ax.imshow(np.ma.masked_equal(view[3], 0.0), cmap="jet", alpha=0.45, vmin=0.0, vmax=1.0)
             elif col == 4:
-                ax.imshow(view[4], cmap="bwr", alpha=0.5, vmin=-occ_top, vmax=occ_top)
+                ax.imshow(np.ma.masked_equal(view[4], 0.0), cmap="bwr", alpha=0.5,
+                          vmin=-occ_top, vmax=occ_top)
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:

@@ -133,13 +133,29 @@ def structure_box(structure: np.ndarray, margin: int) -> list[int] | None:
     return [int(v) for pair in zip(lo, hi) for v in pair]
 
 
-def informative_slices(attribution: np.ndarray, count: int, axis: int = -1) -> list[int]:
-    """Indices of the ``count`` slices along ``axis`` holding the most positive attribution."""
+def informative_slices(attribution: np.ndarray, count: int, axis: int = -1,
+                       structure: np.ndarray | None = None) -> list[int]:
+    """Indices of ``count`` slices along ``axis``: the structure's largest cross-section first
+    (when ``structure`` is given and not empty), then those holding the most positive attribution.
+
+    Args:
+        attribution: the attribution map.
+        count: how many slices.
+        axis: the slicing axis (default: last, axial for RAS arrays).
+        structure: optional binary mask whose largest slice is always shown.
+    """
     positive = np.clip(np.asarray(attribution, dtype=np.float64), 0.0, None)
     axis = axis % positive.ndim
-    per_slice = positive.sum(axis=tuple(a for a in range(positive.ndim) if a != axis))
-    order = np.argsort(-per_slice, kind="stable")[:max(count, 1)]
-    return sorted(int(i) for i in order)
+    others = tuple(a for a in range(positive.ndim) if a != axis)
+    chosen: list[int] = []
+    if structure is not None and np.any(structure):
+        chosen.append(int(np.argmax(np.asarray(structure != 0).sum(axis=others))))
+    for index in np.argsort(-positive.sum(axis=others), kind="stable"):
+        if len(chosen) >= max(count, 1):
+            break
+        if int(index) not in chosen:
+            chosen.append(int(index))
+    return sorted(chosen)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:

@@ -70,7 +70,7 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
                                      params.target_layer, params.occlusion_mask_voxels,
                                      params.occlusion_overlap, params.dilation_mm)
         row["attribution_mass_in_region"] = maps["attribution_mass_in_region"]
-        slices = explain.informative_slices(maps["gradcam"], params.slices)
+        slices = explain.informative_slices(maps["gradcam"], params.slices, structure=truth)
         role = "-".join(roles)
         path = Path(out_dir) / f"explain_{role}_{case_id}.png"
         text = evidence.caption(case_id, role, "teacher", row, REQUIREMENTS)

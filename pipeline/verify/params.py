@@ -20,7 +20,7 @@ class ExplainParams(StrictModel):
                               description="Grad-CAM layer inside the MONAI UNet (a decoder block "
                                           "with several channels; the output layer is degenerate)")
     occlusion_mask_voxels: int = Field(default=8, ge=2, le=64)
-    occlusion_overlap: float = Field(default=0.5, ge=0.0, lt=1.0)
+    occlusion_overlap: float = Field(default=0.0, ge=0.0, lt=1.0)
     dilation_mm: float = Field(default=10.0, gt=0.0, description="margin around the lesion that "
                                                                  "counts as 'at the structure'")
     slices: int = Field(default=3, ge=1, le=8, description="most informative axial slices shown")

@@ -95,3 +95,13 @@ def test_case_evidence_png_with_caption_and_metrics(case, tmp_path):
     missed = evidence.explain_case(net, image, truth, np.zeros_like(truth), [1, 1, 2.5], [16, 16, 16],
                                    "model.1.submodule.2", 4, 0.0, 5.0)
     assert missed["explained_region"] == "ground truth" and missed["gradcam"].max() > 0
+
+
+def test_informative_slices_always_show_the_structure():
+    attr = np.zeros((4, 4, 6))
+    attr[..., 1] = 2.0
+    attr[..., 4] = 1.0
+    structure = np.zeros((4, 4, 6), dtype=np.uint8)
+    structure[1:3, 1:3, 5] = 1
+    assert explain.informative_slices(attr, 2, structure=structure) == [1, 5]
+    assert explain.informative_slices(attr, 1, structure=np.zeros_like(structure)) == [1]
