@@ -77,7 +77,7 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "trace": trace, "problems": problems,
         "flags": {node: status.badges(f) for node, f in flags.items()},
         "vnv": vnv, "criteria_status": criteria_status, "model_checks": models,
-        "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "worst_cases")
+        "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "worst_cases", "settings")
                       if k in vnv},
         "evidence": inputs.load_evidence(Path(paths.root), vnv["evidence"], paths.at(i.vnv)),
         **data,
