@@ -1,7 +1,9 @@
 """Apply the resolved action table to one dataset, at every depth of nested sequences.
 
 Per element: the table row (or the repeating-group / private row) decides; an attribute the
-table does not list is kept only if allow-listed, else removed. Untouched elements stay raw
+table does not list is kept only if allow-listed, else removed. Allow-listed free text
+(segment labels, ROI names, model names) loses the file's own identifying words, as a
+second line of defence. Untouched elements stay raw
 (never decoded), which keeps the hot path cheap. Text that action C keeps is cleaned after
 the walk, once every identifying value of the file is known.
 """
@@ -26,6 +28,7 @@ from pipeline.deid.pseudonyms import Pseudonymizer
 PATIENT_NAME = 0x00100010
 PATIENT_ID = 0x00100020
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "AE", "CS", "PN"})
+FREE_TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 DATE_VRS = frozenset({"DA", "DT"})
 NUMERIC_DUMMY = {"DS": "0", "IS": "0", "US": 0, "SS": 0, "UL": 0, "SL": 0, "UV": 0, "SV": 0,
                  "FL": 0.0, "FD": 0.0}
@@ -46,7 +49,7 @@ class FileContext:
     pseudonym: str
     offset_days: int
     identifying: list[str] = field(default_factory=list)
-    to_clean: list[tuple[Dataset, BaseTag]] = field(default_factory=list)
+    to_clean: list[tuple[Dataset, BaseTag, bool]] = field(default_factory=list)
     removed_unknown: int = 0
     removed_private: int = 0
 
@@ -61,8 +64,8 @@ def deidentify(ds: Dataset, ctx: FileContext) -> None:
     _walk(ds, ctx)
     if ctx.to_clean:
         words = textclean.identifier_words(ctx.identifying)
-        for dataset, tag in ctx.to_clean:
-            _clean(dataset, tag, words)
+        for dataset, tag, generic in ctx.to_clean:
+            _clean(dataset, tag, words, generic)
     if ctx.profile.private_action == "C":
         prune_private_creators(ds)
     ds.PatientName = ctx.pseudonym
@@ -93,6 +96,9 @@ def _walk(ds: Dataset, ctx: FileContext) -> None:
                 action = "Z"
             elif vr == "UI" and not names_a_class(int(tag)):
                 action = "U"  # an instance UID outside the table (e.g. concatenation source)
+            elif vr in FREE_TEXT_VRS:
+                ctx.to_clean.append((ds, tag, False))  # defence in depth: the file's own names go
+                continue
             else:
                 continue  # allow-listed and not a date: kept raw
         if action in ("Z", "X", "D") and vr in TEXT_VRS | DATE_VRS:
@@ -133,14 +139,16 @@ def _clean_action(ds: Dataset, tag: BaseTag, vr: str, ctx: FileContext) -> None:
         ctx.identifying.extend(_strings(ds[tag].value))
         ds[tag] = DataElement(tag, vr, None)
     elif vr in TEXT_VRS:
-        ctx.to_clean.append((ds, tag))
+        ctx.to_clean.append((ds, tag, True))
     # other VRs (TM, numbers, codes): a whole-day shift or cleaning leaves them unchanged
 
 
-def _clean(ds: Dataset, tag: BaseTag, words: frozenset[str]) -> None:
+def _clean(ds: Dataset, tag: BaseTag, words: frozenset[str], generic: bool) -> None:
     element = ds[tag]
-    values = element.value if isinstance(element.value, (list, tuple)) else [element.value]
-    cleaned = [textclean.clean_text(str(v), words) for v in values if v is not None]
+    values = list(element.value) if isinstance(element.value, (list, tuple)) else [element.value]
+    cleaned = [textclean.clean_text(str(v), words, generic) for v in values if v is not None]
+    if not generic and cleaned == [str(v) for v in values if v is not None]:
+        return  # nothing identifying: the allow-listed value stays exactly as it was
     cleaned = [value for value in cleaned if value]
     element.value = cleaned if len(cleaned) > 1 else (cleaned[0] if cleaned else None)
 

@@ -34,15 +34,20 @@ def identifier_words(values: list[str]) -> frozenset[str]:
     return frozenset(words)
 
 
-def clean_text(text: str, words: frozenset[str]) -> str:
-    """``text`` without the identifying ``words``, dates and long numbers.
+def clean_text(text: str, words: frozenset[str], generic: bool = True) -> str:
+    """``text`` without the identifying ``words`` (and, if ``generic``, dates and long numbers).
 
     Args:
         text: one value of a descriptor (multi-values are cleaned one by one).
         words: upper-case identifying words from ``identifier_words``.
+        generic: also remove anything shaped like a date or a long number; off for allow-listed
+            technical text (codes, versions), where only the file's own identifying words
+            (numbers excepted) are removed.
     """
-    cleaned = _DATE_LIKE.sub(" ", text)
-    cleaned = _LONG_NUMBER.sub(" ", cleaned)
+    if generic:
+        cleaned = _LONG_NUMBER.sub(" ", _DATE_LIKE.sub(" ", text))
+    else:
+        cleaned, words = text, _without_numbers(words)
     pattern = _pattern(words)
     if pattern is not None:
         cleaned = pattern.sub(" ", cleaned)
@@ -50,6 +55,11 @@ def clean_text(text: str, words: frozenset[str]) -> str:
     cleaned = _SPACES.sub(" ", cleaned)
     cleaned = _DANGLING.sub("", cleaned)
     return _SPACES.sub(" ", cleaned).strip()
+
+
+@functools.lru_cache(maxsize=256)
+def _without_numbers(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(word for word in words if not word.isdigit())
 
 
 @functools.lru_cache(maxsize=256)

@@ -105,3 +105,15 @@ def test_instance_uids_outside_the_table_are_replaced_class_uids_kept():
     deidentify(ds, _ctx())
     assert ds.SOPClassUID == "1.3.12.2.1107.5.9.1"
     assert ds.SOPInstanceUIDOfConcatenationSource == ds.SOPInstanceUID != "1.2.3.4.5.6"
+
+
+@pytest.mark.verifies("SRS-DEID-003")
+def test_allow_listed_text_loses_the_files_own_names_but_codes_stay():
+    ds = _dataset()
+    ds.SegmentSequence = [Dataset()]
+    ds.SegmentSequence[0].SegmentLabel = "lesion of Doe"
+    ds.SegmentSequence[0].SegmentDescription = "lesion 123456"
+    ds.Manufacturer = "ACME"
+    deidentify(ds, _ctx())
+    assert ds.SegmentSequence[0].SegmentLabel == "lesion of"
+    assert ds.SegmentSequence[0].SegmentDescription == "lesion 123456" and ds.Manufacturer == "ACME"
