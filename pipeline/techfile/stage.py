@@ -36,12 +36,14 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
     html = render.render_html(context)
     out = paths.at(params.out)
     with atomic_dir(out) as tmp:
+        tmp.chmod(0o755)  # handed over: readable by others (mkdtemp creates 0700)
         (tmp / HTML_NAME).write_text(html, encoding="utf-8")
         (tmp / SBOM_NAME).write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
         if pdf:
             render.render_pdf(html, tmp, tmp / PDF_NAME)
     manifest = write_manifest(paths.at(params.manifest), paths.at(params.release_dir),
                               context["build"], context["release"], context["runs"])
+    paths.at(params.manifest).chmod(0o644)
     return {"status": context["release"]["status"], "reasons": context["release"]["reasons"],
             "html": str(out / HTML_NAME), "pdf": str(out / PDF_NAME) if pdf else None,
             "files": len(manifest["files"])}
