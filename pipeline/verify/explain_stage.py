@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipeline.errors import UserError
 from pipeline.provenance import file_sha256
 from pipeline.verify import evidence, explain
 from pipeline.verify.params import ExplainParams
@@ -39,7 +40,7 @@ def pick_cases(rows: list[dict], roles: list[str]) -> dict[str, list[str]]:
 
 def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], rows: list[dict],
                   masks: dict[str, np.ndarray], out_dir: Path, threads: int,
-                  final_dir: Path | None = None) -> list[dict]:
+                  final_dir: Path | None = None, expected_weights: str | None = None) -> list[dict]:
     """Explain the representative cases; write PNGs to ``out_dir``; return the evidence index.
 
     Args:
@@ -52,11 +53,19 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
         threads: torch threads (pinned for reproducible maps).
         final_dir: where the PNGs will live once the output is in place (their recorded
             ``path``, relative to the repository root when the stage runs there).
+        expected_weights: the ``weights_sha256`` recorded in the teacher ONNX metadata; the
+            checkpoint must hash to it, or the evidence would explain another model.
     """
+    from pipeline.train.determinism import weights_sha256
     from pipeline.train.model import load_checkpoint
 
     torch.set_num_threads(threads)
     net, config = load_checkpoint(Path(checkpoint))
+    actual = weights_sha256(net.state_dict())
+    if expected_weights and expected_weights != "unknown" and actual != expected_weights:
+        raise UserError(f"{checkpoint} is not the network the teacher ONNX file was exported from "
+                        f"(weights SHA-256 {actual[:12]} != {expected_weights[:12]} in the ONNX "
+                        "metadata): its explanations would describe another model")
     roi = [int(v) for v in config["patch_size"]]
     by_id = {c["case_id"]: c for c in cases}
     row_by_id = {r["case_id"]: r for r in rows}
@@ -76,6 +85,9 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
         text = evidence.caption(case_id, role, "teacher", row, REQUIREMENTS)
         evidence.render_png(path, image, truth, pred, maps["gradcam"], maps["occlusion"], slices, text)
         entries.append({"path": str(Path(final_dir or out_dir) / path.name), "file": path.name,
+                        "teacher_weights_sha256": actual,
+                        "weights_checked_against_onnx": bool(expected_weights
+                                                             and expected_weights != "unknown"),
                         "caption": text.replace("\n", "; "),
                         "sha256": file_sha256(path), "case_id": case_id,
                         "roles": roles, "requirements": REQUIREMENTS, "risks": RISKS,

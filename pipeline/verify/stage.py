@@ -73,7 +73,9 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
 
             evidence = explain_stage.explain_cases(params.explain, paths.teacher_checkpoint, cases,
                                                    rows["teacher"], masks["teacher"], tmp,
-                                                   params.threads, final_dir=Path(paths.out_dir))
+                                                   params.threads, final_dir=Path(paths.out_dir),
+                                                   expected_weights=models["teacher"].metadata.get(
+                                                       "weights_sha256"))
         result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed)
         out = {
             "release_status": result.pop("release_status"), **result,

@@ -36,11 +36,15 @@ def _numbers(out: dict) -> dict:
 @pytest.mark.verifies("SRS-VNV-002")
 def test_results_come_from_the_onnx_files_not_the_torch_weights(paths, tmp_path):
     first = stage.run(_params(False), paths)
-    # replace the torch teacher with different weights: nothing verify reports may change
+    # different torch teacher weights, or none at all: nothing verify reports may change
     torch.manual_seed(99)
-    save_checkpoint(paths.teacher_checkpoint, build_unet(tiny.NETWORK).state_dict(),
+    replaced = tmp_path / "replaced.pt"
+    save_checkpoint(replaced, build_unet(tiny.NETWORK).state_dict(),
                     {"network": tiny.NETWORK, "patch_size": tiny.PATCH})
-    assert _numbers(stage.run(_params(False), paths)) == _numbers(first)
+    for checkpoint in (replaced, None):
+        again = stage.run(_params(False), stage.VerifyPaths(**{**paths.__dict__,
+                                                               "teacher_checkpoint": checkpoint}))
+        assert _numbers(again) == _numbers(first)
     # a different network shipped as teacher.onnx (with its own sidecar) changes the results
     other = tmp_path / "other"
     other.mkdir()
@@ -62,6 +66,16 @@ def test_a_tampered_onnx_file_is_refused(paths, tmp_path):
                                                                 "compressed": bad}})
     with pytest.raises(UserError, match="checksum"):
         stage.run(_params(False), tampered)
+
+
+@pytest.mark.verifies("SRS-VNV-005")
+def test_explanations_refuse_a_checkpoint_that_is_not_the_shipped_teacher(paths, tmp_path):
+    torch.manual_seed(98)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, build_unet(tiny.NETWORK).state_dict(),
+                    {"network": tiny.NETWORK, "patch_size": tiny.PATCH})
+    with pytest.raises(UserError, match="not the network the teacher ONNX"):
+        stage.run(_params(True), stage.VerifyPaths(**{**paths.__dict__, "teacher_checkpoint": other}))
 
 
 @pytest.mark.verifies("SRS-VNV-003", "SRS-VNV-004", "SRS-VNV-005")

@@ -11,6 +11,7 @@ import torch
 from pipeline.export.onnx_io import export_onnx
 from pipeline.export.spec import PreprocessingSpec
 from pipeline.preprocess.cache import write_case
+from pipeline.train.determinism import weights_sha256
 from pipeline.train.model import build_unet, save_checkpoint
 from pipeline.verify.stage import VerifyPaths
 
@@ -55,7 +56,8 @@ def make_model(root: Path, name: str, network: dict, seed: int) -> tuple[Path, P
     onnx_path = root / "release" / f"{name}.onnx"
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     export_onnx(net, onnx_path, 3, 1, PATCH, 17,
-                metadata={"preprocessing": spec.model_dump_json(), "model_version": "test"})
+                metadata={"preprocessing": spec.model_dump_json(), "model_version": "test",
+                          "weights_sha256": weights_sha256(net.state_dict())})
     return checkpoint, onnx_path
 
 
