@@ -1,6 +1,7 @@
 """Latency of torch eager vs ONNX Runtime FP32 teacher vs ONNX Runtime compressed model.
 
-Median over repeated runs in one process (after warm-up), at the default patch size (one
+Median over repeated runs in one process (after warm-up; the three contenders are timed in
+turn within each round so load drift on a shared machine hits all alike), at the default patch size (one
 window, batch 1) and on a full default volume with sliding windows (a validation case of the
 preprocessed cache), printed with the ratios the compression targets name:
 ORT FP32 teacher >= 2.5x faster than torch eager; compressed >= 3x faster than the ORT teacher
@@ -19,7 +20,7 @@ import torch
 
 from pipeline.export.checkpoint import load_model
 from pipeline.export.inference import OnnxModel, predict_volume, torch_predict_volume
-from pipeline.export.latency import median_seconds
+from pipeline.export.latency import interleaved_medians
 from pipeline.preprocess.cache import load_cases
 
 THREADS = 2
@@ -45,19 +46,19 @@ def main() -> None:
     patch = np.random.default_rng(0).random((1, spec.in_channels, *spec.patch_size), dtype=np.float32)
     tensor = torch.from_numpy(patch)
     volume = _volume(cache, splits)
-    rows = {}
     with torch.no_grad():
-        rows["patch"] = {
-            "torch eager teacher": median_seconds(lambda: module(tensor), PATCH_REPEATS),
-            "ORT FP32 teacher": median_seconds(lambda: teacher(patch), PATCH_REPEATS),
-            "ORT compressed": median_seconds(lambda: compressed(patch), PATCH_REPEATS)}
-        rows["volume"] = {
-            "torch eager teacher": median_seconds(lambda: torch_predict_volume(module, volume, spec), VOLUME_REPEATS, 1),
-            "ORT FP32 teacher": median_seconds(lambda: predict_volume(teacher, volume, spec), VOLUME_REPEATS, 1),
-            "ORT compressed": median_seconds(lambda: predict_volume(compressed, volume, spec), VOLUME_REPEATS, 1)}
+        rows = {
+            "patch": interleaved_medians({
+                "torch eager teacher": lambda: module(tensor),
+                "ORT FP32 teacher": lambda: teacher(patch),
+                "ORT compressed": lambda: compressed(patch)}, PATCH_REPEATS, 2),
+            "volume": interleaved_medians({
+                "torch eager teacher": lambda: torch_predict_volume(module, volume, spec),
+                "ORT FP32 teacher": lambda: predict_volume(teacher, volume, spec),
+                "ORT compressed": lambda: predict_volume(compressed, volume, spec)}, VOLUME_REPEATS, 1)}
     sizes = {name: (models / f"{name}.onnx").stat().st_size for name in ("teacher", "compressed")}
-    print(f"threads {THREADS}; patch {spec.patch_size} (median of {PATCH_REPEATS}); volume "
-          f"{list(volume.shape[1:])} sliding window overlap {spec.sw_overlap} (median of {VOLUME_REPEATS})")
+    print(f"threads {THREADS}; patch {spec.patch_size} (median of {PATCH_REPEATS} interleaved rounds); volume "
+          f"{list(volume.shape[1:])} sliding window overlap {spec.sw_overlap} (median of {VOLUME_REPEATS} rounds)")
     for scope, times in rows.items():
         eager, fp32, small = (times[k] for k in ("torch eager teacher", "ORT FP32 teacher", "ORT compressed"))
         print(f"  {scope:6s}  torch eager {1000 * eager:9.1f} ms | ORT FP32 teacher {1000 * fp32:9.1f} ms | "
