@@ -22,6 +22,7 @@ from pipeline.atomic import atomic_dir, write_json
 from pipeline.errors import UserError
 from pipeline.export.inference import OnnxModel, predict_volume, to_mask
 from pipeline.preprocess.cache import load_cases
+from pipeline.provenance import file_sha256
 from pipeline.verify import criteria, metrics, report
 from pipeline.verify.params import VerifyParams
 from pipeline.verify.plan import load_plan
@@ -82,7 +83,8 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
             "models": {n: {"path": str(paths.models[n]), "sha256": m.sha256,
                            "model_version": m.metadata.get("model_version", "")}
                        for n, m in models.items()},
-            "test_split": {"cases": len(cases),
+            "test_split": {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
+                           "locked": "test" in splits.get("locked", []),
                            "patients": len({c["patient_id"] for c in cases}),
                            "case_sha256": {c["case_id"]: _sha(splits, c["case_id"]) for c in cases}},
             "summary": report.summaries(rows, params.bootstrap_samples, params.seed),

@@ -87,6 +87,7 @@ def test_failed_criteria_are_recorded_with_evidence_and_block_release(paths):
     val1 = written["criteria"]["VAL-001"]["models"]["teacher"]
     assert {"value", "threshold", "status"} <= set(val1) and val1["estimate"]["n"] == len(tiny.CASES)
     assert written["test_split"]["cases"] == 4 and written["test_split"]["patients"] == 3
+    assert written["test_split"]["locked"] and len(written["test_split"]["splits_sha256"]) == 64
     sex = written["criteria"]["VAL-012"]["models"]["teacher"]["subgroups"]
     assert sex["unknown"]["status"] == "INCONCLUSIVE"
     with open(paths.out_dir / "per_case.csv") as handle:
