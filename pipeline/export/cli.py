@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+from pipeline.errors import UserError
 from pipeline.params import load_params
 
 STAGE = "export"
@@ -36,8 +37,6 @@ def main(args: argparse.Namespace) -> int:
                               metrics=Path(args.metrics))
     for path in (paths.teacher, paths.student, paths.choice, paths.splits):
         if not path.is_file():
-            from pipeline.errors import UserError
-
             raise UserError(f"{path} not found: run the train and compress stages first")
     run_id = training_run_id(Path(args.train_metrics), use_mlflow=not args.no_mlflow)
     start = time.perf_counter()
