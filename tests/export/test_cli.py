@@ -1,0 +1,41 @@
+"""``python -m pipeline compress`` and ``export`` end to end on tiny data, with MLflow (SRS-PLAT-003)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.cli import main
+from tests.export import tiny
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.verifies("SRS-PLAT-003", "SRS-EXPORT-001", "SRS-COMP-001")
+def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
+    cache, splits = tiny.make_cache(tmp_path)
+    teacher = tiny.make_teacher(tmp_path / "teacher.pt")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["compress"] = json.loads(tiny.compress_params(quantize={"enabled": False}).model_dump_json())
+    params["export"] = json.loads(tiny.export_params().model_dump_json())
+    params["preprocess"] = json.loads(tiny.preprocess_params().model_dump_json())
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    common = ["--cache", str(cache), "--splits", str(splits), "--teacher", str(teacher)]
+    assert main(["--params", "params.yaml", "compress", *common, "--student", "student.pt",
+                 "--choice", "choice.json", "--metrics", "compress.json"]) == 0
+    assert main(["--params", "params.yaml", "export", *common, "--student", "student.pt", "--choice",
+                 "choice.json", "--out", "release", "--metrics", "export.json"]) == 0
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")
+    stages = {run.data.tags["stage"]: run for run in runs}
+    assert {"compress", "export"} <= set(stages)
+    assert stages["export"].data.tags["compressed_onnx_sha256"] == \
+        (tmp_path / "release" / "compressed.onnx.sha256").read_text().split()[0]
+    assert "compression_reason" in stages["compress"].data.tags
