@@ -64,8 +64,10 @@ def deidentify(ds: Dataset, ctx: FileContext) -> None:
     _walk(ds, ctx)
     if ctx.to_clean:
         words = textclean.identifier_words(ctx.identifying)
+        quick = _ascii_words(words)
         for dataset, tag, generic in ctx.to_clean:
-            _clean(dataset, tag, words, generic)
+            if generic or not _surely_clean(dataset, tag, quick):
+                _clean(dataset, tag, words, generic)
     if ctx.profile.private_action == "C":
         prune_private_creators(ds)
     ds.PatientName = ctx.pseudonym
@@ -141,6 +143,20 @@ def _clean_action(ds: Dataset, tag: BaseTag, vr: str, ctx: FileContext) -> None:
     elif vr in TEXT_VRS:
         ctx.to_clean.append((ds, tag, True))
     # other VRs (TM, numbers, codes): a whole-day shift or cleaning leaves them unchanged
+
+
+def _ascii_words(words: frozenset[str]) -> list[bytes] | None:
+    named = [word for word in words if not word.isdigit()]
+    return [word.encode() for word in named] if all(word.isascii() for word in named) else None
+
+
+def _surely_clean(ds: Dataset, tag: BaseTag, quick: list[bytes] | None) -> bool:
+    """True when the still undecoded value cannot contain any identifying word (fast path)."""
+    raw = ds.get_item(tag)
+    if quick is None or isinstance(raw, DataElement) or not isinstance(raw.value, bytes):
+        return False
+    upper = raw.value.upper()
+    return not any(word in upper for word in quick)
 
 
 def _clean(ds: Dataset, tag: BaseTag, words: frozenset[str], generic: bool) -> None:
