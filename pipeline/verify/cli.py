@@ -57,8 +57,10 @@ def _bar(items):
 def _log(params, paths, out: dict, metrics_path: str, seconds: float) -> None:
     from pipeline.tracking import stage_run
 
-    inputs = [str(paths.preprocessed), str(paths.splits), *map(str, paths.models.values()),
-              str(paths.teacher_checkpoint)]
+    # as dvc.yaml names them (the ONNX files are outputs of export as one folder), so the
+    # run's recorded dvc.lock hashes are those of exactly what was verified
+    folders = sorted({str(Path(p).parent) for p in paths.models.values()})
+    inputs = [str(paths.preprocessed), str(paths.splits), *folders, str(paths.teacher_checkpoint)]
     with stage_run(STAGE, inputs=inputs) as mlflow:
         mlflow.log_params({"nsd_tolerance_mm": params.nsd_tolerance_mm, "seed": params.seed,
                            "bootstrap_samples": params.bootstrap_samples, "plan": out["settings"]["plan"],
