@@ -141,6 +141,7 @@ def _leak_check(params: DeidParams, source: Path, files: list[Path], out: Path, 
         option_columns=tuple(option_columns(params.options)),
         min_value_length=params.leak_check.min_value_length,
         min_substring_length=params.leak_check.min_substring_length,
+        workers=params.workers,
     )
     return leakcheck.check(source, files, out, pairs, policy)
 

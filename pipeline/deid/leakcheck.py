@@ -16,6 +16,7 @@ attributes are retained.
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +25,10 @@ from pipeline.deid.leakvalues import (  # the checker's own half: no de-identifi
     WHOLE_VALUE_VRS,
     LeakPolicy,
     Needles,
-    collect,
+    collect_input,
     drop_known_values,
     elements,
     norm,
-    private_values,
     read_dataset,
     strings,
 )
@@ -67,56 +67,78 @@ def check(input_root: Path, inputs: list[Path], output_root: Path,
         inputs: every input file (quarantined ones too: their values must not leak either).
         output_root: the de-identified folder.
         pairs: output file -> the input file it was made from (for the per-file date check).
-        policy: what counts as identifying.
+        policy: what counts as identifying (``policy.workers`` processes share the reading).
     """
     result = LeakResult()
     needles = Needles()
     per_input_dates: dict[Path, set[str]] = {}
-    for path in inputs:
-        for part in Path(path).relative_to(input_root).with_suffix("").parts:
-            if len(norm(part)) >= policy.min_substring_length and any(ch.isdigit() for ch in part):
-                needles.paths.setdefault(norm(part), "input path component")
-        ds = read_dataset(path)
-        if ds is None:
-            continue
-        result.inputs_read += 1
-        dates: set[str] = set()
-        privates: list[str] = []
-        benign: set[str] = set()
-        try:
-            collect(ds, needles, dates, policy, privates, benign)
-        except Exception:  # an element that cannot be decoded: what was collected still counts
-            pass
-        private_values(privates, benign, needles, dates, policy)
-        per_input_dates[Path(path)] = dates
+    collected = _map(_collect_task, list(inputs), policy.workers, (Path(input_root), policy))
+    for path, (partial, dates) in zip(inputs, collected):
+        needles.merge(partial)
+        if dates is not None:
+            result.inputs_read += 1
+            per_input_dates[Path(path)] = dates
     drop_known_values(needles)
     result.identifying_values = len(needles.values) + len(needles.dates) + len(needles.paths)
+    outputs = sorted(p for p in Path(output_root).rglob("*") if p.is_file())
+    own = [per_input_dates.get(pairs[p], set()) if p in pairs else set(needles.dates) for p in outputs]
+    searched = _map(_search_task, list(zip(outputs, own)), policy.workers, (Path(output_root), needles, policy))
     texts: dict[str, str] = {}
-    for path in sorted(p for p in Path(output_root).rglob("*") if p.is_file()):
-        relative = path.relative_to(output_root).as_posix()
+    for leaks, found in searched:
         result.outputs_checked += 1
-        texts.setdefault(relative.upper(), f"{relative}: path")
-        ds = read_dataset(path)
-        if ds is None:
-            result.leaks.append(Leak(relative, "file", "unreadable output"))
-            continue
-        own_dates = per_input_dates.get(pairs.get(path), set()) if path in pairs else set(needles.dates)
-        _search(ds, relative, needles, own_dates, texts, result, policy, "")
-        _search(ds.file_meta, relative, needles, own_dates, texts, result, policy, "meta ")
+        result.leaks.extend(leaks)
+        for text, location in found.items():
+            texts.setdefault(text, location)
     _substrings(texts, needles, result, policy)
     return result
 
 
+_STATE: tuple = ()
+
+
+def _map(task, items: list, workers: int, state: tuple) -> list:
+    """``task`` over ``items`` in order, in this process or in ``workers`` processes."""
+    if workers <= 1 or len(items) < 64:
+        _set_state(*state)
+        return [task(item) for item in items]
+    with ProcessPoolExecutor(max_workers=workers, initializer=_set_state, initargs=state) as pool:
+        return list(pool.map(task, items, chunksize=16))
+
+
+def _set_state(*state) -> None:
+    global _STATE
+    _STATE = state
+
+
+def _collect_task(path: Path):
+    input_root, policy = _STATE
+    return collect_input(path, input_root, policy)
+
+
+def _search_task(item: tuple[Path, set[str]]) -> tuple[list[Leak], dict[str, str]]:
+    path, own_dates = item
+    output_root, needles, policy = _STATE
+    relative = path.relative_to(output_root).as_posix()
+    leaks: list[Leak] = []
+    texts = {relative.upper(): f"{relative}: path"}
+    ds = read_dataset(path)
+    if ds is None:
+        return [Leak(relative, "file", "unreadable output")], texts
+    _search(ds, relative, needles, own_dates, texts, leaks, policy, "")
+    _search(ds.file_meta, relative, needles, own_dates, texts, leaks, policy, "meta ")
+    return leaks, texts
+
+
 def _search(ds, relative: str, needles: Needles, own_dates: set[str], texts: dict[str, str],
-            result: LeakResult, policy: LeakPolicy, prefix: str) -> None:
+            leaks: list[Leak], policy: LeakPolicy, prefix: str) -> None:
     keep_private = "rtnSafePrivOpt" in policy.option_columns
     for tag, vr, element in elements(ds, WHOLE_VALUE_VRS):
         where = f"{prefix}{tag}"
         if tag.group & 1 and not keep_private and tag.element >= 0x10:
-            result.leaks.append(Leak(relative, where, "private attribute present"))
+            leaks.append(Leak(relative, where, "private attribute present"))
         if vr == "SQ":
             for item in element.value or []:
-                _search(item, relative, needles, own_dates, texts, result, policy, f"{where} > ")
+                _search(item, relative, needles, own_dates, texts, leaks, policy, f"{where} > ")
             continue
         private = bool(tag.group & 1)
         if element is None or vr not in WHOLE_VALUE_VRS and not private:
@@ -124,9 +146,9 @@ def _search(ds, relative: str, needles: Needles, own_dates: set[str], texts: dic
         for value in strings(element):
             key = norm(value)
             if key in needles.values:
-                result.leaks.append(Leak(relative, where, needles.values[key]))
+                leaks.append(Leak(relative, where, needles.values[key]))
             if vr in ("DA", "DT") and key[:8] in own_dates:
-                result.leaks.append(Leak(relative, where, "date of the same input"))
+                leaks.append(Leak(relative, where, "date of the same input"))
             if (vr in SEARCH_TEXT_VRS or private) and len(key) >= policy.min_substring_length:
                 texts.setdefault(key, f"{relative}: {where}")
 

@@ -70,6 +70,7 @@ class LeakPolicy:
     option_columns: tuple[str, ...] = ()
     min_value_length: int = 3
     min_substring_length: int = 5
+    workers: int = 1
 
 
 @dataclass
@@ -79,6 +80,40 @@ class Needles:
     dates: dict[str, str] = field(default_factory=dict)
     retained: set[str] = field(default_factory=set)
     vocabulary: set[str] = field(default_factory=set)  # values of non-identifying attributes
+
+    def merge(self, other: "Needles") -> None:
+        """Add ``other`` (the values of later inputs: the first kind seen for a value wins)."""
+        for mine, theirs in ((self.values, other.values), (self.paths, other.paths), (self.dates, other.dates)):
+            for value, kind in theirs.items():
+                mine.setdefault(value, kind)
+        self.retained |= other.retained
+        self.vocabulary |= other.vocabulary
+
+
+def collect_input(path: Path, input_root: Path, policy: LeakPolicy) -> tuple[Needles, set[str] | None]:
+    """The identifying values of one input file and its own dates (None if it is not readable).
+
+    Args:
+        path: the input file.
+        input_root: the input folder (path components are taken relative to it).
+        policy: what counts as identifying.
+    """
+    needles = Needles()
+    for part in Path(path).relative_to(input_root).with_suffix("").parts:
+        if len(norm(part)) >= policy.min_substring_length and any(ch.isdigit() for ch in part):
+            needles.paths.setdefault(norm(part), "input path component")
+    ds = read_dataset(path)
+    if ds is None:
+        return needles, None
+    dates: set[str] = set()
+    privates: list[str] = []
+    benign: set[str] = set()
+    try:
+        collect(ds, needles, dates, policy, privates, benign)
+    except Exception:  # an element that cannot be decoded: what was collected still counts
+        pass
+    private_values(privates, benign, needles, dates, policy)
+    return needles, dates
 
 
 def private_values(privates: list[str], benign: set[str], needles: Needles, dates: set[str],
