@@ -1,8 +1,9 @@
 """Independent leak check: search de-identified outputs for identifying values of the inputs.
 
-Separate code from the de-identifier on purpose: this module and ``leakvalues`` import nothing
-from it (only pydicom and the standard library) and reads the inputs itself, so a bug in the de-identifier
-is not repeated here. Which input values count as identifying is defined in ``leakvalues``.
+Separate code from the de-identifier on purpose: this module and ``leakvalues`` import
+nothing from it (only pydicom and the standard library) and read the inputs themselves, so a
+bug in the de-identifier is not repeated here. Which input values count as identifying is
+defined in ``leakvalues``.
 
 Where it searches: every output value that can hold identity (text, names, AE titles, UIDs,
 dates, and any private value) at every depth, file meta included, as a whole value; every
@@ -10,8 +11,8 @@ such text value and every output path for identifying values of at least
 ``min_substring_length`` characters as substrings. Code strings (CS) and numbers hold defined
 terms and measurements and are not searched. Dates are compared per file pair (an output
 must not hold a date of the input it came from, since another patient's shifted date can
-coincide with a real date by chance) and as substrings of text everywhere. Any private element left in an output is a leak unless safe private
-attributes are retained.
+coincide with a real date by chance) and as substrings of text everywhere. Any private
+element left in an output is a leak unless safe private attributes are retained.
 """
 
 from __future__ import annotations
