@@ -5,8 +5,8 @@ DICOM plus a small generated cohort (the default sites, two patients each); then
 alone, where almost every file is de-identified rather than quarantined. Both tools read
 each file, de-identify it and write it to a fresh folder, in one process. Ours is timed twice:
 the de-identifier alone (leak check off) and the whole stage (with the independent leak
-check), and both with two worker processes ("stage 2 workers" is what ``dvc repro`` runs with
-the default params). Each measurement is the best of ``REPEATS`` alternating runs (the machine is shared).
+check), and both with two worker processes (``deid.workers: 2``; "deid+leakcheck" is what
+``dvc repro`` runs with the default ``deid.workers: 1``). Each measurement is the best of ``REPEATS`` alternating runs (the machine is shared).
 """
 
 from __future__ import annotations
