@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                    if m.name.startswith("bench_"))
     chosen = [n for n in names if not argv or n.removeprefix("bench_") in argv or n in argv]
     if not chosen:
