@@ -23,9 +23,14 @@ def build_unet(network: NetworkParams | dict) -> UNet:
                 dropout=net.dropout)
 
 
-def build_loss() -> DiceCELoss:
-    """Dice + cross-entropy on softmax outputs against integer labels."""
-    return DiceCELoss(to_onehot_y=True, softmax=True)
+def build_loss(batch_dice: bool = False) -> DiceCELoss:
+    """Dice + cross-entropy on softmax outputs against integer labels.
+
+    Args:
+        batch_dice: compute the Dice term over the whole batch instead of per patch (steadier
+            for small structures and for patches without foreground).
+    """
+    return DiceCELoss(to_onehot_y=True, softmax=True, batch=batch_dice)
 
 
 def save_checkpoint(path: Path, state_dict: dict, config: dict) -> None:

@@ -35,6 +35,7 @@ class TrainParams(StrictModel):
     cases_per_batch: int = Field(ge=1, le=64)
     patches_per_case: int = Field(ge=1, le=64, description="patches drawn from each case per step")
     pos_neg_ratio: float = Field(default=1.0, gt=0.0, description="foreground : background patch centres")
+    batch_dice: bool = Field(default=False, description="Dice term over the whole batch, not per patch")
     flip_prob: float = Field(default=0.0, ge=0.0, le=1.0, description="random flip per axis")
     epochs: int = Field(ge=1, le=10000)
     accumulation_steps: int = Field(default=1, ge=1, le=64)

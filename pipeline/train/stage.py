@@ -58,9 +58,9 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     amp = params.amp and info.device.startswith("cuda")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
-    step = loop.Step(trained, model.build_loss(), optimizer, info.device, params.accumulation_steps,
+    step = loop.Step(trained, model.build_loss(params.batch_dice), optimizer, info.device, params.accumulation_steps,
                      amp, torch.amp.GradScaler("cuda") if amp else None)
-    best = {"dice": -1.0, "epoch": 0, "state": None}
+    best = {"dice": -1.0, "epoch": 0, "per_case": {}, "state": None}
     rows, voxels, start = [], 0, time.perf_counter()
     for epoch in range(1, params.epochs + 1):
         loader.sampler.set_epoch(epoch)
@@ -74,7 +74,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
                                    info.device, amp)
             dice = sum(scores.values()) / max(len(scores), 1)
             if dice > best["dice"]:
-                best = {"dice": dice, "epoch": epoch,
+                best = {"dice": dice, "epoch": epoch, "per_case": {k: round(v, 6) for k, v in scores.items()},
                         "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
         distributed.barrier(info)
         row = {"epoch": epoch, "train_loss": round(stats["loss"], 6), "val_dice": dice, "lr": lr,
@@ -97,7 +97,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
                "threads": pinned["threads"], "device": info.device, "world_size": info.world_size,
                "train_cases": len(train_cases), "val_cases": len(val_cases),
                "train_voxels_per_second": round(voxels / seconds, 1), "amp": amp,
-               "final_train_loss": rows[-1]["train_loss"]}
+               "final_train_loss": rows[-1]["train_loss"], "best_val_dice_per_case": best["per_case"]}
     write_json(paths.metrics, metrics)
     _write_curve(paths.curve, rows)
     return {**metrics, "curve": rows, "config": copy.deepcopy(config)}
