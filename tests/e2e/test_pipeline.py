@@ -1,0 +1,114 @@
+"""End to end: ``dvc repro`` runs every stage on a tiny cohort in a copy of the repository,
+leaves a complete release, and a second ``dvc repro`` does nothing.
+
+Runs the real commands of ``dvc.yaml`` (no stage is faked); only the sizes in ``params.yaml``
+are made tiny so that the whole pipeline takes a couple of minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow]
+
+
+def tiny_params() -> dict:
+    """The committed params.yaml with small sizes (every other value as shipped)."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    site = dict(institution="Test Hospital", model="Model X", rows=40, columns=36, slices=14,
+                noise_hu=10.0, slice_order="head_first")
+    params["cohort"].update(
+        patients_per_site=4, followup_every=3, dose_report_every=4,
+        sites=[dict(site, name="alpha", manufacturer="ACME", pixel_spacing_mm=1.8, slice_thickness_mm=4.0),
+               dict(site, name="beta", manufacturer="BETA", pixel_spacing_mm=2.0,
+                    slice_thickness_mm=5.0, slice_order="feet_first")])
+    params["deid"]["max_quarantined_share"] = 0.2
+    train = params["train"]
+    train.update(epochs=2, patch_size=[32, 32, 16], cases_per_batch=2, patches_per_case=1)
+    train["network"].update(channels=[4, 8, 16], strides=[2, 2])
+    compress = params["compress"]
+    compress["students"] = [dict(compress["students"][0], channels=[2, 4, 8], strides=[2, 2])]
+    compress["distill"]["epochs"] = 1
+    compress["quantize"]["calibration_cases"] = 1
+    compress["latency_repeats"] = 2
+    params["export"]["latency_repeats"] = 2
+    params["verify"]["bootstrap_samples"] = 100
+    return params
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A copy of the repository's tracked files, committed, with tiny params."""
+    dest = tmp_path_factory.mktemp("e2e") / "repo"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
+    for name in files.stdout.decode().split("\0"):
+        if name and (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    (dest / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
+    git = ["git", "-C", str(dest), "-c", "user.name=e2e", "-c", "user.email=e2e@example.org"]
+    subprocess.run(["git", "init", "-q", str(dest)], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "e2e"], check=True)
+    return dest
+
+
+def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               PIPELINE_DEID_KEY="e2e-test-key-not-secret", CI="true")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=1500)
+
+
+@pytest.fixture(scope="module")
+def first_run(repo):
+    done = _dvc(repo, "repro")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done
+
+
+@pytest.mark.verifies("SRS-PLAT-005", "SRS-DOC-003")
+def test_dvc_repro_leaves_a_complete_release(repo, first_run):
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    for stage in stages:
+        assert f"Running stage '{stage}'" in first_run.stdout, stage
+    manifest = json.loads((repo / "release/manifest.json").read_text())
+    released = {entry["path"] for entry in manifest["files"]}
+    for expected in ("models/teacher.onnx", "models/compressed.onnx", "trace/index.html",
+                     "techfile/technical_file.html", "techfile/technical_file.pdf"):
+        assert any(path.endswith(expected) for path in released), expected
+    vnv = json.loads((repo / "metrics/vnv.json").read_text())
+    assert vnv["release_status"] in ("releasable", "not releasable")
+    assert (repo / "mlflow.db").is_file()
+
+
+@pytest.mark.verifies("SRS-PLAT-005")
+def test_second_repro_is_a_no_op(repo, first_run):
+    lock = (repo / "dvc.lock").read_bytes()
+    again = _dvc(repo, "repro")
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "Running stage" not in again.stdout
+    assert "Data and pipelines are up to date" in again.stdout
+    assert (repo / "dvc.lock").read_bytes() == lock
+
+
+@pytest.mark.verifies("SRS-DEID-005")
+def test_the_key_is_nowhere_in_the_outputs(repo, first_run):
+    key = b"e2e-test-key-not-secret"
+    for folder in ("data", "metrics", "release", "models", "mlartifacts", "reports"):
+        for path in (repo / folder).rglob("*"):
+            if path.is_file():
+                assert key not in path.read_bytes(), path
+    assert key not in (repo / "dvc.lock").read_bytes()
+    assert key not in (repo / "mlflow.db").read_bytes()
+
