@@ -76,10 +76,13 @@ def test_canonical_ras_matches_every_raw_slice_for_both_slice_orders(read_tiny, 
 def test_missing_slice_resampled_to_even_spacing_along_normal(tiny_dicom, read_tiny, tmp_path):
     files = _series_files(tiny_dicom)
     uid, paths = next((uid, p) for (m, uid), p in sorted(files.items()) if m == "CT" and len(p) > 3)
+    seg_path = next(p[0] for (m, _), p in files.items() if m == "SEG" and
+                    str(pydicom.dcmread(p[0]).ReferencedSeriesSequence[0].SeriesInstanceUID) == uid)
     study = tmp_path / "study"
-    for path in paths + files[("SEG", next(u for (m, u), p in files.items() if m == "SEG" and
-                                           str(pydicom.dcmread(p[0]).ReferencedSeriesSequence[0].SeriesInstanceUID) == uid))]:
-        shutil.copy(path, study.mkdir(exist_ok=True) or study / path.name if path.name.startswith("IM") else study / "seg.dcm")
+    study.mkdir()
+    for path in paths:
+        shutil.copy(path, study / path.name)
+    shutil.copy(seg_path, study / "seg.dcm")
     by_z = sorted(study.glob("IM*.dcm"), key=lambda p: float(pydicom.dcmread(p).ImagePositionPatient[2]))
     by_z[len(by_z) // 2].unlink()
     result = _read(study)
