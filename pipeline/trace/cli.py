@@ -82,9 +82,8 @@ def main_site(args: argparse.Namespace) -> int:
     if not args.no_mlflow:
         from pipeline.tracking import stage_run
 
-        described = sorted({p for s in trace.stages.values() if s.name != args.as_of
-                            for p in s.out_hashes})
-        with stage_run("trace", inputs=described, root=Path(args.root)) as mlflow:
+        inputs = upstream_outputs(trace.stages, args.as_of)
+        with stage_run("trace", inputs=inputs, root=Path(args.root)) as mlflow:
             mlflow.log_metrics({k: v for k, v in result["counts"].items()})
             mlflow.set_tag("release_status", result["release_status"])
     print(f"trace site: {args.out} ({result['release_status']}, {len(problems)} problem(s))")
@@ -104,3 +103,18 @@ def _paths(args: argparse.Namespace):
     from pipeline.trace.graph import TracePaths
 
     return TracePaths(root=Path(args.root), junit=args.junit, vnv=args.vnv)
+
+
+def upstream_outputs(stages: dict, as_of: str) -> list[str]:
+    """The outputs of the stages before ``as_of`` in ``dvc.yaml`` order: what that stage reads.
+
+    A later stage's outputs (the technical file) must not be recorded as inputs, or every
+    re-render of that later stage would make this run look suspect.
+
+    Args:
+        stages: the trace graph's stages by name, in ``dvc.yaml`` order.
+        as_of: the stage whose inputs are wanted.
+    """
+    names = list(stages)
+    upstream = names[:names.index(as_of)] if as_of in names else names
+    return sorted({path for name in upstream for path in stages[name].out_hashes})
