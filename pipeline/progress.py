@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from tqdm import tqdm
 
@@ -19,3 +20,8 @@ def progress(items: Iterable[Item], total: int | None = None, desc: str = "") ->
 def show_progress() -> bool:
     """True in an interactive terminal outside CI."""
     return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def bar(desc: str) -> Callable[[Iterable[Item]], Iterator[Item]]:
+    """A one-argument wrapper labelled ``desc``, for stage cores that take a ``progress`` callable."""
+    return functools.partial(progress, desc=desc)

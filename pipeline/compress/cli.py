@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.errors import UserError
 from pipeline.params import load_section
+from pipeline.progress import bar
 
 STAGE = "compress"
 
@@ -34,7 +35,7 @@ def main(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UserError(f"{path} not found: run the preprocess and train stages first")
     start = time.perf_counter()
-    metrics = stage.run(params, paths, progress=_bar)
+    metrics = stage.run(params, paths, progress=bar("distill epochs"))
     seconds = round(time.perf_counter() - start, 2)
     if not args.no_mlflow:
         _log(params, paths, metrics, seconds)
@@ -66,9 +67,3 @@ def _log(params, paths, metrics: dict, seconds: float) -> None:
                 mlflow.log_metric(f"{name}.distill_loss", point["loss"], step=point["epoch"])
         mlflow.log_artifact(str(paths.metrics))
         mlflow.log_artifact(str(paths.choice))
-
-
-def _bar(items):
-    from pipeline.progress import progress
-
-    return progress(items, desc="distill epochs")

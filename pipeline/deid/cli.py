@@ -69,7 +69,9 @@ def _log(params, report: dict) -> None:
 
 
 def _progress():
-    if not sys.stderr.isatty():
+    from pipeline.progress import show_progress
+
+    if not show_progress():
         return None
     from tqdm import tqdm
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline.params import load_section
+from pipeline.progress import bar
 
 STAGE = "preprocess"
 
@@ -28,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.preprocess import stage
 
     start = time.perf_counter()
-    summary = stage.run(params, Path(args.out), Path(args.splits), Path(args.fingerprint), progress=_bar)
+    summary = stage.run(params, Path(args.out), Path(args.splits), Path(args.fingerprint), progress=bar(STAGE))
     summary["seconds"] = round(time.perf_counter() - start, 2)
     if not args.no_mlflow:
         from pipeline.tracking import stage_run
@@ -45,9 +46,3 @@ def main(args: argparse.Namespace) -> int:
           f"train/val/test {summary['train_cases']}/{summary['val_cases']}/{summary['test_cases']} "
           f"in {summary['seconds']} s")
     return 0
-
-
-def _bar(items):
-    from pipeline.progress import progress
-
-    return progress(items, desc=STAGE)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pipeline.params import load_section
+from pipeline.progress import bar
 
 STAGE = "train"
 
@@ -33,9 +34,9 @@ def main(args: argparse.Namespace) -> int:
                              Path(args.curve))
     try:
         if args.no_mlflow or not info.is_main:
-            result = stage.run(params, paths, info, progress=_bar)
+            result = stage.run(params, paths, info, progress=bar(STAGE))
         else:
-            result = _run_logged(params, paths, info, args, _bar)
+            result = _run_logged(params, paths, info, args, bar(STAGE))
     finally:
         distributed.cleanup(info)
     if info.is_main:
@@ -56,9 +57,3 @@ def _run_logged(params, paths, info, args, progress) -> dict:
                            progress=progress)
         mlflow_log.log_result(mlflow, result, paths, Path(args.fingerprint), args.mlflow_model)
     return result
-
-
-def _bar(items):
-    from pipeline.progress import progress
-
-    return progress(items, desc=STAGE)

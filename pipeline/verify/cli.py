@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline.params import load_section
+from pipeline.progress import bar
 
 STAGE = "verify"
 STATUS_CODE = {"PASS": 1, "INCONCLUSIVE": 0, "FAIL": -1}
@@ -37,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
         teacher_checkpoint=Path(args.checkpoint), out_dir=Path(args.out),
         metrics=Path(args.metrics), plan=Path(args.plan) if args.plan else None)
     start = time.perf_counter()
-    out = stage.run(params, paths, progress=_bar)
+    out = stage.run(params, paths, progress=bar(STAGE))
     seconds = round(time.perf_counter() - start, 2)
     if not args.no_mlflow:
         _log(params, paths, out, args.metrics, seconds)
@@ -47,11 +48,6 @@ def main(args: argparse.Namespace) -> int:
           f"({out['test_split']['cases']} test cases, {seconds} s)")
     return 0
 
-
-def _bar(items):
-    from pipeline.progress import progress
-
-    return progress(items, desc=STAGE)
 
 
 def _log(params, paths, out: dict, metrics_path: str, seconds: float) -> None:
