@@ -18,11 +18,13 @@ from torch import nn
 from pipeline.verify import explain
 
 PANELS = ("image", "ground truth", "prediction", "Grad-CAM", "occlusion")
+CAM_TITLES = {"hirescam": "Grad-CAM (HiResCAM)", "gradcam": "Grad-CAM"}
 
 
 def explain_case(net: nn.Module, image: np.ndarray, truth: np.ndarray, pred: np.ndarray,
                  spacing: Sequence[float], roi: Sequence[int], target_layer: str,
-                 occlusion_mask: int, occlusion_overlap: float, dilation_mm: float) -> dict:
+                 occlusion_mask: int, occlusion_overlap: float, dilation_mm: float,
+                 method: str = "hirescam") -> dict:
     """Grad-CAM and occlusion maps (full image size) plus their sanity metrics.
 
     Args:
@@ -36,11 +38,15 @@ def explain_case(net: nn.Module, image: np.ndarray, truth: np.ndarray, pred: np.
         occlusion_mask: occluding box edge in voxels.
         occlusion_overlap: overlap of occluding boxes.
         dilation_mm: margin around the structure for the sanity metric.
+        method: the Grad-CAM variant shown (``hirescam`` or ``gradcam``); the other variant's
+            sanity metric is returned as ``other_cam_mass_in_region`` for comparison.
     """
     region_name, region = ("prediction", pred) if np.any(pred) else ("ground truth", truth)
     window = _window(region, roi, image.shape)
     crop = tuple(slice(lo, hi) for lo, hi in window)
+    other = "gradcam" if method == "hirescam" else "hirescam"
     cam = np.zeros(image.shape, dtype=np.float32)
+    other_cam = np.zeros(image.shape, dtype=np.float32)
     occ = np.zeros(image.shape, dtype=np.float32)
     if np.any(region):
         # an image smaller than the window is padded with zeros, as sliding-window inference does
@@ -48,18 +54,22 @@ def explain_case(net: nn.Module, image: np.ndarray, truth: np.ndarray, pred: np.
                for (lo, hi), size in zip(window, roi)]
         inner = tuple(slice(before, before + hi - lo) for (before, _), (lo, hi) in zip(pad, window))
         patch, patch_region = np.pad(image[crop], pad), np.pad(region[crop], pad)
-        cam[crop] = explain.gradcam(net, patch, patch_region, target_layer)[inner]
+        cam[crop] = explain.gradcam(net, patch, patch_region, target_layer, method=method)[inner]
+        other_cam[crop] = explain.gradcam(net, patch, patch_region, target_layer, method=other)[inner]
         box = explain.structure_box(patch_region, margin=occlusion_mask // 2)
         occ[crop] = explain.occlusion(net, patch, patch_region, occlusion_mask,
                                       occlusion_overlap, box=box)[inner]
     return {"gradcam": cam, "occlusion": occ, "explained_region": region_name,
             "window": [list(w) for w in window],
             "attribution_mass_in_region": explain.attribution_mass_in_region(cam, truth, spacing, dilation_mm),
+            "other_cam": other, "other_cam_mass_in_region": explain.attribution_mass_in_region(
+                other_cam, truth, spacing, dilation_mm),
             "occlusion_mass_in_region": explain.attribution_mass_in_region(occ, truth, spacing, dilation_mm)}
 
 
 def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarray,
-               cam: np.ndarray, occ: np.ndarray, slices: Sequence[int], caption: str) -> None:
+               cam: np.ndarray, occ: np.ndarray, slices: Sequence[int], caption: str,
+               cam_title: str = PANELS[3]) -> None:
     """Write a PNG: one row per axial slice, columns image, truth, prediction, Grad-CAM, occlusion.
 
     Slices are shown in radiological convention (patient right on the left, anterior up) for
@@ -74,6 +84,7 @@ def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarra
         occ: occlusion map.
         slices: axial slice indices to show.
         caption: figure title (case and metrics).
+        cam_title: heading of the Grad-CAM column (names the variant).
     """
     import matplotlib
 
@@ -85,7 +96,7 @@ def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarra
     occ_top = float(np.abs(occ).max()) or 1.0
     for row, z in enumerate(slices):
         view = [_radiological(a[..., z]) for a in (image, truth, pred, cam, occ)]
-        for col, title in enumerate(PANELS):
+        for col, title in enumerate(PANELS[:3] + (cam_title,) + PANELS[4:]):
             ax = axes[row][col]
             ax.imshow(view[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
             if col == 1:

@@ -1,11 +1,20 @@
-"""Attribution maps for a segmentation network: Grad-CAM and occlusion sensitivity.
+"""Attribution maps for a segmentation network: Grad-CAM (two variants) and occlusion sensitivity.
 
-Both explain one region: the network's output is reduced to a class score that is the sum of
+All explain one region: the network's output is reduced to a class score that is the sum of
 the class logit over a mask (the predicted structure), by ``MaskedScore``. MONAI's ``GradCAM``
 then back-propagates that score (``class_idx`` is always given), and MONAI's
 ``OcclusionSensitivity`` measures how much the score drops when a box of the input is
 occluded. ``attribution_mass_in_region`` is the sanity metric: the share of positive
 attribution that falls inside a dilated region around the structure.
+
+Two Grad-CAM variants: ``gradcam`` (Selvaraju et al.) weights each channel of the layer by its
+gradient averaged over the whole window; ``hirescam`` (Draelos & Carin, 2020) multiplies
+gradient and activation voxel by voxel before summing over channels. For a region score of a
+fully convolutional network the average discards where the gradient is: on this project's
+teacher the averaged variant put 13-56 % of its positive mass within 10 mm of the lesion on
+four validation cases (the region covers 5-10 % of the window), the element-wise variant 100 %. HiResCAM is the default; MONAI ships only the averaged
+variants, so it is ``HiResCAM`` below, a subclass that reuses MONAI's hooks, upsampling and
+normalisation and changes only the channel weighting.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from monai.visualize import GradCAM, OcclusionSensitivity
 from scipy import ndimage
 from torch import nn
@@ -41,8 +51,30 @@ class MaskedScore(nn.Module):
         return (logits * self.mask).flatten(2).sum(-1)
 
 
+class HiResCAM(GradCAM):
+    """Grad-CAM with element-wise gradient weighting: ``relu(sum_c grad_c * act_c)``."""
+
+    def compute_map(self, x, class_idx=None, retain_graph=False, layer_idx=-1, **kwargs):  # noqa: D102
+        _, acti, grad = self.nn_module(x, class_idx=class_idx, retain_graph=retain_graph, **kwargs)
+        acti, grad = acti[layer_idx], grad[layer_idx]
+        return F.relu((grad * acti).sum(1, keepdim=True))
+
+
+CAM_METHODS = {"hirescam": HiResCAM, "gradcam": GradCAM}
+
+
+def scale_to_unit(cam: torch.Tensor) -> torch.Tensor:
+    """Divide each map by its maximum: 0 stays "no attribution", the strongest voxel is 1.
+
+    Replaces MONAI's ``default_normalizer``, which maps (min, max) to (1, 0) and so inverts the
+    map (documented there); evidence drawn with it showed the least attributed voxels hottest.
+    """
+    top = cam.flatten(1).amax(dim=1).clamp_min(torch.finfo(cam.dtype).tiny)
+    return cam / top.view(-1, *[1] * (cam.dim() - 1))
+
+
 def gradcam(net: nn.Module, image: np.ndarray, region: np.ndarray, target_layer: str,
-            class_idx: int = FOREGROUND) -> np.ndarray:
+            class_idx: int = FOREGROUND, method: str = "hirescam") -> np.ndarray:
     """Grad-CAM of the class score summed over ``region``; values in [0, 1], image shape.
 
     Args:
@@ -51,9 +83,13 @@ def gradcam(net: nn.Module, image: np.ndarray, region: np.ndarray, target_layer:
         region: binary mask of the region to explain (e.g. the predicted structure).
         target_layer: module name inside ``net`` whose activations are used (e.g. ``model.2``).
         class_idx: the class whose score is explained.
+        method: ``hirescam`` (element-wise weighting) or ``gradcam`` (channel-averaged).
     """
+    if method not in CAM_METHODS:
+        raise ValueError(f"unknown Grad-CAM method {method!r}; allowed: {', '.join(CAM_METHODS)}")
     scorer = MaskedScore(net, _tensor(region)).eval()
-    cam = GradCAM(nn_module=scorer, target_layers=f"net.{target_layer}")
+    cam = CAM_METHODS[method](nn_module=scorer, target_layers=f"net.{target_layer}",
+                              postprocessing=scale_to_unit)
     x = _tensor(image).requires_grad_(False)
     with torch.enable_grad():
         heat = cam(x, class_idx=class_idx)

@@ -77,13 +77,14 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
         pred = masks[case_id]
         maps = evidence.explain_case(net, image, truth, pred, case["spacing"], roi,
                                      params.target_layer, params.occlusion_mask_voxels,
-                                     params.occlusion_overlap, params.dilation_mm)
+                                     params.occlusion_overlap, params.dilation_mm, params.method)
         row["attribution_mass_in_region"] = maps["attribution_mass_in_region"]
         slices = explain.informative_slices(maps["gradcam"], params.slices, structure=truth)
         role = "-".join(roles)
         path = Path(out_dir) / f"explain_{role}_{case_id}.png"
         text = evidence.caption(case_id, role, "teacher", row, REQUIREMENTS)
-        evidence.render_png(path, image, truth, pred, maps["gradcam"], maps["occlusion"], slices, text)
+        evidence.render_png(path, image, truth, pred, maps["gradcam"], maps["occlusion"], slices, text,
+                            evidence.CAM_TITLES[params.method])
         entries.append({"path": str(Path(final_dir or out_dir) / path.name), "file": path.name,
                         "teacher_weights_sha256": actual,
                         "weights_checked_against_onnx": bool(expected_weights
@@ -95,6 +96,8 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
                         "explained_region": maps["explained_region"],
                         "attribution_mass_in_region": _num(maps["attribution_mass_in_region"]),
                         "occlusion_mass_in_region": _num(maps["occlusion_mass_in_region"]),
+                        "cam_method": params.method,
+                        f"{maps['other_cam']}_mass_in_region": _num(maps["other_cam_mass_in_region"]),
                         "dice": row["dice"], "hd95_mm": row["hd95_mm"],
                         "target_layer": params.target_layer, "dilation_mm": params.dilation_mm})
     return entries

@@ -16,6 +16,10 @@ class ExplainParams(StrictModel):
     cases: list[Literal["best", "median", "worst"]] = Field(
         default_factory=lambda: ["best", "median", "worst"], min_length=1,
         description="which test cases by teacher Dice are explained")
+    method: Literal["hirescam", "gradcam"] = Field(
+        default="hirescam", description="Grad-CAM variant shown and measured by VAL criteria: "
+                                        "element-wise (HiResCAM) or channel-averaged weights; the "
+                                        "other variant's attribution mass is recorded beside it")
     target_layer: str = Field(default="model.1.submodule.2", min_length=1,
                               description="Grad-CAM layer inside the MONAI UNet (a decoder block "
                                           "with several channels; the output layer is degenerate)")

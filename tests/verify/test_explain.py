@@ -106,3 +106,24 @@ def test_informative_slices_always_show_the_structure():
     structure[1:3, 1:3, 5] = 1
     assert explain.informative_slices(attr, 2, structure=structure) == [1, 5]
     assert explain.informative_slices(attr, 1, structure=np.zeros_like(structure)) == [1]
+
+
+def test_hirescam_localises_a_region_score_where_channel_averaged_gradcam_spreads(case):
+    net, image, truth = case
+    spacing = [1.0, 1.0, 1.0]
+    hires = explain.gradcam(net, image, truth, "model.1.submodule.2", method="hirescam")
+    averaged = explain.gradcam(net, image, truth, "model.1.submodule.2", method="gradcam")
+    assert hires.shape == averaged.shape == image.shape
+    assert not np.allclose(hires, averaged)
+    mass = explain.attribution_mass_in_region
+    assert mass(hires, truth, spacing, 2.0) > mass(averaged, truth, spacing, 2.0)
+    with pytest.raises(ValueError, match="unknown Grad-CAM method"):
+        explain.gradcam(net, image, truth, "model.1.submodule.2", method="cam")
+
+
+def test_cam_maps_are_scaled_not_inverted():
+    # MONAI's default normaliser maps (min, max) to (1, 0); the evidence must keep 0 = none
+    cam = torch.tensor([[[0.0, 1.0, 4.0]], [[0.0, 0.0, 0.0]]])
+    scaled = explain.scale_to_unit(cam)
+    assert torch.equal(scaled[0], torch.tensor([[0.0, 0.25, 1.0]]))
+    assert torch.equal(scaled[1], torch.zeros(1, 3))
