@@ -96,7 +96,10 @@ class AcceptanceCriterion(StrictModel):
     title: str = Field(min_length=1, max_length=120)
     requirements: list[str] = Field(min_length=1)
     models: list[Literal["teacher", "compressed"]] = Field(min_length=1)
-    split: Literal["test"]
+    split: Literal["test", "val"] = Field(
+        description="test: the locked test split (V&V of the released models); val: the "
+                    "validation split, for requirements stated on it (it took part in model "
+                    "selection, so it never stands in for the test split)")
     metric: str = Field(min_length=1)
     statistic: Literal["point", "ci95_lower", "ci95_upper"]
     comparison: Literal[">=", "<="]

@@ -92,22 +92,26 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
         per_model[model] = result
     status = combine([result["status"] for result in per_model.values()])
     return {"id": criterion.id, "title": criterion.title, "requirements": criterion.requirements,
-            "metric": criterion.metric, "statistic": criterion.statistic,
+            "split": criterion.split, "metric": criterion.metric, "statistic": criterion.statistic,
             "comparison": criterion.comparison, "threshold": criterion.threshold,
             "subgroup": criterion.subgroup.model_dump() if criterion.subgroup else None,
             "rationale": criterion.rationale, "status": status, "models": per_model}
 
 
-def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed: int) -> dict:
+def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed: int,
+                  other_splits: dict[str, dict[str, list[dict]]] | None = None) -> dict:
     """Evaluate every criterion of the plan and decide the release status.
 
     Args:
         plan: the validated V&V plan.
-        rows: model name -> per-case records.
+        rows: model name -> per-case records of the test split.
         samples: bootstrap resamples.
         seed: bootstrap seed.
+        other_splits: split name -> model name -> per-case records, for criteria on another
+            split (``val``); a split not given leaves its criteria INCONCLUSIVE (no cases).
     """
-    results = {c.id: evaluate_criterion(c, rows, plan.age_bands_years, samples, seed)
+    by_split = {**(other_splits or {}), "test": rows}
+    results = {c.id: evaluate_criterion(c, by_split.get(c.split, {}), plan.age_bands_years, samples, seed)
                for c in plan.criteria}
     return {"criteria": results, **release_status(results, plan.release_policy.inconclusive_blocks_release)}
 

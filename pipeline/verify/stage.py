@@ -67,6 +67,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
     for name, model in models.items():
         rows[name], masks[name] = _evaluate_model(model, cases, params, progress)
     _add_paired(rows)
+    other = _other_splits(plan, models, splits, paths, params, progress)
     evidence: list[dict] = []
     with atomic_dir(Path(paths.out_dir)) as tmp:
         if params.explain.enabled and paths.teacher_checkpoint is not None and "teacher" in rows:
@@ -77,7 +78,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    params.threads, final_dir=Path(paths.out_dir),
                                                    expected_weights=models["teacher"].metadata.get(
                                                        "weights_sha256"))
-        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed)
+        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other)
         out = {
             "release_status": result.pop("release_status"), **result,
             "models": {n: {"path": str(paths.models[n]), "sha256": m.sha256,
@@ -87,6 +88,8 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                            "locked": "test" in splits.get("locked", []),
                            "patients": len({c["patient_id"] for c in cases}),
                            "case_sha256": {c["case_id"]: _sha(splits, c["case_id"]) for c in cases}},
+            "other_splits": {name: {"cases": len(next(iter(per_model.values()), [])),
+                                    "models": sorted(per_model)} for name, per_model in other.items()},
             "summary": report.summaries(rows, params.bootstrap_samples, params.seed),
             "subgroups": report.subgroup_summaries(rows, plan.age_bands_years,
                                                    params.bootstrap_samples, params.seed),
@@ -99,6 +102,21 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
         }
         report.write_case_table(tmp / "per_case.csv", rows)
     write_json(Path(paths.metrics), out)
+    return out
+
+
+def _other_splits(plan, models: dict, splits: dict, paths: VerifyPaths, params: VerifyParams,
+                  progress) -> dict[str, dict[str, list[dict]]]:
+    """Per-case rows on the non-test splits that criteria name (the models they name only)."""
+    wanted: dict[str, set[str]] = {}
+    for criterion in plan.criteria:
+        if criterion.split != "test":
+            wanted.setdefault(criterion.split, set()).update(criterion.models)
+    out: dict[str, dict[str, list[dict]]] = {}
+    for split, names in sorted(wanted.items()):
+        cases = load_cases(Path(paths.preprocessed), splits, [split])[split]
+        out[split] = {name: _evaluate_model(models[name], cases, params, progress)[0]
+                      for name in sorted(names) if name in models}
     return out
 
 

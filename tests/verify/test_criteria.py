@@ -97,3 +97,20 @@ def test_missing_metric_values_make_the_result_inconclusive():
     result = criteria.evaluate_criterion(_criterion(metric="sensitivity"), rows, [0, 100], 10, 0)
     assert result["status"] == "INCONCLUSIVE"
     assert criteria.evaluate_criterion(_criterion(), {}, [0, 100], 10, 0)["status"] == "INCONCLUSIVE"
+
+
+@pytest.mark.verifies("SRS-VNV-004", "SRS-TRAIN-006")
+def test_a_validation_split_criterion_reads_only_validation_rows():
+    plan = validate_plan({
+        "title": "t", "age_bands_years": [0, 50, 120],
+        "release_policy": {"inconclusive_blocks_release": False, "rationale": "r"},
+        "criteria": [_criterion().model_dump(),
+                     _criterion(id="VAL-002", split="val", threshold=0.85).model_dump()]})
+    test_rows = {"teacher": _rows([0.9, 0.92])}
+    low_val = criteria.evaluate_plan(plan, test_rows, 100, 0, {"val": {"teacher": _rows([0.7, 0.8])}})
+    assert low_val["criteria"]["VAL-001"]["status"] == "PASS"
+    assert low_val["criteria"]["VAL-002"]["status"] == "FAIL"
+    assert low_val["criteria"]["VAL-002"]["split"] == "val"
+    assert low_val["criteria"]["VAL-002"]["models"]["teacher"]["value"] == pytest.approx(0.75)
+    not_measured = criteria.evaluate_plan(plan, test_rows, 100, 0)
+    assert not_measured["criteria"]["VAL-002"]["status"] == "INCONCLUSIVE"
