@@ -3,6 +3,11 @@
 Loss per batch: ``(1 - w) * DiceCE(student, labels) + w * T^2 * KL(softmax(teacher / T) ||
 softmax(student / T))`` (Hinton et al.), with ``w = kd_weight`` and ``T = temperature``. The
 student with the best mean validation Dice (sliding windows, as in training) is kept.
+
+The teacher's logits are computed once per training case with the sliding-window inference
+the teacher is used with, and cropped together with image and label: an epoch then costs only
+the student's forward and backward pass (the teacher's forward per patch was most of the
+cost), so the student can be trained for as many epochs as it needs.
 Only the cases passed in are seen; the stage passes training cases for fitting and
 validation cases for selection, never the locked test split.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from monai.data import DataLoader, Dataset, list_data_collate
+from monai.inferers import sliding_window_inference
 from monai.transforms import Compose, EnsureTyped, RandCropByPosNegLabeld, SpatialPadd
 
 from pipeline.compress.params import DistillParams
@@ -19,7 +25,7 @@ from pipeline.train import loop
 from pipeline.train.data import val_tensors
 from pipeline.train.model import build_loss
 
-KEYS = ("image", "label")
+KEYS = ("image", "label", "teacher")
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -48,7 +54,8 @@ def distill(teacher: torch.nn.Module, student: torch.nn.Module, train_cases: lis
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    loader = _loader(train_cases, params, list(window.patch_size))
+    soft_targets = teacher_logits(teacher, train_cases, window)
+    loader = _loader(train_cases, soft_targets, params, list(window.patch_size))
     gt_loss = build_loss()
     optimizer = torch.optim.AdamW(student.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
@@ -60,9 +67,7 @@ def distill(teacher: torch.nn.Module, student: torch.nn.Module, train_cases: lis
         student.train()
         total, batches = 0.0, 0
         for batch in loader:
-            image, label = batch["image"], batch["label"]
-            with torch.no_grad():
-                soft = teacher(image)
+            image, label, soft = batch["image"], batch["label"], batch["teacher"]
             logits = student(image)
             loss = (1 - params.kd_weight) * gt_loss(logits, label) + \
                 params.kd_weight * kd_loss(logits, soft, params.temperature)
@@ -85,15 +90,29 @@ def distill(teacher: torch.nn.Module, student: torch.nn.Module, train_cases: lis
     return {"best_val_dice": best["dice"], "best_epoch": best["epoch"], "curve": curve}
 
 
-def _loader(cases: list[dict], params: DistillParams, patch_size: list[int]) -> DataLoader:
+@torch.no_grad()
+def teacher_logits(teacher: torch.nn.Module, cases: list[dict], window) -> list[torch.Tensor]:
+    """The teacher's sliding-window logits ``(classes, *spatial)`` for each case."""
+    out = []
+    for case in cases:
+        image = torch.from_numpy(case["image"])[None].float()
+        logits = sliding_window_inference(image, list(window.patch_size), window.sw_batch_size, teacher,
+                                          overlap=window.sw_overlap, mode="gaussian")
+        out.append(logits[0].float())
+    return out
+
+
+def _loader(cases: list[dict], soft_targets: list[torch.Tensor], params: DistillParams,
+            patch_size: list[int]) -> DataLoader:
     chain = Compose([
         SpatialPadd(keys=KEYS, spatial_size=patch_size),
         RandCropByPosNegLabeld(keys=KEYS, label_key="label", spatial_size=patch_size,
                                pos=params.pos_neg_ratio, neg=1.0, num_samples=params.patches_per_case),
-        EnsureTyped(keys=KEYS, dtype=(torch.float32, torch.long), track_meta=False),
+        EnsureTyped(keys=KEYS, dtype=(torch.float32, torch.long, torch.float32), track_meta=False),
     ])
     chain.set_random_state(seed=params.seed)
-    items = [{"image": case["image"], "label": case["label"]} for case in cases]
+    items = [{"image": case["image"], "label": case["label"], "teacher": soft}
+             for case, soft in zip(cases, soft_targets)]
     generator = torch.Generator().manual_seed(params.seed)
     return DataLoader(Dataset(items, transform=chain), batch_size=params.cases_per_batch, shuffle=True,
                       generator=generator, num_workers=0, collate_fn=list_data_collate)
