@@ -101,6 +101,9 @@ def make_session(model: bytes | str | Path, threads: int = 2):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # no busy-waiting between runs: spinning ORT threads take the cores from whatever runs next
+    # (another session, torch, the rest of the pipeline) on a machine with few cores
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = model if isinstance(model, bytes) else str(model)
     try:
         return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
