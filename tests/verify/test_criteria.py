@@ -16,6 +16,13 @@ def _criterion(**update) -> AcceptanceCriterion:
     return AcceptanceCriterion.model_validate({**base, **update})
 
 
+def _plan(*items: AcceptanceCriterion):
+    return validate_plan({
+        "title": "t", "age_bands_years": [0, 50, 120],
+        "release_policy": {"inconclusive_blocks_release": False, "rationale": "r"},
+        "criteria": [item.model_dump() for item in items]})
+
+
 def _rows(dices, sites=None, sexes=None):
     sites = sites or ["a"] * len(dices)
     sexes = sexes or ["F"] * len(dices)
@@ -80,11 +87,7 @@ def test_release_status_follows_the_policy():
 
 @pytest.mark.verifies("SRS-VNV-001", "SRS-VNV-004")
 def test_plan_evaluation_records_failures_without_raising():
-    plan = validate_plan({
-        "title": "t", "age_bands_years": [0, 50, 120],
-        "release_policy": {"inconclusive_blocks_release": False, "rationale": "r"},
-        "criteria": [_criterion().model_dump(),
-                     _criterion(id="VAL-002", threshold=0.99).model_dump()]})
+    plan = _plan(_criterion(), _criterion(id="VAL-002", threshold=0.99))
     out = criteria.evaluate_plan(plan, {"teacher": _rows([0.9, 0.92])}, samples=100, seed=0)
     assert out["criteria"]["VAL-001"]["status"] == "PASS"
     assert out["criteria"]["VAL-002"]["status"] == "FAIL"
@@ -101,11 +104,7 @@ def test_missing_metric_values_make_the_result_inconclusive():
 
 @pytest.mark.verifies("SRS-VNV-004", "SRS-TRAIN-006")
 def test_a_validation_split_criterion_reads_only_validation_rows():
-    plan = validate_plan({
-        "title": "t", "age_bands_years": [0, 50, 120],
-        "release_policy": {"inconclusive_blocks_release": False, "rationale": "r"},
-        "criteria": [_criterion().model_dump(),
-                     _criterion(id="VAL-002", split="val", threshold=0.85).model_dump()]})
+    plan = _plan(_criterion(), _criterion(id="VAL-002", split="val", threshold=0.85))
     test_rows = {"teacher": _rows([0.9, 0.92])}
     low_val = criteria.evaluate_plan(plan, test_rows, 100, 0, {"val": {"teacher": _rows([0.7, 0.8])}})
     assert low_val["criteria"]["VAL-001"]["status"] == "PASS"
