@@ -59,9 +59,12 @@ class BurnedInParams(StrictModel):
 
 
 class LeakCheckParams(StrictModel):
-    """The independent leak check: which input values count, how they are searched."""
+    """The independent leak check: which input values count, how they are searched.
 
-    enabled: bool = True
+    There is no switch to turn it off: it is the risk control RC-003 (RISK-001), and a run
+    without it could not show that no identifier reached the outputs.
+    """
+
     min_value_length: int = Field(3, ge=1, le=64, description="shorter values are not searched at all")
     min_substring_length: int = Field(
         5, ge=2, le=64, description="shorter values are matched as whole values only, not inside text"

@@ -56,6 +56,13 @@ def test_unknown_key_is_an_error(good):
         validate_params(good)
 
 
+@pytest.mark.verifies("SRS-PLAT-001", "SRS-DEID-009")
+def test_the_leak_check_cannot_be_switched_off(good):
+    good["deid"]["leak_check"]["enabled"] = False
+    with pytest.raises(UserError, match=r"deid.leak_check.enabled = False: unknown key"):
+        validate_params(good)
+
+
 @pytest.mark.verifies("SRS-PLAT-001")
 def test_unknown_section_is_an_error(good):
     good["trian"] = {"epochs": 3}
