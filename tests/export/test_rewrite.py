@@ -50,15 +50,17 @@ def test_accurate_norm_computes_instance_norm(affine):
     assert np.abs(accurate - reference).max() < 1e-9
 
 
-def test_onnx_runtime_is_accurate_only_with_the_rewritten_form():
+def test_onnx_runtime_with_the_rewrite_is_as_accurate_as_torch():
+    # ORT's own InstanceNormalization was 1.0e-4 from float64 here on the reference CPU (torch
+    # 2.4e-5): the error that broke the 1e-4 parity gate. The rewritten graph must not be worse
+    # than torch itself.
     norm = nn.InstanceNorm3d(4)
     x = _low_variance()
     with torch.no_grad():
         exact = norm.double()(x.double()).numpy()
-    native = np.abs(_ort(nn.InstanceNorm3d(4), x) - exact).max()
+        torch_error = np.abs(norm.float()(x).numpy() - exact).max()
     rewritten = np.abs(_ort(stable_norm.AccurateInstanceNorm(norm), x) - exact).max()
-    assert native > 5e-5          # ORT's own kernel: the error that broke the 1e-4 parity gate
-    assert rewritten < 5e-6
+    assert rewritten < 5e-6 and rewritten <= torch_error
 
 
 def test_for_export_swaps_norms_and_prelu_in_a_copy_computing_the_same():
