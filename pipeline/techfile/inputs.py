@@ -102,6 +102,10 @@ def load_evidence(root: Path, evidence: list[dict], source: Path) -> list[dict]:
         data = base64.b64encode(content).decode("ascii")
         out.append({"path": str(entry["path"]), "requirements": list(entry.get("requirements", [])),
                     "caption": str(entry.get("caption", "")),
+                    "cam_method": str(entry.get("cam_method", "gradcam")),
+                    "dilation_mm": entry.get("dilation_mm"),
+                    "masses": {key.removesuffix("_mass_in_region"): value for key, value in sorted(entry.items())
+                               if key.endswith("_mass_in_region") and value is not None},
                     "uri": f"data:image/png;base64,{data}"})
     return out
 
