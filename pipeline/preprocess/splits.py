@@ -2,7 +2,10 @@
 
 Each stratum (site, manufacturer or everything) is split on its own: its patients are sorted,
 shuffled with a generator seeded by ``seed`` and the stratum name, and cut into test, val and
-train. A patient's follow-up studies therefore always share a split, and adding patients to
+train. Patients are sorted by the content hash of their cases (the smallest ``sha256`` of the
+preprocessed arrays), not by their pseudonym, and cases are recorded in content-hash order: the
+pseudonyms depend on the de-identification key, the arrays do not, so the same data gives the
+same split and the same training order under any key (a fresh clone creates a new key). A patient's follow-up studies therefore always share a split, and adding patients to
 one site never moves patients of another. The test split is locked: only V&V reads it
 (``pipeline.preprocess.cache.load_cases`` refuses it to everyone else).
 """
@@ -25,18 +28,20 @@ def make_splits(cases: list[dict], params: SplitParams) -> dict:
         params: the ``preprocess.splits`` params.
     """
     strata: dict[str, set[str]] = defaultdict(set)
+    content: dict[str, str] = {}
     for case in cases:
         strata[_stratum(case, params.stratify_by)].add(case["patient_id"])
+        content[case["patient_id"]] = min(content.get(case["patient_id"], case["sha256"]), case["sha256"])
     patient_split: dict[str, str] = {}
     for name in sorted(strata):
-        patients = sorted(strata[name])
+        patients = sorted(strata[name], key=lambda patient: (content[patient], patient))
         random.Random(f"{params.seed}:{name}").shuffle(patients)
         n_test = _count(len(patients), params.test_fraction)
         n_val = _count(len(patients) - n_test, params.val_fraction / (1 - params.test_fraction))
         for index, patient in enumerate(patients):
             patient_split[patient] = "test" if index < n_test else "val" if index < n_test + n_val else "train"
     record = {split: [] for split in SPLITS}
-    for case in sorted(cases, key=lambda c: c["case_id"]):
+    for case in sorted(cases, key=lambda c: (c["sha256"], c["case_id"])):
         record[patient_split[case["patient_id"]]].append(
             {"case_id": case["case_id"], "patient_id": case["patient_id"], "sha256": case["sha256"],
              "stratum": _stratum(case, params.stratify_by)})

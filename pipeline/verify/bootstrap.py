@@ -63,7 +63,10 @@ def bootstrap_mean(values: Sequence[float], clusters: Sequence[str] | None = Non
     data, keys = data[defined], keys[defined]
     if data.size == 0:
         return Estimate(math.nan, math.nan, math.nan, 0, 0, level, samples, seed)
-    _, cluster_index = np.unique(keys, return_inverse=True)
+    # clusters numbered in order of first appearance, not by name: the names (pseudonyms) depend
+    # on the de-identification key, the case order does not
+    first = {key: index for index, key in reversed(list(enumerate(dict.fromkeys(keys.tolist()))))}
+    cluster_index = np.asarray([first[key] for key in keys.tolist()], dtype=int)
     sums = np.bincount(cluster_index, weights=data)
     counts = np.bincount(cluster_index).astype(float)
     rng = np.random.default_rng(seed)
