@@ -19,10 +19,14 @@ from torch import nn
 from pipeline.export.stable_norm import AccurateInstanceNorm, uses_input_statistics
 
 
+def _single_slope_prelu(module: nn.Module) -> bool:
+    return isinstance(module, nn.PReLU) and module.weight.numel() == 1
+
+
 def _replacement(module: nn.Module) -> nn.Module | None:
     if uses_input_statistics(module):
         return AccurateInstanceNorm(module)
-    if isinstance(module, nn.PReLU) and module.weight.numel() == 1:
+    if _single_slope_prelu(module):
         return nn.LeakyReLU(negative_slope=float(module.weight.detach().reshape(())))
     return None
 
@@ -32,7 +36,7 @@ def for_export(model: nn.Module) -> nn.Module:
 
     A model with nothing to swap is returned as is.
     """
-    if all(_replacement(m) is None for m in model.modules()):
+    if not any(uses_input_statistics(m) or _single_slope_prelu(m) for m in model.modules()):
         return model
     clone = copy.deepcopy(model).eval()
     top = _replacement(clone)

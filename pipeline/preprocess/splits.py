@@ -5,7 +5,8 @@ shuffled with a generator seeded by ``seed`` and the stratum name, and cut into 
 train. Patients are sorted by the content hash of their cases (the smallest ``sha256`` of the
 preprocessed arrays), not by their pseudonym, and cases are recorded in content-hash order: the
 pseudonyms depend on the de-identification key, the arrays do not, so the same data gives the
-same split and the same training order under any key (a fresh clone creates a new key). A patient's follow-up studies therefore always share a split, and adding patients to
+same split and the same training order under any key (a fresh clone creates a new key).
+A patient's follow-up studies therefore always share a split, and adding patients to
 one site never moves patients of another. The test split is locked: only V&V reads it
 (``pipeline.preprocess.cache.load_cases`` refuses it to everyone else).
 """

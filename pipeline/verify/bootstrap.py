@@ -65,8 +65,8 @@ def bootstrap_mean(values: Sequence[float], clusters: Sequence[str] | None = Non
         return Estimate(math.nan, math.nan, math.nan, 0, 0, level, samples, seed)
     # clusters numbered in order of first appearance, not by name: the names (pseudonyms) depend
     # on the de-identification key, the case order does not
-    first = {key: index for index, key in reversed(list(enumerate(dict.fromkeys(keys.tolist()))))}
-    cluster_index = np.asarray([first[key] for key in keys.tolist()], dtype=int)
+    order = {key: index for index, key in enumerate(dict.fromkeys(keys.tolist()))}
+    cluster_index = np.asarray([order[key] for key in keys.tolist()], dtype=int)
     sums = np.bincount(cluster_index, weights=data)
     counts = np.bincount(cluster_index).astype(float)
     rng = np.random.default_rng(seed)

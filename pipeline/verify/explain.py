@@ -12,9 +12,10 @@ gradient averaged over the whole window; ``hirescam`` (Draelos & Carin, 2020) mu
 gradient and activation voxel by voxel before summing over channels. For a region score of a
 fully convolutional network the average discards where the gradient is: on this project's
 teacher the averaged variant put 13-56 % of its positive mass within 10 mm of the lesion on
-four validation cases (the region covers 5-10 % of the window), the element-wise variant 100 %. HiResCAM is the default; MONAI ships only the averaged
-variants, so it is ``HiResCAM`` below, a subclass that reuses MONAI's hooks, upsampling and
-normalisation and changes only the channel weighting.
+four validation cases (the region covers 5-10 % of the window), the element-wise variant
+100 %. HiResCAM is the default; MONAI ships only the averaged variants, so it is ``HiResCAM``
+below, a subclass that reuses MONAI's hooks and upsampling and changes only the channel
+weighting (both variants are scaled by ``scale_to_unit``).
 """
 
 from __future__ import annotations
