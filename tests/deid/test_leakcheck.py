@@ -91,3 +91,22 @@ def test_values_an_option_keeps_are_not_leaks(raw_cohort, deid_cohort):
     assert leakcheck.check(raw_cohort, inputs[:60], paths.output, {}, kept).leaks == []
     strict = _policy("cleanDescOpt", "rtnLongModifDatesOpt")  # institution name not meant to survive
     assert any("identifying text" in leak.kind for leak in leakcheck.check(raw_cohort, inputs[:60], paths.output, {}, strict).leaks)
+
+
+@pytest.mark.verifies("SRS-DEID-009")
+@pytest.mark.parametrize("folder, leaks", [
+    ("2.25.3{date}7", False),            # inside the decimal hash of a new UID: chance, not a date
+    ("2.25.31.{date}.7", True),          # a date kept as a UID component
+    ("scan {date}", True),               # a date in free text
+    ("scan_{date}7", False),             # a longer number that merely contains the digits
+])
+def test_input_date_inside_a_longer_number_is_not_a_leak(raw_cohort, deid_cohort, tmp_path, folder, leaks):
+    _, paths = deid_cohort
+    raw = sorted(raw_cohort.rglob("IM0001.dcm"))[0]
+    date = pydicom.dcmread(raw).StudyDate
+    target = tmp_path / "out" / folder.format(date=date) / "x.dcm"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(sorted(paths.output.rglob("*.dcm"))[0].read_bytes())
+    result = leakcheck.check(raw_cohort, [raw], tmp_path / "out", {}, _policy("rtnLongModifDatesOpt"))
+    found = [leak for leak in result.leaks if leak.kind == "date in text (inside text)"]
+    assert bool(found) is leaks
