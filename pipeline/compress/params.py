@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from pipeline.params_base import StrictModel
@@ -56,6 +58,9 @@ class CompressParams(StrictModel):
     quantize: QuantizeParams
     max_dice_drop: float = Field(default=0.01, ge=0.0, le=1.0,
                                  description="largest allowed val Dice loss against the teacher")
+    keep_largest_component: Literal["auto", "never"] = Field(
+        default="auto", description="auto: per model, keep only the largest connected component "
+                                    "when that raises its validation Dice; never: argmax only")
     latency_repeats: int = Field(default=10, ge=1, le=1000)
     sw_overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
     sw_batch_size: int = Field(default=4, ge=1)

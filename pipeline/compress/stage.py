@@ -5,7 +5,9 @@ Candidates: the FP32 ONNX teacher (the reference), each distilled student as FP3
 latency of one window, validation Dice through ORT. INT8 files are measured and recorded but
 not shippable: the export parity gate (|logit diff| <= 1e-4 against PyTorch) cannot hold for
 them. Distillation and calibration use training cases only, selection uses validation
-cases; the locked test split is never loaded (and checked by case ID before use).
+cases; the locked test split is never loaded (and checked by case ID before use). The
+post-processing of each candidate (keep the largest connected component or not) is chosen on
+the same validation cases and recorded in the choice for the export stage.
 """
 
 from __future__ import annotations
@@ -84,12 +86,13 @@ def run(params: CompressParams, paths: CompressPaths, progress=None) -> dict:
                       "weights_sha256": sha, "distilled_from": config.get("weights_sha256", "unknown"),
                       "student_name": kept, **{k: str(v) if k == "torch" else v for k, v in pinned.items()}}
     save_checkpoint(Path(paths.student), state, student_config)
-    record = {**choice, "student": kept, "student_weights_sha256": sha,
+    teacher_row = next(c for c in candidates if c["name"] == select.TEACHER)
+    chosen_row = next(c for c in candidates if c["name"] == choice["chosen"])
+    postprocessing = {"teacher": teacher_row["postprocessing"], "compressed": chosen_row["postprocessing"]}
+    record = {**choice, "student": kept, "student_weights_sha256": sha, "postprocessing": postprocessing,
               "distillation_case_ids": [c["case_id"] for c in train],
               "selection_case_ids": [c["case_id"] for c in val], "calibration_case_ids": calib_ids}
     write_json(Path(paths.choice), record)
-    teacher_row = next(c for c in candidates if c["name"] == select.TEACHER)
-    chosen_row = next(c for c in candidates if c["name"] == choice["chosen"])
     metrics = {"chosen": choice["chosen"], "method": choice["method"], "reason": choice["reason"],
                "verdicts": choice["verdicts"], "candidates": candidates,
                "students": {n: {"best_val_dice": round(s["fit"]["best_val_dice"], 6),
@@ -97,6 +100,7 @@ def run(params: CompressParams, paths: CompressPaths, progress=None) -> dict:
                             for n, s in students.items()},
                "teacher_val_dice": teacher_row["val_dice"], "chosen_val_dice": chosen_row["val_dice"],
                "dice_drop": round(teacher_row["val_dice"] - chosen_row["val_dice"], 6),
+               "postprocessing": postprocessing,
                "speedup_vs_ort_teacher": round(teacher_row["latency_ms"] / chosen_row["latency_ms"], 3),
                "size_reduction": round(teacher_row["bytes"] / chosen_row["bytes"], 3),
                "train_cases": len(train), "val_cases": len(val), "calibration_cases": len(calib_ids),
@@ -117,7 +121,7 @@ def _candidates(modules: dict, params: CompressParams, window: WindowSpec, val: 
             export_onnx(module, fp32, window.spatial_dims, window.in_channels, list(window.patch_size), EXPORT_OPSET)
             row = {"name": f"{name}_fp32", "source": name, "method": _method(name, "fp32"),
                    "parameters": parameter_count(module), "shippable": True,
-                   **measure(fp32, val, window, params.latency_repeats, threads)}
+                   **measure(fp32, val, window, params.latency_repeats, threads, params.keep_largest_component)}
             with torch.no_grad():
                 row["torch_latency_ms"] = round(1000 * median_seconds(lambda: module(example), params.latency_repeats), 3)
             rows.append(row)
@@ -129,7 +133,8 @@ def _candidates(modules: dict, params: CompressParams, window: WindowSpec, val: 
                     "not_shippable_because": INT8_REASON}
             try:
                 quantize.quantize_int8(fp32, int8, batches, params.quantize.per_channel)
-                row8.update(measure(int8, val, window, params.latency_repeats, threads))
+                row8.update(measure(int8, val, window, params.latency_repeats, threads,
+                                    params.keep_largest_component))
             except Exception as exc:  # record a failed candidate, keep measuring the others
                 row8["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             rows.append(row8)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.errors import UserError
+from pipeline.export import postprocess
 from pipeline.export.inference import predict_volume, to_mask, torch_predict_volume
+from pipeline.verify.metrics import dice
 
 
 class ParityError(UserError):
@@ -20,6 +22,9 @@ class ParityError(UserError):
 
 def compare(module, onnx_model, cases: list[dict], spec) -> list[dict]:
     """Per case: max |logit difference|, argmax mismatches, voxels, and Dice of the ONNX mask.
+
+    The logits and argmax masks are compared as they come out of the networks; the Dice is of
+    the ONNX mask after the post-processing ``spec`` asks for (what ``predict`` returns).
 
     Args:
         module: the PyTorch network.
@@ -35,7 +40,7 @@ def compare(module, onnx_model, cases: list[dict], spec) -> list[dict]:
         rows.append({"case_id": case["case_id"], "voxels": int(mask.size),
                      "max_abs_diff": float(np.abs(reference - exported).max()),
                      "argmax_mismatches": int((to_mask(reference) != mask).sum()),
-                     "dice": dice(mask, np.asarray(case["label"])[0])})
+                     "dice": dice(postprocess.apply(mask, spec), np.asarray(case["label"])[0])})
     return rows
 
 
@@ -62,9 +67,3 @@ def check(role: str, rows: list[dict], atol: float, max_mismatches: int = 0) -> 
             f"(limit {atol:.1e}), {total} of {sum(r['voxels'] for r in rows)} voxels with a different "
             f"argmax (limit {max_mismatches}); per case (diff / mismatches): {detail}")
 
-
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Foreground Dice of two label maps (1.0 when both are empty)."""
-    pred, truth = np.asarray(pred) > 0, np.asarray(truth) > 0
-    total = int(pred.sum()) + int(truth.sum())
-    return 1.0 if total == 0 else 2.0 * float((pred & truth).sum()) / total

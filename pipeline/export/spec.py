@@ -36,15 +36,19 @@ class PreprocessingSpec(WindowSpec):
     crop_threshold: float
     crop_margin: int = Field(ge=0)
     labels: list[str] = Field(min_length=2)
+    keep_largest_component: bool = Field(
+        default=False, description="after the argmax, keep only the largest connected foreground "
+                                   "component (chosen on validation cases: pipeline.export.postprocess)")
 
 
-def build_spec(preprocess, config: dict, export) -> PreprocessingSpec:
+def build_spec(preprocess, config: dict, export, keep_largest_component: bool = False) -> PreprocessingSpec:
     """The spec from the ``preprocess`` params, a checkpoint's training config and ``export``.
 
     Args:
         preprocess: the validated ``preprocess`` section.
         config: the checkpoint's ``config`` (patch size, dims, orientation).
         export: the ``export`` section (labels, sliding-window overlap and batch).
+        keep_largest_component: the post-processing chosen for this model on validation cases.
     """
     return PreprocessingSpec(
         spatial_dims=int(config["spatial_dims"]), in_channels=int(config.get("in_channels", 1)),
@@ -52,4 +56,5 @@ def build_spec(preprocess, config: dict, export) -> PreprocessingSpec:
         orientation=str(config.get("orientation", "RAS")), normalisation=preprocess.normalisation,
         crop_foreground=preprocess.crop_foreground, crop_threshold=float(preprocess.crop_threshold),
         crop_margin=preprocess.crop_margin, patch_size=[int(v) for v in config["patch_size"]],
-        sw_overlap=export.sw_overlap, sw_batch_size=export.sw_batch_size, labels=list(export.labels))
+        sw_overlap=export.sw_overlap, sw_batch_size=export.sw_batch_size, labels=list(export.labels),
+        keep_largest_component=keep_largest_component)

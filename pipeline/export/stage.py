@@ -61,7 +61,8 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
     with atomic_dir(Path(paths.out_dir)) as tmp:
         for role in ROLES:
             module, config = load_model(sources[role])
-            spec = build_spec(preprocess, config, params)
+            chosen = choice.get("postprocessing", {}).get(role, {})
+            spec = build_spec(preprocess, config, params, bool(chosen.get("keep_largest_component", False)))
             extra = {"compression": choice["method"]} if role == "compressed" else {}
             data = meta.build_metadata(role, params.model_version, git_commit, training_run_id, spec,
                                        params.intended_use, str(config.get("weights_sha256", "unknown")),
@@ -75,6 +76,7 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
                              "file": f"{role}.onnx", "parameters": parameter_count(module),
                              "source_checkpoint": str(sources[role]), "parity_cases": rows,
                              "parity": parity.summarise(rows),
+                             "keep_largest_component": spec.keep_largest_component,
                              "latency_ms_ort": _ort_latency(onnx_model, spec, params.latency_repeats)}
             if role == "teacher":
                 results["torch_teacher_latency_ms"] = _torch_latency(module, spec, params.latency_repeats)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from pipeline.errors import UserError
+from pipeline.export import postprocess
 from pipeline.export.inference import OnnxModel, predict_volume
 from pipeline.predict import geometry, reader, writer
 
@@ -35,7 +36,7 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
     writer.output_kind(Path(output_path), image)  # refuse a wrong output name before the work
     data, volume = geometry.preprocess(image.array, image.affine, spec)
     logits = predict_volume(model, volume, spec)
-    mask = geometry.invert(data, logits)
+    mask = postprocess.apply(geometry.invert(data, logits), spec)
     kind = writer.write(Path(output_path), image, mask, model.metadata, spec.labels)
     return {"model": str(model_path), "model_sha256": model.sha256, "input": str(input_path),
             "output": str(output_path), "format": kind, "input_shape": list(image.array.shape),

@@ -20,6 +20,7 @@ import numpy as np
 
 from pipeline.atomic import atomic_dir, write_json
 from pipeline.errors import UserError
+from pipeline.export import postprocess
 from pipeline.export.inference import OnnxModel, predict_volume, to_mask
 from pipeline.preprocess.cache import load_cases
 from pipeline.provenance import file_sha256
@@ -125,7 +126,7 @@ def _evaluate_model(model: OnnxModel, cases: list[dict], params: VerifyParams,
     rows, masks = [], {}
     for case in (progress(cases) if progress else cases):
         logits = predict_volume(model, case["image"], model.spec)
-        pred = to_mask(logits) == FOREGROUND
+        pred = postprocess.apply(to_mask(logits), model.spec) == FOREGROUND
         truth = np.asarray(case["label"])[0] == FOREGROUND
         values = metrics.all_metrics(pred, truth, case["spacing"], params.nsd_tolerance_mm)
         masks[case["case_id"]] = pred

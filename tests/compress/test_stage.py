@@ -29,7 +29,7 @@ def test_guard_refuses_a_test_case(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.verifies("SRS-COMP-001", "SRS-COMP-002", "SRS-TRAIN-004")
+@pytest.mark.verifies("SRS-COMP-001", "SRS-COMP-002", "SRS-COMP-004", "SRS-TRAIN-004")
 def test_stage_never_shows_test_cases_and_records_its_choice(tmp_path, monkeypatch):
     cache, splits = tiny.make_cache(tmp_path)
     teacher = tiny.make_teacher(tmp_path / "teacher.pt")
@@ -57,6 +57,9 @@ def test_stage_never_shows_test_cases_and_records_its_choice(tmp_path, monkeypat
     names = {c["name"] for c in metrics["candidates"]}
     assert names == {"teacher_fp32", "teacher_int8", "narrow_fp32", "narrow_int8"}
     assert choice["chosen"] in names and choice["reason"] and set(choice["verdicts"]) == names
+    val = set(choice["selection_case_ids"])
+    for role in ("teacher", "compressed"):  # post-processing chosen on the validation cases only
+        assert choice["postprocessing"][role]["cases"] == len(val) and not val & locked
     for row in metrics["candidates"]:
         assert row.get("error") or (row["latency_ms"] > 0 and row["bytes"] > 0 and 0 <= row["val_dice"] <= 1)
     student, config = load_checkpoint(tmp_path / "student.pt")

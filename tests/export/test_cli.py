@@ -9,13 +9,14 @@ import pytest
 import yaml
 
 from pipeline.cli import main
+from pipeline.export.inference import OnnxModel
 from tests.export import tiny
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
-@pytest.mark.verifies("SRS-PLAT-003", "SRS-EXPORT-001", "SRS-COMP-001")
+@pytest.mark.verifies("SRS-PLAT-003", "SRS-EXPORT-001", "SRS-COMP-001", "SRS-COMP-004")
 def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
     cache, splits = tiny.make_cache(tmp_path)
     teacher = tiny.make_teacher(tmp_path / "teacher.pt")
@@ -39,3 +40,7 @@ def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
     assert stages["export"].data.tags["compressed_onnx_sha256"] == \
         (tmp_path / "release" / "compressed.onnx.sha256").read_text().split()[0]
     assert "compression_reason" in stages["compress"].data.tags
+    choice = json.loads((tmp_path / "choice.json").read_text())
+    for role in ("teacher", "compressed"):  # the validation decision travels in the file (SRS-COMP-004)
+        spec = OnnxModel.load(tmp_path / "release" / f"{role}.onnx").spec
+        assert spec.keep_largest_component is choice["postprocessing"][role]["keep_largest_component"]

@@ -64,6 +64,7 @@ def test_rule_is_not_chosen_when_it_changes_nothing_or_is_switched_off():
     assert not never["keep_largest_component"] and never["val_dice"] == never["val_dice_without"]
 
 
+@pytest.mark.verifies("SRS-COMP-004")
 def test_decide_rejects_bad_input():
     with pytest.raises(ValueError, match="mode"):
         postprocess.decide([], [], mode="always")

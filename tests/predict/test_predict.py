@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pipeline.cli import main
-from pipeline.export.parity import dice
+from pipeline.verify.metrics import dice
 from pipeline.predict.run import predict
 from tests.export import tiny
 
@@ -54,6 +54,21 @@ def test_nifti_mask_is_exact_on_an_oblique_input_grid_without_resampling(tmp_pat
     assert out.shape == volume.shape and np.allclose(out.affine, AFFINE, atol=1e-5)
     assert summary["format"] == "nifti" and summary["network_shape"] != list(volume.shape)  # reoriented, cropped
     np.testing.assert_array_equal(np.asarray(out.dataobj), truth)
+
+
+@pytest.mark.verifies("SRS-EXPORT-003", "SRS-COMP-004")
+@pytest.mark.parametrize("keep_largest", [False, True])
+def test_predict_applies_the_post_processing_the_model_file_carries(tmp_path, keep_largest):
+    volume, truth = box_volume()
+    island = np.zeros_like(truth)
+    island[23:25, 20:22, 10:12] = 1  # a small bright spot far from the box
+    volume[island > 0] = HU_BOX
+    level = ((HU_BOX + 40.0) / 2 + 150.0) / 400.0
+    spec = tiny.spec(3, target_spacing_mm=[0.8, 2.5, 1.1], keep_largest_component=keep_largest)
+    model = tiny.export_model(tiny.Threshold(3, level=level), tmp_path / "m.onnx", spec)
+    predict(model, write_nifti(tmp_path, volume), tmp_path / "mask.nii.gz", threads=1)
+    expected = truth if keep_largest else truth | island
+    np.testing.assert_array_equal(np.asarray(nib.load(tmp_path / "mask.nii.gz").dataobj), expected)
 
 
 @pytest.mark.verifies("SRS-EXPORT-003")
