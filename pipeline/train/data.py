@@ -11,11 +11,22 @@ from pathlib import Path
 import json
 import torch
 from monai.data import DataLoader, Dataset, list_data_collate
-from monai.transforms import Compose, EnsureTyped, RandCropByPosNegLabeld, RandFlipd, SpatialPadd
+from monai.transforms import (
+    Compose,
+    EnsureTyped,
+    RandAdjustContrastd,
+    RandCropByPosNegLabeld,
+    RandFlipd,
+    RandGaussianNoised,
+    RandGaussianSmoothd,
+    RandScaleIntensityd,
+    RandShiftIntensityd,
+    SpatialPadd,
+)
 from torch.utils.data.distributed import DistributedSampler
 
 from pipeline.preprocess.cache import load_cases
-from pipeline.train.params import TrainParams
+from pipeline.train.params import AugmentParams, TrainParams
 
 KEYS = ("image", "label")
 TRAINING_SPLITS = ["train", "val"]
@@ -29,7 +40,8 @@ def load_training_cases(cache_dir: Path, splits_path: Path) -> tuple[list[dict],
 
 
 def patch_transforms(params: TrainParams, seed: int) -> Compose:
-    """Pad to the patch size, draw foreground/background-balanced patches, optional flips.
+    """Pad to the patch size, draw foreground/background-balanced patches, optional flips and
+    intensity augmentation.
 
     Args:
         params: the ``train`` section.
@@ -43,10 +55,26 @@ def patch_transforms(params: TrainParams, seed: int) -> Compose:
     if params.flip_prob > 0:
         steps += [RandFlipd(keys=KEYS, prob=params.flip_prob, spatial_axis=axis)
                   for axis in range(params.network.spatial_dims)]
+    steps += intensity_augmentation(params.augment)
     steps.append(EnsureTyped(keys=KEYS, dtype=(torch.float32, torch.long), track_meta=False))
     chain = Compose(steps)
     chain.set_random_state(seed=seed)
     return chain
+
+
+def intensity_augmentation(params: AugmentParams) -> list:
+    """MONAI intensity transforms on the image only (noise, blur, brightness, contrast); [] when off."""
+    if params.prob <= 0:
+        return []
+    prob, image = params.prob, ["image"]
+    sigma = tuple(params.smooth_sigma)
+    return [
+        RandGaussianNoised(keys=image, prob=prob, mean=0.0, std=params.noise_std, sample_std=True),
+        RandGaussianSmoothd(keys=image, prob=prob, sigma_x=sigma, sigma_y=sigma, sigma_z=sigma),
+        RandScaleIntensityd(keys=image, prob=prob, factors=params.scale),
+        RandShiftIntensityd(keys=image, prob=prob, offsets=params.shift),
+        RandAdjustContrastd(keys=image, prob=prob, gamma=tuple(params.gamma)),
+    ]
 
 
 def train_loader(cases: list[dict], params: TrainParams, rank: int, world_size: int) -> DataLoader:

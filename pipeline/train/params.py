@@ -27,6 +27,31 @@ class NetworkParams(StrictModel):
         return self
 
 
+class AugmentParams(StrictModel):
+    """Intensity augmentation of training patches (MONAI transforms), each applied with ``prob``.
+
+    Scanners differ in noise, contrast and sharpness (RISK-005); training patches are varied along
+    these axes. Values are in the normalised intensity units of the preprocessing (for the CT
+    window -150..250 HU, 0.05 is 20 HU). ``prob: 0`` switches augmentation off.
+    """
+
+    prob: float = Field(default=0.0, ge=0.0, le=1.0, description="chance of each transform per patch")
+    noise_std: float = Field(default=0.05, ge=0.0, description="Gaussian noise, std drawn from [0, noise_std]")
+    smooth_sigma: list[float] = Field(default=[0.5, 1.0], min_length=2, max_length=2,
+                                      description="Gaussian blur sigma range in voxels")
+    scale: float = Field(default=0.1, ge=0.0, lt=1.0, description="intensity x (1 + U(-scale, scale))")
+    shift: float = Field(default=0.05, ge=0.0, description="intensity + U(-shift, shift)")
+    gamma: list[float] = Field(default=[0.7, 1.5], min_length=2, max_length=2, description="contrast gamma range")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "AugmentParams":
+        for name in ("smooth_sigma", "gamma"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"{name} must be [low, high] with 0 < low <= high")
+        return self
+
+
 class TrainParams(StrictModel):
     """How the teacher network is trained."""
 
@@ -37,6 +62,7 @@ class TrainParams(StrictModel):
     pos_neg_ratio: float = Field(default=1.0, gt=0.0, description="foreground : background patch centres")
     batch_dice: bool = Field(default=False, description="Dice term over the whole batch, not per patch")
     flip_prob: float = Field(default=0.0, ge=0.0, le=1.0, description="random flip per axis")
+    augment: AugmentParams = Field(default_factory=AugmentParams)
     epochs: int = Field(ge=1, le=10000)
     accumulation_steps: int = Field(default=1, ge=1, le=64)
     learning_rate: float = Field(gt=0.0, le=1.0)
