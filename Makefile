@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 repro: setup
+	$(BIN)/python -m pipeline check-params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo
 	@echo "Results:"
@@ -32,6 +33,7 @@ test: setup
 # Re-render the technical file from the recorded run (after `make test` refreshed
 # reports/junit.xml); through DVC so that dvc.lock stays in step and `make repro` stays a no-op.
 techfile: setup
+	$(BIN)/python -m pipeline check-params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --single-item --force trace
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --single-item --force techfile
 

@@ -1,12 +1,13 @@
-"""Latency of torch eager vs ONNX Runtime FP32 teacher vs ONNX Runtime compressed model.
+"""Inference speed of the released models: torch eager vs every runtime, teacher vs compressed.
 
-Median over repeated runs in one process (after warm-up; the three contenders are timed in
-turn within each round so load drift on a shared machine hits all alike), at the default patch size (one
-window, batch 1) and on a full default volume with sliding windows (a validation case of the
-preprocessed cache), printed with the ratios the compression targets name:
-ORT FP32 teacher >= 2.5x faster than torch eager; compressed >= 3x faster than the ORT teacher
-and >= 4x smaller. Needs ``make repro`` outputs (or set BENCH_MODELS, BENCH_TEACHER_PT,
-BENCH_CACHE, BENCH_SPLITS to other locations).
+Per window (one batch of ``sw_batch_size`` windows of the patch size) and per volume (the
+sliding-window inference of the largest validation case through the product's own path),
+medians of rounds in which every contender runs in turn (load drift on a shared machine hits
+all alike): torch eager on each model's PyTorch weights, and each released ONNX file on every
+installed runtime. Printed with the ratios the compression targets name: compressed vs
+teacher on the same runtime (>= 3x per volume), file sizes (>= 4x), and each runtime vs torch
+eager on the same model (the product's path must not be slower). Needs ``make repro`` outputs
+(or BENCH_MODELS, BENCH_TEACHER_PT, BENCH_CANDIDATES, BENCH_CACHE, BENCH_SPLITS).
 """
 
 from __future__ import annotations
@@ -18,56 +19,75 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.export.checkpoint import load_model
-from pipeline.export.inference import OnnxModel, predict_volume, torch_predict_volume
-from pipeline.export.latency import interleaved_medians
-from pipeline.preprocess.cache import load_cases
+from pipeline.nets.checkpoint import load_checkpoint
+from pipeline.data.cache import load_cases
+from pipeline.runtime import engines
+from pipeline.runtime.model import OnnxModel
+from pipeline.runtime.sliding import predict_volume, torch_predict_volume
+from pipeline.core.timing import interleaved_medians
 
 THREADS = 2
-PATCH_REPEATS = 20
-VOLUME_REPEATS = 5
+WINDOW_REPEATS = 20
+VOLUME_REPEATS = 7
 
 
 def main() -> None:
     models = Path(os.environ.get("BENCH_MODELS", "release/models"))
     teacher_pt = Path(os.environ.get("BENCH_TEACHER_PT", "models/teacher.pt"))
+    candidates = Path(os.environ.get("BENCH_CANDIDATES", "models/candidates"))
     cache = Path(os.environ.get("BENCH_CACHE", "data/preprocessed"))
     splits = Path(os.environ.get("BENCH_SPLITS", "data/splits.json"))
-    needed = [models / "teacher.onnx", models / "compressed.onnx", teacher_pt, splits]
-    missing = [str(p) for p in needed if not p.exists()]
+    missing = [str(p) for p in (models / "teacher.onnx", teacher_pt, splits) if not p.exists()]
     if missing:
         print(f"skipped: {', '.join(missing)} not found (run `make repro` first)")
         return
     torch.set_num_threads(THREADS)
-    module, _ = load_model(teacher_pt)
-    teacher = OnnxModel.load(models / "teacher.onnx", threads=THREADS)
-    compressed = OnnxModel.load(models / "compressed.onnx", threads=THREADS)
-    spec = teacher.spec
-    patch = np.random.default_rng(0).random((1, spec.in_channels, *spec.patch_size), dtype=np.float32)
-    tensor = torch.from_numpy(patch)
+    roles = ["teacher"] + (["compressed"] if (models / "compressed.onnx").exists() else [])
+    files = {role: models / f"{role}.onnx" for role in roles}
+    recorded = {role: OnnxModel.load(path, threads=THREADS) for role, path in files.items()}
+    modules = {"teacher": load_checkpoint(teacher_pt)[0]}
+    if "compressed" in roles:
+        compression = json.loads(recorded["compressed"].metadata["compression"])
+        modules["compressed"] = load_checkpoint(candidates / f"{compression['candidate']}.pt")[0]
+    spec = recorded["teacher"].spec
+    runtimes = engines.available()
+    opened = {(role, rt): OnnxModel.load(files[role], threads=THREADS, runtime=rt)
+              for role in roles for rt in runtimes}
+    batch = np.random.default_rng(0).random((spec.sw_batch_size, spec.in_channels, *spec.patch_size),
+                                            dtype=np.float32)
+    tensor = torch.from_numpy(batch)
     volume = _volume(cache, splits)
     with torch.no_grad():
-        rows = {
-            "patch": interleaved_medians({
-                "torch eager teacher": lambda: module(tensor),
-                "ORT FP32 teacher": lambda: teacher(patch),
-                "ORT compressed": lambda: compressed(patch)}, PATCH_REPEATS, 2),
-            "volume": interleaved_medians({
-                "torch eager teacher": lambda: torch_predict_volume(module, volume, spec),
-                "ORT FP32 teacher": lambda: predict_volume(teacher, volume, spec),
-                "ORT compressed": lambda: predict_volume(compressed, volume, spec)}, VOLUME_REPEATS, 1)}
-    sizes = {name: (models / f"{name}.onnx").stat().st_size for name in ("teacher", "compressed")}
-    print(f"threads {THREADS}; patch {spec.patch_size} (median of {PATCH_REPEATS} interleaved rounds); volume "
-          f"{list(volume.shape[1:])} sliding window overlap {spec.sw_overlap} (median of {VOLUME_REPEATS} rounds)")
-    for scope, times in rows.items():
-        eager, fp32, small = (times[k] for k in ("torch eager teacher", "ORT FP32 teacher", "ORT compressed"))
-        print(f"  {scope:6s}  torch eager {1000 * eager:9.1f} ms | ORT FP32 teacher {1000 * fp32:9.1f} ms | "
-              f"ORT compressed {1000 * small:9.1f} ms")
-        print(f"          ORT teacher vs torch eager {eager / fp32:5.2f}x (target >= 2.5) | compressed vs ORT "
-              f"teacher {fp32 / small:5.2f}x (target >= 3)")
-    print(f"  size    teacher {sizes['teacher']} B, compressed {sizes['compressed']} B: "
-          f"{sizes['teacher'] / sizes['compressed']:.2f}x smaller (target >= 4)")
-    print(f"  method  {compressed.metadata.get('compression', 'unknown')}")
+        window = {**{f"{role} torch-eager": (lambda m=m: m(tensor)) for role, m in modules.items()},
+                  **{f"{role} {rt}": (lambda m=m: m(batch)) for (role, rt), m in opened.items()}}
+        whole = {**{f"{role} torch-eager": (lambda m=m: torch_predict_volume(m, volume, spec))
+                    for role, m in modules.items()},
+                 **{f"{role} {rt}": (lambda m=m: predict_volume(m, volume, spec)) for (role, rt), m in opened.items()}}
+        times = {"window": interleaved_medians(window, WINDOW_REPEATS, 2),
+                 "volume": interleaved_medians(whole, VOLUME_REPEATS, 1)}
+    print(f"threads {THREADS}; window batch {list(batch.shape)} (median of {WINDOW_REPEATS} interleaved rounds); "
+          f"volume {list(volume.shape[1:])}, sliding windows overlap {spec.sw_overlap} (median of {VOLUME_REPEATS})")
+    print(f"recorded runtime: {', '.join(f'{r} {m.runtime}' for r, m in recorded.items())}")
+    for scope, measured in times.items():
+        per = spec.sw_batch_size if scope == "window" else 1
+        print(f"  {scope}:")
+        for name, seconds in measured.items():
+            print(f"    {name:32s} {1000 * seconds / per:9.1f} ms" + (" per window" if per > 1 else ""))
+        for rt in ["torch-eager", *runtimes]:
+            teacher, small = measured.get(f"teacher {rt}"), measured.get(f"compressed {rt}")
+            if teacher and small:
+                print(f"    compressed vs teacher on {rt:18s} {teacher / small:5.2f}x (target >= 3)")
+        for role in roles:
+            eager = measured[f"{role} torch-eager"]
+            print(f"    {role:10s} runtime vs torch eager: " + ", ".join(
+                f"{rt} {eager / measured[f'{role} {rt}']:.2f}x" for rt in runtimes))
+    sizes = {role: path.stat().st_size for role, path in files.items()}
+    if "compressed" in sizes:
+        print(f"  size    teacher {sizes['teacher']} B, compressed {sizes['compressed']} B: "
+              f"{sizes['teacher'] / sizes['compressed']:.2f}x smaller (target >= 4)")
+        print(f"  method  {recorded['compressed'].metadata.get('compression')}")
+    else:
+        print("  no compressed model was released (see metrics/compress.json)")
 
 
 def _volume(cache: Path, splits: Path) -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from pipeline.atomic import write_json
+from pipeline.core.atomic import write_json
 from pipeline.params import load_section
 from pipeline.train import data, determinism, loop, model
 

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 from monai.inferers import sliding_window_inference
 
-from pipeline.atomic import write_json
-from pipeline.preprocess import cache, stage as preprocess
+from pipeline.core.atomic import write_json
+from pipeline.data import cache
+from pipeline.preprocess import stage as preprocess
 from pipeline.preprocess.params import PreprocessParams
 from pipeline.train import stage as train
-from pipeline.train.model import load_checkpoint
+from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.train.params import TrainParams
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "isbi2012-membranes"

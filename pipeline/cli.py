@@ -11,10 +11,11 @@ import argparse
 import importlib
 import sys
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 # Modules that contribute sub-commands, in pipeline order.
 COMMAND_MODULES = (
+    "pipeline.check_params",
     "pipeline.cohort.cli",
     "pipeline.deid.cli",
     "pipeline.preprocess.cli",

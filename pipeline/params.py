@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import ValidationError, model_validator
 
 from pipeline.cohort.params import CohortParams
 from pipeline.compress.params import CompressParams
 from pipeline.deid.params import DeidParams
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.export.params import ExportParams
-from pipeline.params_base import StrictModel
+from pipeline.core.params_base import StrictModel
 from pipeline.preprocess.params import PreprocessParams
 from pipeline.techfile.params import TechfileParams
 from pipeline.train.params import TrainParams
@@ -38,6 +38,18 @@ class Params(StrictModel):
     export: ExportParams
     verify: VerifyParams
     techfile: TechfileParams
+
+    @model_validator(mode="after")
+    def _copies_agree(self) -> "Params":
+        """Knobs two sections must share: the parity gate the compress stage selects runtimes by."""
+        pairs = [("compress.selection.parity_atol", self.compress.selection.parity_atol,
+                  "export.parity_atol", self.export.parity_atol),
+                 ("compress.selection.max_argmax_mismatches", self.compress.selection.max_argmax_mismatches,
+                  "export.max_argmax_mismatches", self.export.max_argmax_mismatches)]
+        for left, a, right, b in pairs:
+            if a != b:
+                raise ValueError(f"{left} = {a} must equal {right} = {b}")
+        return self
 
 
 def load_params(path: Path = DEFAULT_PATH) -> Params:

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from pipeline.atomic import write_json
+from pipeline.core.atomic import write_json
 from pipeline.params import load_section
 
 STAGE = "cohort"
@@ -29,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     seconds = round(time.perf_counter() - start, 2)
     write_json(Path(args.metrics), summary)  # no timing inside: same params, same bytes
     if not args.no_mlflow:
-        from pipeline.tracking import stage_run
+        from pipeline.core.tracking import stage_run
 
         with stage_run(STAGE, inputs=[]) as mlflow:
             mlflow.log_params({"seed": params.seed, "patients_per_site": params.patients_per_site,

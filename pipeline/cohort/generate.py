@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
-from pipeline.atomic import atomic_dir
+from pipeline.core.atomic import atomic_dir
 from pipeline.cohort import dicom_series, identity, phantom, segmentation
 from pipeline.cohort.params import CohortParams, SiteParams
-from pipeline.progress import progress
+from pipeline.core.progress import progress
 
 FIRST_DAY = datetime.date(2019, 1, 1).toordinal()
 LAST_DAY = datetime.date(2024, 12, 31).toordinal()

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.params_base import StrictModel
+from pipeline.core.params_base import StrictModel
 
 
 class SiteParams(StrictModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.preprocess.cache import LockedSplitError
+from pipeline.data.cache import LockedSplitError
 
 
 def check_not_locked(case_ids: list[str], splits: dict, purpose: str) -> None:

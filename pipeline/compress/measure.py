@@ -1,37 +1,97 @@
-"""Measure one candidate ONNX file: size, latency per window, validation Dice through ORT.
+"""Measure candidate ONNX files on every runtime: size, per-volume latency, validation Dice per case.
 
-The validation Dice is that of the candidate with its own post-processing, chosen on the same
-validation cases (``pipeline.export.postprocess.decide``): candidates are compared as they
-would be shipped.
+Latency is what a user waits for: the sliding-window inference of one whole volume (the
+largest validation case) through the product's own path (``pipeline.runtime.sliding``), the
+median of interleaved rounds in which every (model, runtime) pair and the torch-eager
+reference of each FP32 model run in turn, so load drift on a shared machine hits all alike.
+The validation Dice is per case, through the same path, with each model's own
+post-processing chosen on those cases (``pipeline.compress.postprocessing``): candidates are
+compared as they would ship, and the per-case values allow a paired comparison.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import torch
 
-from pipeline.export import postprocess
-from pipeline.export.inference import make_session, predict_volume, to_mask
-from pipeline.export.latency import median_seconds
+from pipeline.compress import postprocessing
+from pipeline.runtime import engines
+from pipeline.runtime.sliding import predict_volume, to_mask, torch_predict_volume
+from pipeline.runtime.spec import WindowSpec
+from pipeline.core.timing import interleaved_medians
 
 
-def measure(path: Path, val_cases: list[dict], window, repeats: int, threads: int,
-            largest_component: str = "auto") -> dict:
-    """Bytes, median ORT latency of one window (batch 1), mean val Dice and post-processing.
+def open_all(files: dict[str, Path], runtimes: list[str], window: WindowSpec,
+             threads: int) -> dict[tuple[str, str], engines.Engine | str]:
+    """An engine per (model, runtime); a string with the error where one cannot be built."""
+    shape = (window.sw_batch_size, window.in_channels, *window.patch_size)
+    opened: dict[tuple[str, str], engines.Engine | str] = {}
+    for name, path in files.items():
+        blob = Path(path).read_bytes()
+        for runtime in runtimes:
+            try:
+                opened[name, runtime] = engines.open_engine(blob, runtime, threads, shape)
+            except Exception as exc:  # a runtime that cannot run this file is a measured result
+                opened[name, runtime] = f"{type(exc).__name__}: {str(exc)[:300]}"
+    return opened
+
+
+def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_cases: list[dict],
+               window: WindowSpec, mode: str) -> dict[str, dict]:
+    """One model on every runtime: per-case validation Dice with its chosen post-processing,
+    and, for a model with PyTorch weights, its parity with them (what the export gate checks).
 
     Args:
-        path: the candidate ``.onnx`` file.
+        runs: runtime -> engine of this model's ONNX file.
+        module: the PyTorch module the file was exported from (None for INT8 copies, whose
+            reference would be a fake-quantized module).
         val_cases: validation cases with ``image`` and ``label``.
-        window: patch size and sliding-window settings.
-        repeats: timed calls for the latency median.
-        threads: ONNX Runtime threads.
-        largest_component: ``auto`` or ``never`` (``compress.keep_largest_component``).
+        window: the sliding-window settings.
+        mode: ``auto`` or ``never`` (largest-component post-processing).
+    Returns:
+        runtime -> ``val_dice``, ``per_case`` (case_id -> Dice), ``postprocessing`` and
+        ``parity`` (``max_abs_diff``, ``argmax_mismatches``, ``voxels``; None without a module).
     """
-    session = make_session(Path(path), threads)
-    batch = np.random.default_rng(0).random((1, window.in_channels, *window.patch_size), dtype=np.float32)
-    latency = median_seconds(lambda: session.run(None, {"image": batch}), repeats)
-    masks = [to_mask(predict_volume(session, case["image"], window)) for case in val_cases]
-    decision = postprocess.decide(masks, [np.asarray(case["label"])[0] for case in val_cases], largest_component)
-    return {"bytes": Path(path).stat().st_size, "latency_ms": round(1000 * latency, 3),
-            "val_dice": decision["val_dice"], "postprocessing": decision}
+    masks = {runtime: [] for runtime in runs}
+    parity = {runtime: {"max_abs_diff": 0.0, "argmax_mismatches": 0, "voxels": 0} for runtime in runs}
+    for case in val_cases:
+        reference = torch_predict_volume(module, case["image"], window) if module is not None else None
+        for runtime, engine in runs.items():
+            logits = predict_volume(engine, case["image"], window)
+            masks[runtime].append(to_mask(logits))
+            if reference is not None:
+                row = parity[runtime]
+                row["max_abs_diff"] = max(row["max_abs_diff"], float(np.abs(logits - reference).max()))
+                row["argmax_mismatches"] += int((to_mask(reference) != masks[runtime][-1]).sum())
+                row["voxels"] += int(masks[runtime][-1].size)
+    truths = [np.asarray(case["label"])[0] for case in val_cases]
+    out = {}
+    for runtime in runs:
+        decision = postprocessing.decide(masks[runtime], truths, mode)
+        per_case = {case["case_id"]: round(value, 6)
+                    for case, value in zip(val_cases, decision.pop("per_case"))}
+        out[runtime] = {"val_dice": decision["val_dice"], "per_case": per_case, "postprocessing": decision,
+                        "parity": parity[runtime] if module is not None else None}
+    return out
+
+
+def volume_latency_ms(contenders: dict[str, Callable[[np.ndarray], np.ndarray]],
+                      modules: dict[str, torch.nn.Module], volume: np.ndarray, window: WindowSpec,
+                      repeats: int) -> dict[str, float]:
+    """Median milliseconds per sliding-window volume, all contenders interleaved in one process.
+
+    Args:
+        contenders: key -> batch function (engines).
+        modules: key -> PyTorch module, timed as torch eager through the same windows.
+        volume: the benchmark volume (C, *spatial).
+        window: the sliding-window settings.
+        repeats: interleaved rounds.
+    """
+    calls = {key: (lambda f=f: predict_volume(f, volume, window)) for key, f in contenders.items()}
+    calls.update({key: (lambda m=m: torch_predict_volume(m, volume, window)) for key, m in modules.items()})
+    with torch.no_grad():
+        seconds = interleaved_medians(calls, repeats, warmup=1)
+    return {key: round(1000 * value, 3) for key, value in seconds.items()}

@@ -1,4 +1,4 @@
-"""The ``compress`` section of ``params.yaml``: students, distillation, quantization, selection."""
+"""The ``compress`` section of ``params.yaml``: candidates, runtimes, quantization, selection."""
 
 from __future__ import annotations
 
@@ -6,68 +6,102 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.params_base import StrictModel
+from pipeline.nets.unet import check_levels
+from pipeline.core.params_base import StrictModel
+from pipeline.runtime.engines import RUNTIMES
 
 
-class StudentParams(StrictModel):
-    """A narrower MONAI ``UNet`` to distil the teacher into."""
+class StudentNetwork(StrictModel):
+    """A narrower MONAI ``UNet`` (same spatial dims and strides as the teacher)."""
 
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9_]+$")
     channels: list[int] = Field(min_length=2, max_length=6)
     strides: list[int] = Field(min_length=1, max_length=5)
     num_res_units: int = Field(default=0, ge=0, le=4)
 
     @model_validator(mode="after")
-    def _levels(self) -> "StudentParams":
-        if len(self.strides) != len(self.channels) - 1:
-            raise ValueError(f"strides needs len(channels) - 1 = {len(self.channels) - 1} values")
-        if any(c < 1 for c in self.channels) or any(s < 1 for s in self.strides):
-            raise ValueError("channels and strides must be positive")
+    def _levels(self) -> "StudentNetwork":
+        check_levels(self.channels, self.strides)
+        return self
+
+
+class CandidateParams(StrictModel):
+    """One way to build a smaller model, trained with the teacher's own recipe.
+
+    ``distill``: a student network trained on labels and the teacher's soft targets;
+    ``scratch``: the same kind of student on labels only (what distillation bought);
+    ``prune``: the teacher with ``ratio`` of its channels removed (Torch-Pruning, L2 magnitude,
+    whole dependency groups), fine-tuned with distillation.
+    """
+
+    name: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")
+    method: Literal["distill", "scratch", "prune"]
+    epochs: int = Field(ge=1, le=10000, description="training (or fine-tuning) epochs, cosine schedule")
+    network: StudentNetwork | None = Field(default=None, description="the student (distill, scratch)")
+    ratio: float | None = Field(default=None, gt=0.0, lt=1.0, description="share of channels removed (prune)")
+
+    @model_validator(mode="after")
+    def _fields(self) -> "CandidateParams":
+        if self.method == "prune" and (self.ratio is None or self.network is not None):
+            raise ValueError("a prune candidate needs ratio and no network")
+        if self.method != "prune" and (self.network is None or self.ratio is not None):
+            raise ValueError(f"a {self.method} candidate needs network and no ratio")
         return self
 
 
 class DistillParams(StrictModel):
-    """Knowledge distillation: soft teacher targets (KL at a temperature) plus Dice + CE on labels."""
+    """Soft targets: ``(1 - w) * DiceCE(labels) + w * T^2 * KL(teacher || student)``."""
 
-    epochs: int = Field(ge=1, le=10000)
-    learning_rate: float = Field(gt=0.0, le=1.0)
-    weight_decay: float = Field(default=1e-5, ge=0.0)
-    temperature: float = Field(default=2.0, gt=0.0, le=20.0)
-    kd_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="share of the KL term; the rest is Dice+CE")
-    cases_per_batch: int = Field(default=2, ge=1, le=64)
-    patches_per_case: int = Field(default=2, ge=1, le=64)
-    pos_neg_ratio: float = Field(default=1.0, gt=0.0)
-    val_every: int = Field(default=1, ge=1)
-    seed: int = Field(ge=0)
-    threads: int = Field(default=2, ge=1, le=256)
+    temperature: float = Field(default=1.0, gt=0.0, le=20.0)
+    kd_weight: float = Field(default=0.5, ge=0.0, le=1.0, description="share of the KL term")
 
 
 class QuantizeParams(StrictModel):
-    """INT8 static quantization in ONNX Runtime (QDQ), calibrated on training cases only."""
+    """INT8 post-training static quantization (QDQ) of every FP32 candidate, calibrated on training cases."""
 
     enabled: bool = True
     calibration_cases: int = Field(default=4, ge=1, le=1000, description="training cases used")
     per_channel: bool = True
 
 
-class CompressParams(StrictModel):
-    """Which candidates to build and how the shipped one is chosen."""
+class SelectionParams(StrictModel):
+    """What a candidate must show on the validation split to be shipped as the compressed model."""
 
-    students: list[StudentParams] = Field(min_length=1)
-    distill: DistillParams
-    quantize: QuantizeParams
     max_dice_drop: float = Field(default=0.01, ge=0.0, le=1.0,
-                                 description="largest allowed val Dice loss against the teacher")
+                                 description="largest mean paired per-case val Dice loss against the teacher")
+    min_speedup: float = Field(default=3.0, ge=1.0, description="per sliding-window volume, same runtime")
+    min_size_reduction: float = Field(default=4.0, ge=1.0, description="teacher file bytes / candidate bytes")
+    parity_atol: float = Field(default=1e-4, gt=0.0, le=1e-2,
+                               description="the export parity gate (must equal export.parity_atol)")
+    max_argmax_mismatches: int = Field(default=0, ge=0, description="must equal export.max_argmax_mismatches")
+
+
+class CompressParams(StrictModel):
+    """Which candidates to build, where to measure them and how the shipped one is chosen."""
+
+    candidates: list[CandidateParams] = Field(min_length=1)
+    distill: DistillParams = Field(default_factory=DistillParams)
+    quantize: QuantizeParams = Field(default_factory=QuantizeParams)
+    selection: SelectionParams = Field(default_factory=SelectionParams)
+    runtimes: list[Literal[RUNTIMES]] = Field(  # type: ignore[valid-type]
+        default=list(RUNTIMES), min_length=1,
+        description="runtimes measured where installed; the fastest for the chosen model ships")
     keep_largest_component: Literal["auto", "never"] = Field(
         default="auto", description="auto: per model, keep only the largest connected component "
                                     "when that raises its validation Dice; never: argmax only")
-    latency_repeats: int = Field(default=10, ge=1, le=1000)
+    val_every: int = Field(default=4, ge=1, description="validate every N epochs (and after the last)")
+    val_after: float = Field(default=0.0, ge=0.0, lt=1.0, description="share of the epochs before the first validation")
+    latency_repeats: int = Field(default=5, ge=1, le=1000, description="interleaved rounds per latency median")
+    bootstrap_samples: int = Field(default=2000, ge=100, le=100000, description="paired-drop CI resamples")
+    seed: int = Field(ge=0)
+    threads: int = Field(default=2, ge=1, le=256, description="pinned, as in training")
     sw_overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
     sw_batch_size: int = Field(default=4, ge=1)
 
     @model_validator(mode="after")
     def _unique(self) -> "CompressParams":
-        names = [s.name for s in self.students]
+        names = [c.name for c in self.candidates]
         if len(set(names)) != len(names) or "teacher" in names:
-            raise ValueError(f"student names must be unique and not 'teacher': {names}")
+            raise ValueError(f"candidate names must be unique and not 'teacher': {names}")
+        if len(set(self.runtimes)) != len(self.runtimes):
+            raise ValueError(f"runtimes are listed twice: {self.runtimes}")
         return self

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from monai.transforms import ResizeWithPadOrCrop
 
-from pipeline.export.onnx_io import INPUT
+from pipeline.runtime.engines import INPUT
 
 
 def calibration_batches(cases: list[dict], patch_size: list[int]) -> list[np.ndarray]:

@@ -1,13 +1,19 @@
-"""The compress core: distil students, quantize, measure every candidate on this CPU, choose.
+"""The compress core: build candidates with the teacher's recipe, measure them on every runtime, choose.
 
-Candidates: the FP32 ONNX teacher (the reference), each distilled student as FP32 ONNX, and
-(when enabled) INT8 QDQ copies of both. Each is measured the same way: file size, median ORT
-latency of one window, validation Dice through ORT. INT8 files are measured and recorded but
-not shippable: the export parity gate (|logit diff| <= 1e-4 against PyTorch) cannot hold for
-them. Distillation and calibration use training cases only, selection uses validation
-cases; the locked test split is never loaded (and checked by case ID before use). The
-post-processing of each candidate (keep the largest connected component or not) is chosen on
-the same validation cases and recorded in the choice for the export stage.
+Candidates (``compress.candidates``): distilled students, the same students trained from
+scratch (what distillation bought) and the teacher pruned with Torch-Pruning and fine-tuned,
+each trained with the recipe stored in the teacher's checkpoint; with ``quantize.enabled``
+an INT8 QDQ copy of the teacher and of every candidate. Every model is exported to ONNX and
+measured on every installed runtime of ``compress.runtimes`` the same way (file size,
+per-volume sliding-window latency beside torch eager, validation Dice per case with its own
+post-processing); ``select.choose`` picks the fastest (candidate, runtime) that meets every
+target against the teacher on that runtime, or none.
+
+Fitting uses training cases only, selection validation cases only, calibration training
+cases only; the locked test split is never loaded (and checked by case ID before use).
+
+Outputs: ``candidates_dir/<name>.pt`` for every trained candidate (the audit trail; export
+reads the chosen one), the choice record (``CompressionRecord``) and the metrics.
 """
 
 from __future__ import annotations
@@ -19,20 +25,23 @@ from pathlib import Path
 
 import torch
 
-from pipeline.atomic import write_json
-from pipeline.compress import distill, guard, quantize, select
-from pipeline.compress.measure import measure
-from pipeline.compress.params import CompressParams, StudentParams
-from pipeline.export.latency import median_seconds, parameter_count
-from pipeline.export.onnx_io import export_onnx
-from pipeline.export.spec import WindowSpec
-from pipeline.preprocess.cache import load_cases
-from pipeline.train import determinism
-from pipeline.export.checkpoint import load_model
-from pipeline.train.model import build_unet, save_checkpoint
+from pipeline.core.atomic import atomic_dir, write_json
+from pipeline.compress import fit, guard, measure, prune, quantize, select
+from pipeline.compress.params import CandidateParams, CompressParams
+from pipeline.compress.record import CompressionRecord, ShippedModel
+from pipeline.core.errors import UserError
+from pipeline.nets.checkpoint import load_checkpoint, norm_features, save_checkpoint
+from pipeline.nets.onnx import export_onnx
+from pipeline.nets.unet import build_unet, parameter_count
+from pipeline.data.cache import load_cases
+from pipeline.recipe import determinism, loop
+from pipeline.recipe.params import RecipeParams
+from pipeline.runtime import engines
+from pipeline.runtime.spec import WindowSpec
 
-INT8_REASON = "INT8 logits cannot meet the export parity gate against the PyTorch model"
 EXPORT_OPSET = 17
+INT8_NOT_SHIPPABLE = ("the export parity gate has no fake-quantized PyTorch reference for ONNX Runtime's "
+                      "QDQ files yet")
 
 
 @dataclass(frozen=True)
@@ -42,111 +51,185 @@ class CompressPaths:
     teacher: Path
     cache: Path
     splits: Path
-    student: Path
-    choice: Path
+    candidates: Path  # folder: one checkpoint per trained candidate
+    choice: Path  # the CompressionRecord the export stage reads
     metrics: Path
 
 
 def run(params: CompressParams, paths: CompressPaths, progress=None) -> dict:
-    """Build and measure the candidates, write the chosen student, the choice and the metrics.
+    """Build and measure the candidates, write their checkpoints, the choice and the metrics.
 
     Args:
         params: the validated ``compress`` section.
         paths: teacher checkpoint, cache, splits and outputs.
-        progress: optional callable wrapping an iterable (a progress bar).
+        progress: optional ``bar(description)`` factory for progress bars.
     """
-    pinned = determinism.pin(params.distill.seed, params.distill.threads)
+    pinned = determinism.pin(params.seed, params.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     splits = json.loads(Path(paths.splits).read_text())
     loaded = load_cases(Path(paths.cache), splits, ["train", "val"])
     train, val = loaded["train"], loaded["val"]
-    guard.check_not_locked([c["case_id"] for c in train], splits, "distillation")
+    guard.check_not_locked([c["case_id"] for c in train], splits, "candidate training")
     guard.check_not_locked([c["case_id"] for c in val], splits, "model selection")
-    teacher, config = load_model(Path(paths.teacher))
+    teacher, config = load_checkpoint(Path(paths.teacher))
+    recipe = _recipe(config, paths.teacher)
     window = WindowSpec(spatial_dims=int(config["spatial_dims"]), in_channels=int(config.get("in_channels", 1)),
                         patch_size=[int(v) for v in config["patch_size"]], sw_overlap=params.sw_overlap,
                         sw_batch_size=params.sw_batch_size)
-    students = {}
-    for spec in params.students:
-        torch.manual_seed(params.distill.seed)
-        net = build_unet(_network(spec, window.spatial_dims))
-        fit = distill.distill(teacher, net, train, val, params.distill, window, progress)
-        students[spec.name] = {"module": net, "fit": fit, "spec": spec}
-    calib_cases = train[: params.quantize.calibration_cases]
-    calib_ids = [c["case_id"] for c in calib_cases]
-    guard.check_not_locked(calib_ids, splits, "INT8 calibration")
-    modules = {"teacher": teacher, **{name: s["module"] for name, s in students.items()}}
-    candidates = _candidates(modules, params, window, val, calib_cases)
-    choice = select.choose(candidates, params.max_dice_drop)
-    kept = choice["source"] if choice["source"] in students else params.students[0].name
-    student = students[kept]
-    state = {k: v.detach().cpu().clone() for k, v in student["module"].state_dict().items()}
-    sha = determinism.weights_sha256(state)
-    student_config = {**config, "network": _network(student["spec"], window.spatial_dims),
-                      "best_val_dice": student["fit"]["best_val_dice"], "best_epoch": student["fit"]["best_epoch"],
-                      "weights_sha256": sha, "distilled_from": config.get("weights_sha256", "unknown"),
-                      "student_name": kept, **{k: str(v) if k == "torch" else v for k, v in pinned.items()}}
-    save_checkpoint(Path(paths.student), state, student_config)
-    teacher_row = next(c for c in candidates if c["name"] == select.TEACHER)
-    chosen_row = next(c for c in candidates if c["name"] == choice["chosen"])
-    postprocessing = {"teacher": teacher_row["postprocessing"], "compressed": chosen_row["postprocessing"]}
-    record = {**choice, "student": kept, "student_weights_sha256": sha, "postprocessing": postprocessing,
-              "distillation_case_ids": [c["case_id"] for c in train],
-              "selection_case_ids": [c["case_id"] for c in val], "calibration_case_ids": calib_ids}
-    write_json(Path(paths.choice), record)
-    metrics = {"chosen": choice["chosen"], "method": choice["method"], "reason": choice["reason"],
-               "verdicts": choice["verdicts"], "candidates": candidates,
-               "students": {n: {"best_val_dice": round(s["fit"]["best_val_dice"], 6),
-                                "best_epoch": s["fit"]["best_epoch"], "curve": s["fit"]["curve"]}
-                            for n, s in students.items()},
-               "teacher_val_dice": teacher_row["val_dice"], "chosen_val_dice": chosen_row["val_dice"],
-               "dice_drop": round(teacher_row["val_dice"] - chosen_row["val_dice"], 6),
-               "postprocessing": postprocessing,
-               "speedup_vs_ort_teacher": round(teacher_row["latency_ms"] / chosen_row["latency_ms"], 3),
-               "size_reduction": round(teacher_row["bytes"] / chosen_row["bytes"], 3),
-               "train_cases": len(train), "val_cases": len(val), "calibration_cases": len(calib_ids),
-               "threads": pinned["threads"], "seed": params.distill.seed}
+    soft = None
+    if any(c.method != "scratch" for c in params.candidates) and params.distill.kd_weight > 0:
+        soft = fit.teacher_logits(teacher, train, recipe, device)
+    calibration = train[: params.quantize.calibration_cases]
+    guard.check_not_locked([c["case_id"] for c in calibration], splits, "INT8 calibration")
+    modules, fits = {select.TEACHER: teacher}, {}
+    with atomic_dir(Path(paths.candidates)) as folder:
+        for spec in params.candidates:
+            bar = progress(f"compress {spec.name}") if progress else None
+            net, fits[spec.name] = _train(spec, teacher, train, val, recipe, window, params, soft, device, bar)
+            modules[spec.name] = net
+            save_checkpoint(folder / f"{spec.name}.pt", _cpu_state(net),
+                            _candidate_config(config, spec, fits[spec.name], net, pinned))
+        rows = _measure(modules, params, window, val, calibration)
+    clusters = {c["case_id"]: str(c.get("patient_id") or c["case_id"]) for c in val}
+    choice = select.choose(rows, params.selection, clusters, params.bootstrap_samples, params.seed)
+    record = _record(choice, rows, params, train, val, calibration)
+    write_json(Path(paths.choice), record.model_dump(mode="json"))
+    metrics = _metrics(choice, rows, fits, record, params, pinned, len(train), len(val))
     write_json(Path(paths.metrics), metrics)
     return metrics
 
 
-def _candidates(modules: dict, params: CompressParams, window: WindowSpec, val: list[dict],
-                calib_cases: list[dict]) -> list[dict]:
-    threads = params.distill.threads
-    rows = []
-    batches = quantize.calibration_batches(calib_cases, list(window.patch_size))
-    example = torch.from_numpy(batches[0]) if batches else torch.zeros(1, window.in_channels, *window.patch_size)
+def _recipe(config: dict, path: Path) -> RecipeParams:
+    if "recipe" not in config:
+        raise UserError(f"{path} records no training recipe (config['recipe']): it was written by an older "
+                        "train stage; run `dvc repro train` so candidates can be trained the teacher's way")
+    return RecipeParams.model_validate(config["recipe"])
+
+
+def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, soft, device, bar):
+    torch.manual_seed(params.seed)
+    if spec.method == "prune":
+        example = torch.zeros(1, window.in_channels, *window.patch_size)
+        net = prune.prune_channels(teacher, spec.ratio, example)
+    else:
+        net = build_unet({"spatial_dims": window.spatial_dims, **spec.network.model_dump(), "dropout": 0.0})
+    kd_weight = 0.0 if spec.method == "scratch" or soft is None else params.distill.kd_weight
+    loss = loop.distillation_loss(kd_weight, params.distill.temperature, recipe.batch_dice)
+    result = fit.fit(net, train, val, recipe, window.spatial_dims, spec.epochs, loss, params.seed, device,
+                     params.val_every, soft if kd_weight > 0 else None, bar, params.val_after)
+    return net, {**result, "method": spec.method, "kd_weight": kd_weight, "epochs": spec.epochs}
+
+
+def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: list[dict],
+             calibration: list[dict]) -> list[dict]:
+    runtimes = [r for r in params.runtimes if r in engines.available()]
+    batches = quantize.calibration_batches(calibration, list(window.patch_size))
+    rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
+        files, sources = {}, {}
         for name, module in modules.items():
-            fp32 = Path(tmp) / f"{name}_fp32.onnx"
-            export_onnx(module, fp32, window.spatial_dims, window.in_channels, list(window.patch_size), EXPORT_OPSET)
-            row = {"name": f"{name}_fp32", "source": name, "method": _method(name, "fp32"),
-                   "parameters": parameter_count(module), "shippable": True,
-                   **measure(fp32, val, window, params.latency_repeats, threads, params.keep_largest_component)}
-            with torch.no_grad():
-                row["torch_latency_ms"] = round(1000 * median_seconds(lambda: module(example), params.latency_repeats), 3)
-            rows.append(row)
-            if not params.quantize.enabled:
-                continue
-            int8 = Path(tmp) / f"{name}_int8.onnx"
-            row8 = {"name": f"{name}_int8", "source": name, "method": _method(name, "int8"),
-                    "parameters": parameter_count(module), "shippable": False,
-                    "not_shippable_because": INT8_REASON}
-            try:
-                quantize.quantize_int8(fp32, int8, batches, params.quantize.per_channel)
-                row8.update(measure(int8, val, window, params.latency_repeats, threads,
-                                    params.keep_largest_component))
-            except Exception as exc:  # record a failed candidate, keep measuring the others
-                row8["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-            rows.append(row8)
+            files[name] = Path(tmp) / f"{name}.onnx"
+            export_onnx(module, files[name], window.spatial_dims, window.in_channels, list(window.patch_size),
+                        EXPORT_OPSET)
+            sources[name] = (name, "fp32")
+            if params.quantize.enabled:
+                int8 = Path(tmp) / f"{name}_int8.onnx"
+                try:
+                    quantize.quantize_int8(files[name], int8, batches, params.quantize.per_channel)
+                    files[f"{name}_int8"], sources[f"{name}_int8"] = int8, (name, "int8")
+                except Exception as exc:  # a failed candidate is a result; the others go on
+                    rows.append({"name": f"{name}_int8", "source": name, "precision": "int8", "runtime": "-",
+                                 "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+        opened = measure.open_all(files, runtimes, window, params.threads)
+        working = {}
+        for name in files:
+            source, precision = sources[name]
+            runs = {rt: e for (n, rt), e in opened.items() if n == name and not isinstance(e, str)}
+            module = modules[source] if precision == "fp32" else None
+            results = measure.validation(runs, module, val, window, params.keep_largest_component)
+            for runtime in runtimes:
+                engine = opened[name, runtime]
+                row = {"name": name, "source": source, "precision": precision, "runtime": runtime,
+                       "bytes": files[name].stat().st_size, "parameters": parameter_count(modules[source])}
+                if precision == "int8":
+                    row.update(shippable=False, not_shippable_because=INT8_NOT_SHIPPABLE)
+                if isinstance(engine, str):
+                    row["error"] = engine
+                else:
+                    row.update(runtime_version=engine.version, **results[runtime])
+                    working[select.key(row)] = engine
+                rows.append(row)
+        volume = max(val, key=lambda case: case["image"].size)["image"]
+        torch_refs = {f"{name}@torch-eager": module for name, module in modules.items()}
+        latency = measure.volume_latency_ms(working, torch_refs, volume, window, params.latency_repeats)
+    for row in rows:
+        if select.key(row) in latency:
+            row["volume_ms"] = latency[select.key(row)]
+            if row["precision"] == "fp32":
+                row["torch_eager_volume_ms"] = latency[f"{row['name']}@torch-eager"]
     return rows
 
 
-def _method(source: str, precision: str) -> str:
-    if source == "teacher":
-        return "none" if precision == "fp32" else "int8_static_qdq"
-    return f"distilled_{precision}" if precision == "fp32" else "distilled_int8_static_qdq"
+def _record(choice: dict, rows: list[dict], params: CompressParams, train, val, calibration) -> CompressionRecord:
+    by_key = {select.key(r): r for r in rows}
+    teacher_row = by_key[f"{select.TEACHER}@{choice['teacher_runtime']}"]
+    compressed = None
+    if choice["chosen"]:
+        row = by_key[choice["chosen"]]
+        spec = next(c for c in params.candidates if c.name == row["source"])
+        judged = choice["judgements"][choice["chosen"]]
+        compressed = ShippedModel(candidate=row["source"], method=spec.method, precision=row["precision"],
+                                  checkpoint=f"{row['source']}.pt", runtime=row["runtime"],
+                                  runtime_version=row["runtime_version"],
+                                  keep_largest_component=row["postprocessing"]["keep_largest_component"],
+                                  val_dice=row["val_dice"], volume_ms=row["volume_ms"], bytes=row["bytes"],
+                                  dice_drop=judged["dice_drop"], speedup=judged["speedup"],
+                                  size_reduction=judged["size_reduction"])
+    teacher = ShippedModel(candidate=select.TEACHER, method="none", precision="fp32", checkpoint=None,
+                           runtime=teacher_row["runtime"], runtime_version=teacher_row["runtime_version"],
+                           keep_largest_component=teacher_row["postprocessing"]["keep_largest_component"],
+                           val_dice=teacher_row["val_dice"], volume_ms=teacher_row["volume_ms"],
+                           bytes=teacher_row["bytes"])
+    return CompressionRecord(teacher=teacher, compressed=compressed, reason=choice["reason"],
+                             targets=params.selection.model_dump(),
+                             training_case_ids=[c["case_id"] for c in train],
+                             selection_case_ids=[c["case_id"] for c in val],
+                             calibration_case_ids=[c["case_id"] for c in calibration])
 
 
-def _network(spec: StudentParams, spatial_dims: int) -> dict:
-    return {"spatial_dims": spatial_dims, "channels": list(spec.channels), "strides": list(spec.strides),
-            "num_res_units": spec.num_res_units, "dropout": 0.0}
+def _metrics(choice: dict, rows: list[dict], fits: dict, record: CompressionRecord, params: CompressParams,
+             pinned: dict, n_train: int, n_val: int) -> dict:
+    for row in rows:
+        judged = choice["judgements"].get(select.key(row)) or {"verdict": f"failed: {row.get('error')}"}
+        row["verdict"] = judged["verdict"]
+        if "dice_drop" in judged:
+            row.update(dice_drop=judged["dice_drop"], speedup=judged["speedup"],
+                       size_reduction=judged["size_reduction"])
+    shipped = record.compressed
+    return {"compressed": shipped is not None, "chosen": choice["chosen"], "reason": choice["reason"],
+            "runtime": choice["runtime"], "targets": params.selection.model_dump(),
+            "shipped": shipped.model_dump(mode="json") if shipped else None,
+            "teacher": record.teacher.model_dump(mode="json"), "candidates": rows,
+            "training": {name: {k: v for k, v in f.items() if k != "per_case"} for name, f in fits.items()},
+            "runtimes_available": engines.available(), "train_cases": n_train, "val_cases": n_val,
+            "threads": pinned["threads"], "seed": params.seed}
+
+
+def _candidate_config(teacher_config: dict, spec: CandidateParams, result: dict, net, pinned: dict) -> dict:
+    state = _cpu_state(net)
+    config = {k: v for k, v in teacher_config.items() if k not in ("best_val_dice", "best_epoch", "weights_sha256")}
+    if spec.method != "prune":
+        config["network"] = {"spatial_dims": teacher_config["spatial_dims"], **spec.network.model_dump(),
+                             "dropout": 0.0}
+    if spec.method == "prune":
+        config["norm_features"] = norm_features(net)
+    config.update(candidate=spec.name, method=spec.method, pruned=spec.method == "prune",
+                  best_val_dice=result["best_val_dice"], best_epoch=result["best_epoch"],
+                  weights_sha256=determinism.weights_sha256(state),
+                  derived_from=teacher_config.get("weights_sha256", "unknown"),
+                  **{k: str(v) if k == "torch" else v for k, v in pinned.items()})
+    return config
+
+
+def _cpu_state(net) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}

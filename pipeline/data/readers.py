@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline.data import dicom, image_folder, msd
 from pipeline.data.case import ReadResult
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 READERS = {"dicom": dicom.read, "msd": msd.read, "image_folder": image_folder.read}
 

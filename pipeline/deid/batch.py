@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.atomic import atomic_dir, write_json
+from pipeline.core.atomic import atomic_dir, write_json
 from pipeline.deid import leakcheck, parallel
 from pipeline.deid.allowlist import build_allowlist
 from pipeline.deid.keys import SecretKey
@@ -22,7 +22,7 @@ from pipeline.deid.process import Engine
 from pipeline.deid.profile import TABLE_PATH, build_profile, option_columns
 from pipeline.deid.pseudonyms import Pseudonymizer
 from pipeline.deid.report import Quarantine, build_report, check_ceiling
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from pipeline.deid import batch
     from pipeline.deid.keys import load_key
-    from pipeline.errors import UserError
+    from pipeline.core.errors import UserError
 
     params = load_section(STAGE, Path(args.params))
     if (args.source is None) != (args.output is None):
@@ -56,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _log(params, report: dict) -> None:
-    from pipeline.tracking import stage_run
+    from pipeline.core.tracking import stage_run
 
     with stage_run(STAGE, inputs=[params.source]) as mlflow:
         mlflow.log_params({f"option.{k}": v for k, v in params.options.model_dump().items()})
@@ -69,7 +69,7 @@ def _log(params, report: dict) -> None:
 
 
 def _progress():
-    from pipeline.progress import show_progress
+    from pipeline.core.progress import show_progress
 
     if not show_progress():
         return None

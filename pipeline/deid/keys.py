@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 MIN_KEY_BYTES = 16
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.params_base import StrictModel
+from pipeline.core.params_base import StrictModel
 
 UID_ROOT_PATTERN = r"^[1-9][0-9]*(\.(0|[1-9][0-9]*))*$"
 

@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.atomic import dumps_json
-from pipeline.errors import UserError
+from pipeline.core.atomic import dumps_json
+from pipeline.core.errors import UserError
 
 
 @dataclass

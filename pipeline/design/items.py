@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from pipeline.design import ids
-from pipeline.params_base import StrictModel
+from pipeline.core.params_base import StrictModel
 
 Text = Field(min_length=1)
 

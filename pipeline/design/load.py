@@ -20,8 +20,8 @@ from pipeline.design.items import (
     AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, UserNeed,
 )
 from pipeline.design.risk_plan import RiskPlan
-from pipeline.errors import UserError
-from pipeline.params_base import StrictModel
+from pipeline.core.errors import UserError
+from pipeline.core.params_base import StrictModel
 
 Item = TypeVar("Item", bound=StrictModel)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pipeline.design.load import requirement_ids
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 MARKER = "verifies"
 PROPERTY = "verifies"

@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.params import load_params
 
 STAGE = "export"
@@ -16,7 +16,7 @@ STAGE = "export"
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(STAGE, help="export teacher and compressed model to ONNX, check parity")
     parser.add_argument("--teacher", default="models/teacher.pt", help="teacher checkpoint")
-    parser.add_argument("--student", default="models/student.pt", help="student checkpoint")
+    parser.add_argument("--candidates", default="models/candidates", help="the compress stage's candidate checkpoints")
     parser.add_argument("--choice", default="models/compression.json", help="compress stage's choice")
     parser.add_argument("--cache", default="data/preprocessed", help="preprocessed cache")
     parser.add_argument("--splits", default="data/splits.json", help="splits JSON")
@@ -30,12 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     params = load_params(Path(args.params))
     from pipeline.export import stage
-    from pipeline.provenance import git_commit
+    from pipeline.core.provenance import git_commit
 
-    paths = stage.ExportPaths(teacher=Path(args.teacher), student=Path(args.student), choice=Path(args.choice),
+    paths = stage.ExportPaths(teacher=Path(args.teacher), candidates=Path(args.candidates), choice=Path(args.choice),
                               cache=Path(args.cache), splits=Path(args.splits), out_dir=Path(args.out),
                               metrics=Path(args.metrics))
-    for path in (paths.teacher, paths.student, paths.choice, paths.splits):
+    for path in (paths.teacher, paths.choice, paths.splits):
         if not path.is_file():
             raise UserError(f"{path} not found: run the train and compress stages first")
     run_id = training_run_id(Path(args.train_metrics), use_mlflow=not args.no_mlflow)
@@ -44,11 +44,14 @@ def main(args: argparse.Namespace) -> int:
     seconds = round(time.perf_counter() - start, 2)
     if not args.no_mlflow:
         _log(params.export, paths, metrics, run_id)
-    print(f"export: teacher {metrics['teacher']['onnx']['bytes']} B, compressed "
-          f"{metrics['compressed']['onnx']['bytes']} B; parity max |diff| teacher "
-          f"{metrics['teacher']['parity']['max_abs_diff']:.2e}, compressed "
-          f"{metrics['compressed']['parity']['max_abs_diff']:.2e}; val Dice "
-          f"{metrics['val_dice_teacher']:.4f} / {metrics['val_dice_compressed']:.4f}; {seconds} s")
+    for role in ("teacher", "compressed"):
+        part = metrics[role]
+        if part is None:
+            print(f"export: no compressed model released ({metrics['compression_reason']})")
+            continue
+        print(f"export: {role}.onnx {part['onnx']['bytes']} B on {part['runtime']} {part['runtime_version']}, "
+              f"parity max |diff| {part['parity']['max_abs_diff']:.2e}, val Dice {part['parity']['mean_dice']:.4f}")
+    print(f"export: per-volume ratios {metrics['ratios']} in {seconds} s")
     return 0
 
 
@@ -61,7 +64,7 @@ def training_run_id(train_metrics: Path, use_mlflow: bool = True) -> str:
             return str(recorded)
     if not use_mlflow:
         return "unknown"
-    from pipeline.tracking import tracking_uri
+    from pipeline.core.tracking import tracking_uri
 
     import mlflow
 
@@ -72,23 +75,24 @@ def training_run_id(train_metrics: Path, use_mlflow: bool = True) -> str:
 
 
 def _log(params, paths, metrics: dict, run_id: str) -> None:
-    from pipeline.tracking import stage_run
+    from pipeline.core.tracking import stage_run
 
-    with stage_run(STAGE, inputs=[str(paths.teacher), str(paths.student), str(paths.choice)]) as mlflow:
+    with stage_run(STAGE, inputs=[str(paths.teacher), str(paths.candidates), str(paths.choice)]) as mlflow:
         mlflow.log_params({"opset": params.opset, "exporter": params.exporter,
                            "parity_atol": params.parity_atol, "model_version": params.model_version,
-                           "training_run_id": run_id, "compression_method": metrics["compression_method"]})
-        flat = {"val_dice_teacher": metrics["val_dice_teacher"],
-                "val_dice_compressed": metrics["val_dice_compressed"],
-                "torch_teacher_latency_ms": metrics["torch_teacher_latency_ms"],
-                **{f"ratio_{k}": v for k, v in metrics["ratios"].items()}}
+                           "training_run_id": run_id, "runtime": metrics["runtime"],
+                           "runtime_version": metrics["runtime_version"],
+                           "compressed_released": metrics["compressed_released"]})
+        flat = {f"ratio_{k}": v for k, v in metrics["ratios"].items()}
+        flat.update({f"volume_ms_{k}": v for k, v in metrics["volume_latency_ms"].items() if isinstance(v, float)})
         for role in ("teacher", "compressed"):
             part = metrics[role]
+            if part is None:
+                continue
             flat.update({f"{role}_bytes": part["onnx"]["bytes"], f"{role}_parameters": part["parameters"],
-                         f"{role}_latency_ms_ort": part["latency_ms_ort"],
+                         f"{role}_val_dice": part["parity"]["mean_dice"],
                          f"{role}_parity_max_abs_diff": part["parity"]["max_abs_diff"],
                          f"{role}_argmax_mismatches": part["parity"]["argmax_mismatches"]})
+            mlflow.set_tag(f"{role}_onnx_sha256", part["onnx"]["sha256"])
         mlflow.log_metrics(flat)
         mlflow.log_artifact(str(paths.metrics))
-        for role in ("teacher", "compressed"):
-            mlflow.set_tag(f"{role}_onnx_sha256", metrics[role]["onnx"]["sha256"])

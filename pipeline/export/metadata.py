@@ -6,16 +6,17 @@ import json
 
 import onnx
 
-from pipeline.export.inference import SPEC_KEY
-from pipeline.export.spec import PreprocessingSpec
+from pipeline.runtime import engines
+from pipeline.runtime.model import RUNTIME_KEY, SPEC_KEY, runtime_metadata
+from pipeline.runtime.spec import PreprocessingSpec
 
 REQUIRED = ("model_version", "model_role", "git_commit", "training_run_id", SPEC_KEY, "label_map",
-            "intended_use", "weights_sha256", "producer")
+            "intended_use", "weights_sha256", "producer", RUNTIME_KEY)
 
 
 def build_metadata(role: str, version: str, git_commit: str, training_run_id: str,
                    spec: PreprocessingSpec, intended_use: str, weights_sha256: str,
-                   extra: dict[str, str] | None = None) -> dict[str, str]:
+                   extra: dict[str, str] | None = None, runtime: str = engines.ORT_CPU) -> dict[str, str]:
     """String key/values for ``metadata_props``.
 
     Args:
@@ -27,12 +28,14 @@ def build_metadata(role: str, version: str, git_commit: str, training_run_id: st
         intended_use: the intended-use statement.
         weights_sha256: hash of the PyTorch weights the file was exported from.
         extra: further string entries (e.g. the compression method).
+        runtime: the runtime the file is to run on (recorded with the installed version).
     """
     label_map = {str(index): name for index, name in enumerate(spec.labels)}
     data = {"model_version": version, "model_role": role, "git_commit": git_commit,
             "training_run_id": training_run_id, SPEC_KEY: spec.model_dump_json(),
             "label_map": json.dumps(label_map, sort_keys=True), "intended_use": intended_use,
-            "weights_sha256": weights_sha256, "producer": "pipeline export"}
+            "weights_sha256": weights_sha256, "producer": "pipeline export",
+            RUNTIME_KEY: runtime_metadata(runtime)}
     data.update(extra or {})
     return data
 

@@ -1,6 +1,7 @@
 """Parity of an ONNX export with its PyTorch model on whole validation cases.
 
-Both run the same sliding windows (``pipeline.export.inference``); the check compares the
+Both run the same sliding windows (``pipeline.runtime.sliding``), the ONNX file on the runtime
+it records; the check compares the
 blended logits voxel by voxel: the largest absolute difference and the number of voxels whose
 argmax (predicted class) differs. A failed check raises ``ParityError`` naming the model, the
 cases, the counts and the limits.
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.errors import UserError
-from pipeline.export import postprocess
-from pipeline.export.inference import predict_volume, to_mask, torch_predict_volume
-from pipeline.verify.metrics import dice
+from pipeline.core.errors import UserError
+from pipeline.runtime import postprocess
+from pipeline.runtime.metrics import dice
+from pipeline.runtime.sliding import predict_volume, to_mask, torch_predict_volume
 
 
 class ParityError(UserError):

@@ -1,7 +1,11 @@
-"""The export core: teacher and compressed model to ONNX, checked, with metadata and parity.
+"""The export core: the teacher and the chosen compressed model to ONNX, checked, with metadata and parity.
 
-Writes ``<out>/teacher.onnx`` and ``<out>/compressed.onnx`` (each with a ``.sha256`` sidecar)
-atomically: when either parity check fails nothing is released and the stage fails.
+Writes ``<out>/teacher.onnx`` and, when the compress stage chose a model, ``<out>/compressed.onnx``
+(each with a ``.sha256`` sidecar) atomically. When no candidate met the targets there is no
+``compressed.onnx`` at all: a copy of the teacher is never released under that name. Each
+file records the runtime the compress stage measured as fastest (``runtime`` metadata) and
+is parity-checked on that runtime against its PyTorch module on every validation voxel;
+when a check fails nothing is released and the stage fails.
 """
 
 from __future__ import annotations
@@ -10,19 +14,19 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from pipeline.atomic import atomic_dir, write_json
+from pipeline.core.atomic import atomic_dir, write_json
+from pipeline.compress.record import ShippedModel, read_record
 from pipeline.export import metadata as meta
 from pipeline.export import parity
-from pipeline.export.inference import OnnxModel
-from pipeline.export.latency import median_seconds, parameter_count
-from pipeline.export.onnx_io import export_onnx
 from pipeline.export.params import ExportParams
-from pipeline.export.spec import PreprocessingSpec, build_spec
-from pipeline.preprocess.cache import load_cases
-from pipeline.export.checkpoint import load_model
+from pipeline.nets.checkpoint import load_checkpoint
+from pipeline.nets.onnx import export_onnx
+from pipeline.nets.unet import parameter_count
+from pipeline.data.cache import load_cases
+from pipeline.runtime.model import OnnxModel
+from pipeline.runtime.sliding import predict_volume, torch_predict_volume
+from pipeline.runtime.spec import PreprocessingSpec
+from pipeline.core.timing import interleaved_medians
 
 ROLES = ("teacher", "compressed")
 
@@ -32,7 +36,7 @@ class ExportPaths:
     """Inputs and outputs of the stage."""
 
     teacher: Path
-    student: Path
+    candidates: Path  # the compress stage's folder of candidate checkpoints
     choice: Path
     cache: Path
     splits: Path
@@ -42,80 +46,110 @@ class ExportPaths:
 
 def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
         training_run_id: str) -> dict:
-    """Export both models, check parity on the validation cases, write files and metrics.
+    """Export the shipped models, check parity on the validation cases, write files and metrics.
 
     Args:
         params: the validated ``export`` section.
         preprocess: the validated ``preprocess`` section (the preprocessing specification).
-        paths: checkpoints, compression choice, cache, splits and outputs.
+        paths: checkpoints, compression record, cache, splits and outputs.
         git_commit: the commit recorded in the metadata.
         training_run_id: the training stage's MLflow run ID recorded in the metadata.
     """
+    import torch
+
     torch.set_num_threads(params.threads)
-    choice = json.loads(Path(paths.choice).read_text())
-    sources = {"teacher": Path(paths.teacher),
-               "compressed": Path(paths.teacher if choice["source"] == "teacher" else paths.student)}
+    record = read_record(Path(paths.choice))
+    shipped = {"teacher": (Path(paths.teacher), record.teacher)}
+    if record.compressed is not None:
+        shipped["compressed"] = (Path(paths.candidates) / record.compressed.checkpoint, record.compressed)
     splits = json.loads(Path(paths.splits).read_text())
     val = load_cases(Path(paths.cache), splits, ["val"])["val"]
-    results = {}
+    results, loaded = {}, {}
     with atomic_dir(Path(paths.out_dir)) as tmp:
-        for role in ROLES:
-            module, config = load_model(sources[role])
-            chosen = choice.get("postprocessing", {}).get(role, {})
-            spec = build_spec(preprocess, config, params, bool(chosen.get("keep_largest_component", False)))
-            extra = {"compression": choice["method"]} if role == "compressed" else {}
+        for role, (checkpoint, model) in shipped.items():
+            module, config = load_checkpoint(checkpoint)
+            spec = build_spec(preprocess, config, params, model.keep_largest_component)
             data = meta.build_metadata(role, params.model_version, git_commit, training_run_id, spec,
                                        params.intended_use, str(config.get("weights_sha256", "unknown")),
-                                       extra)
+                                       _compression(role, model), runtime=model.runtime)
             written = export_onnx(module, tmp / f"{role}.onnx", spec.spatial_dims, spec.in_channels,
                                   spec.patch_size, params.opset, params.exporter, data)
             onnx_model = OnnxModel.load(tmp / f"{role}.onnx", threads=params.threads)
             rows = parity.compare(module, onnx_model, val, spec)
             parity.check(role, rows, params.parity_atol, params.max_argmax_mismatches)
+            loaded[role] = (module, onnx_model, spec)
             results[role] = {"onnx": {k: v for k, v in written.items() if k != "path"},
                              "file": f"{role}.onnx", "parameters": parameter_count(module),
-                             "source_checkpoint": str(sources[role]), "parity_cases": rows,
-                             "parity": parity.summarise(rows),
-                             "keep_largest_component": spec.keep_largest_component,
-                             "latency_ms_ort": _ort_latency(onnx_model, spec, params.latency_repeats)}
-            if role == "teacher":
-                results["torch_teacher_latency_ms"] = _torch_latency(module, spec, params.latency_repeats)
-    metrics = _metrics(params, results, choice)
+                             "source_checkpoint": str(checkpoint), "method": model.method,
+                             "candidate": model.candidate, "precision": model.precision,
+                             "runtime": onnx_model.runtime, "runtime_version": onnx_model.engine.version,
+                             "parity_cases": rows, "parity": parity.summarise(rows),
+                             "keep_largest_component": spec.keep_largest_component}
+        latency = _volume_latency(loaded, val, params.latency_repeats)
+    metrics = _metrics(params, results, latency, record)
     write_json(Path(paths.metrics), metrics)
     return metrics
 
 
-def _metrics(params: ExportParams, results: dict, choice: dict) -> dict:
-    teacher, compressed = results["teacher"], results["compressed"]
-    return {
-        "opset": params.opset, "exporter": params.exporter, "parity_atol": params.parity_atol,
-        "compression_method": choice["method"], "teacher": teacher, "compressed": compressed,
-        "torch_teacher_latency_ms": results["torch_teacher_latency_ms"],
-        "val_dice_teacher": round(teacher["parity"]["mean_dice"], 6),
-        "val_dice_compressed": round(compressed["parity"]["mean_dice"], 6),
-        "dice_drop": round(teacher["parity"]["mean_dice"] - compressed["parity"]["mean_dice"], 6),
-        "ratios": {
-            "ort_teacher_vs_torch_speedup": _ratio(results["torch_teacher_latency_ms"], teacher["latency_ms_ort"]),
-            "compressed_vs_ort_teacher_speedup": _ratio(teacher["latency_ms_ort"], compressed["latency_ms_ort"]),
-            "compressed_size_reduction": _ratio(teacher["onnx"]["bytes"], compressed["onnx"]["bytes"]),
-        },
-    }
+def build_spec(preprocess, config: dict, export: ExportParams,
+               keep_largest_component: bool = False) -> PreprocessingSpec:
+    """The spec from the ``preprocess`` params, a checkpoint's training config and ``export``.
+
+    Args:
+        preprocess: the validated ``preprocess`` section.
+        config: the checkpoint's ``config`` (patch size, dims, orientation).
+        export: the ``export`` section (labels, sliding-window overlap and batch).
+        keep_largest_component: the post-processing chosen for this model on validation cases.
+    """
+    return PreprocessingSpec(
+        spatial_dims=int(config["spatial_dims"]), in_channels=int(config.get("in_channels", 1)),
+        target_spacing_mm=[float(v) for v in preprocess.target_spacing_mm],
+        orientation=str(config.get("orientation", "RAS")), normalisation=preprocess.normalisation,
+        crop_foreground=preprocess.crop_foreground, crop_threshold=float(preprocess.crop_threshold),
+        crop_margin=preprocess.crop_margin, patch_size=[int(v) for v in config["patch_size"]],
+        sw_overlap=export.sw_overlap, sw_batch_size=export.sw_batch_size, labels=list(export.labels),
+        keep_largest_component=keep_largest_component)
 
 
-def _example(spec: PreprocessingSpec) -> np.ndarray:
-    return np.random.default_rng(0).random((1, spec.in_channels, *spec.patch_size), dtype=np.float32)
+def _compression(role: str, model: ShippedModel) -> dict[str, str]:
+    if role != "compressed":
+        return {}
+    return {"compression": json.dumps({"method": model.method, "candidate": model.candidate,
+                                       "precision": model.precision}, sort_keys=True)}
 
 
-def _ort_latency(onnx_model: OnnxModel, spec: PreprocessingSpec, repeats: int) -> float:
-    batch = _example(spec)
-    return round(1000 * median_seconds(lambda: onnx_model(batch), repeats), 3)
+def _volume_latency(loaded: dict, val: list[dict], repeats: int) -> dict:
+    """Per-volume medians (ms) on the largest validation case: each file on its runtime and torch eager."""
+    volume = max(val, key=lambda case: case["image"].size)["image"]
+    calls = {}
+    for role, (module, onnx_model, spec) in loaded.items():
+        calls[f"{role}_runtime"] = lambda m=onnx_model, s=spec: predict_volume(m, volume, s)
+        calls[f"{role}_torch_eager"] = lambda m=module, s=spec: torch_predict_volume(m, volume, s)
+    times = interleaved_medians(calls, repeats, warmup=1)
+    return {"volume_shape": list(volume.shape[1:]), "repeats": repeats,
+            **{key: round(1000 * value, 3) for key, value in times.items()}}
 
 
-def _torch_latency(module, spec: PreprocessingSpec, repeats: int) -> float:
-    batch = torch.from_numpy(_example(spec))
-    with torch.no_grad():
-        return round(1000 * median_seconds(lambda: module(batch), repeats), 3)
+def _metrics(params: ExportParams, results: dict, latency: dict, record) -> dict:
+    teacher, compressed = results["teacher"], results.get("compressed")
+    out = {"opset": params.opset, "exporter": params.exporter, "parity_atol": params.parity_atol,
+           "compressed_released": compressed is not None, "compression_reason": record.reason,
+           "runtime": teacher["runtime"], "runtime_version": teacher["runtime_version"],
+           "teacher": teacher, "compressed": compressed, "volume_latency_ms": latency,
+           "val_dice_teacher": round(teacher["parity"]["mean_dice"], 6)}
+    ratios = {"teacher_runtime_vs_torch_eager": _ratio(latency["teacher_torch_eager"], latency["teacher_runtime"])}
+    if compressed is not None:
+        out["val_dice_compressed"] = round(compressed["parity"]["mean_dice"], 6)
+        out["dice_drop"] = round(teacher["parity"]["mean_dice"] - compressed["parity"]["mean_dice"], 6)
+        ratios.update(
+            compressed_vs_teacher_speedup=_ratio(latency["teacher_runtime"], latency["compressed_runtime"]),
+            compressed_runtime_vs_torch_eager=_ratio(latency["compressed_torch_eager"],
+                                                     latency["compressed_runtime"]),
+            compressed_size_reduction=_ratio(teacher["onnx"]["bytes"], compressed["onnx"]["bytes"]))
+    out["ratios"] = ratios
+    return out
 
 
 def _ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 3) if denominator else float("nan")
+

@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pipeline.runtime.engines import RUNTIMES
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "predict", help="segment a DICOM series folder, a NIfTI file or a 2D image with an ONNX model",
         description="Checks the model's SHA-256 (MODEL.onnx.sha256), preprocesses as in training, runs "
-                    "sliding-window inference in ONNX Runtime and writes the mask on the input's grid.")
+                    "sliding-window inference on the runtime the model file records (chosen by "
+                    "measurement) and writes the mask on the input's grid.")
     parser.add_argument("model", help="the .onnx file (release/models/compressed.onnx or teacher.onnx)")
     parser.add_argument("input", help="a DICOM series folder, a .nii/.nii.gz file or a 2D image")
     parser.add_argument("output", help="*.nii.gz / *.nii, *.dcm (DICOM SEG, DICOM input) or *.png (2D input)")
-    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
+    parser.add_argument("--threads", type=int, default=2, help="runtime threads")
+    parser.add_argument("--runtime", default=None, choices=RUNTIMES,
+                        help="run on this runtime instead of the one the model records (not the verified one)")
     parser.add_argument("--pixel-spacing", type=float, default=None,
                         help="pixel size in mm of a 2D image (default: the model's target spacing)")
     parser.add_argument("--sha256", default=None, help="require this SHA-256 instead of the sidecar's")
@@ -25,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.predict.run import predict
 
     summary = predict(Path(args.model), Path(args.input), Path(args.output), threads=args.threads,
-                      pixel_spacing_mm=args.pixel_spacing, expected_sha256=args.sha256)
-    print(f"predict: {summary['format']} mask {summary['input_shape']} -> {summary['output']} "
+                      pixel_spacing_mm=args.pixel_spacing, expected_sha256=args.sha256, runtime=args.runtime)
+    print(f"predict: {summary['runtime']}: {summary['format']} mask {summary['input_shape']} -> {summary['output']} "
           f"({summary['foreground_voxels']} foreground voxels, {summary['seconds']} s)")
     return 0

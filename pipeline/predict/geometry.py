@@ -15,7 +15,7 @@ import torch
 from monai.data import MetaTensor
 from monai.transforms import Invertd
 
-from pipeline.export.spec import PreprocessingSpec
+from pipeline.runtime.spec import PreprocessingSpec
 from pipeline.preprocess import transforms
 
 

@@ -15,7 +15,7 @@ import nibabel.orientations as nio
 import numpy as np
 
 from pipeline.data.case import CANONICAL, LPS_TO_RAS
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 NIFTI = (".nii", ".nii.gz")
 IMAGES_2D = (".png", ".tif", ".tiff", ".gif", ".jpg", ".jpeg", ".bmp")

@@ -8,8 +8,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from pipeline.atomic import atomic_file
-from pipeline.errors import UserError
+from pipeline.core.atomic import atomic_file
+from pipeline.core.errors import UserError
 from pipeline.predict.reader import NIFTI, InputImage, to_input_order
 
 SEG_SUFFIXES = (".dcm",)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline.params import load_section
-from pipeline.progress import bar
+from pipeline.core.progress import bar
 
 STAGE = "preprocess"
 
@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     summary = stage.run(params, Path(args.out), Path(args.splits), Path(args.fingerprint), progress=bar(STAGE))
     summary["seconds"] = round(time.perf_counter() - start, 2)
     if not args.no_mlflow:
-        from pipeline.tracking import stage_run
+        from pipeline.core.tracking import stage_run
 
         with stage_run(STAGE, inputs=[params.source.path]) as mlflow:
             mlflow.log_params({"source_format": params.source.format,

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from pipeline.data.params import SourceParams
-from pipeline.params_base import StrictModel
-
-
-class CtWindow(StrictModel):
-    """Clip CT numbers to [low, high] HU and scale them to [0, 1]."""
-
-    kind: Literal["ct_window"]
-    low: float = -200.0
-    high: float = 250.0
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "CtWindow":
-        if self.high <= self.low:
-            raise ValueError(f"high ({self.high}) must be above low ({self.low})")
-        return self
-
-
-class ZScore(StrictModel):
-    """Subtract the case's mean and divide by its standard deviation."""
-
-    kind: Literal["zscore"]
-    nonzero: bool = Field(default=False, description="statistics over non-zero voxels only")
-
-
-Normalisation = Annotated[Union[CtWindow, ZScore], Field(discriminator="kind")]
+from pipeline.runtime.spec import Normalisation
+from pipeline.core.params_base import StrictModel
 
 
 class SplitParams(StrictModel):

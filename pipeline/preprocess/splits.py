@@ -8,7 +8,7 @@ pseudonyms depend on the de-identification key, the arrays do not, so the same d
 same split and the same training order under any key (a fresh clone creates a new key).
 A patient's follow-up studies therefore always share a split, and adding patients to
 one site never moves patients of another. The test split is locked: only V&V reads it
-(``pipeline.preprocess.cache.load_cases`` refuses it to everyone else).
+(``pipeline.data.cache.load_cases`` refuses it to everyone else).
 """
 
 from __future__ import annotations

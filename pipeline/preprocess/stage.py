@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_dir, write_json
+from pipeline.core.atomic import atomic_dir, write_json
 from pipeline.data.readers import read_cases
-from pipeline.preprocess import cache, fingerprint, splits, transforms
+from pipeline.data import cache
+from pipeline.preprocess import fingerprint, splits, transforms
 from pipeline.preprocess.params import PreprocessParams
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.errors import UserError
-from pipeline.provenance import file_sha256
+from pipeline.core.errors import UserError
+from pipeline.core.provenance import file_sha256
 from pipeline.techfile import architecture, inputs, plots, riskfile, soup
 from pipeline.techfile.manifest import released_files
 from pipeline.techfile.params import TechfileParams
@@ -25,7 +25,7 @@ from pipeline.trace.graph import TracePaths, build_trace
 
 REGULATORY = Path(__file__).parent / "data" / "regulatory.yaml"
 STAGE = "techfile"
-FLAT = ("train", "compress", "export", "deid", "cohort")
+FLAT = ("train", "export", "deid", "cohort")
 CONFIG_SECTIONS = ("deid", "train")
 
 

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 VNV_KEYS = ("criteria", "release_status", "models")
 TRAIN_KEYS = ("best_val_dice", "best_epoch", "epochs", "weights_sha256", "seed", "threads",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.atomic import write_json
-from pipeline.provenance import file_sha256
+from pipeline.core.atomic import write_json
+from pipeline.core.provenance import file_sha256
 
 
 def released_files(release_dir: Path, exclude: Path) -> list[dict]:

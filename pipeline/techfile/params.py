@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pipeline.params_base import StrictModel
+from pipeline.core.params_base import StrictModel
 
 
 class TechfileInputs(StrictModel):

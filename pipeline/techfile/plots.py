@@ -7,7 +7,7 @@ import math
 from html import escape
 from pathlib import Path
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 W, H, PAD = 520, 200, 36
 COLOURS = ("#2b5797", "#c0392b", "#27ae60")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from pipeline.errors import UserError
-from pipeline.provenance import file_sha256, git_commit
+from pipeline.core.errors import UserError
+from pipeline.core.provenance import file_sha256, git_commit
 from pipeline.trace.gates import Problem
 
 RELEASABLE, NOT_RELEASABLE = "releasable", "not releasable"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import jinja2
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.techfile.inputs import fmt
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "techfile"

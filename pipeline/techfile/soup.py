@@ -18,8 +18,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from pydantic import Field, ValidationError
 
-from pipeline.errors import UserError
-from pipeline.params_base import StrictModel
+from pipeline.core.errors import UserError
+from pipeline.core.params_base import StrictModel
 
 SOUP_DATA = Path(__file__).parent / "data" / "soup.yaml"
 

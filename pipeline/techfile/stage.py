@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-from pipeline.atomic import atomic_dir
+from pipeline.core.atomic import atomic_dir
 from pipeline.techfile import render
 from pipeline.techfile.context import TechfilePaths, gather
 from pipeline.techfile.manifest import write_manifest

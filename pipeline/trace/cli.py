@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 EXIT_GATES_FAILED = 1
 
@@ -76,11 +76,11 @@ def main_site(args: argparse.Namespace) -> int:
     write_site(trace, problems, Path(args.out))
     result = summary(trace, problems)
     if args.metrics:
-        from pipeline.atomic import write_json
+        from pipeline.core.atomic import write_json
 
         write_json(Path(args.metrics), result)
     if not args.no_mlflow:
-        from pipeline.tracking import stage_run
+        from pipeline.core.tracking import stage_run
 
         inputs = upstream_outputs(trace.stages, args.as_of)
         with stage_run("trace", inputs=inputs, root=Path(args.root)) as mlflow:

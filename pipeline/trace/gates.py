@@ -5,7 +5,7 @@ from __future__ import annotations
 import graphlib
 from dataclasses import dataclass
 
-from pipeline.provenance import file_sha256
+from pipeline.core.provenance import file_sha256
 from pipeline.trace import reviews as rv
 from pipeline.trace.graph import Trace, downstream, hierarchy_edges
 from pipeline.trace.stages import stale_inputs

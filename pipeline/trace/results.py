@@ -6,7 +6,9 @@
 ``id``); optional ``evidence``: a list of ``{"file": "<name in the evidence folder>"`` (or
 ``"path"`` relative to the repository root)``, "sha256": ..., "requirements": [...],
 "caption": ...}``; optional ``models``: ``{name: {"path": ..., "sha256": ...}}`` (the files that
-were verified); optional ``release_status``: ``"releasable"`` or ``"not releasable"``.
+were verified); optional ``absent_models``: ``{name: reason}`` for models the release does not
+hold (no compressed model met its targets); optional ``release_status``: ``"releasable"`` or
+``"not releasable"``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 STATUSES = ("PASS", "FAIL", "INCONCLUSIVE")
 
@@ -51,6 +53,7 @@ class VnvResults:
     evidence: list[Evidence] = field(default_factory=list)
     release_status: str | None = None
     models: dict[str, tuple[str, str]] = field(default_factory=dict)
+    absent_models: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ def load_vnv(path: Path, evidence_dir: str = "reports/vnv") -> VnvResults:
               for name, m in (data.get("models") or {}).items()
               if isinstance(m, dict) and "path" in m and "sha256" in m}
     release = data.get("release_status")
-    return VnvResults(True, criteria, evidence, str(release) if release else None, models)
+    absent = {str(k): str(v) for k, v in (data.get("absent_models") or {}).items()}
+    return VnvResults(True, criteria, evidence, str(release) if release else None, models, absent)
 
 
 def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.trace import reviews as rv
 from pipeline.trace.graph import Trace
 

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from pipeline.atomic import atomic_file
-from pipeline.errors import UserError
+from pipeline.core.atomic import atomic_file
+from pipeline.core.errors import UserError
 
 REVIEWS = Path("requirements/reviews.yaml")
 HEADER = """\

@@ -16,8 +16,8 @@ from typing import Any
 
 import jinja2
 
-from pipeline import provenance
-from pipeline.atomic import atomic_dir, dumps_json
+from pipeline.core import provenance
+from pipeline.core.atomic import atomic_dir, dumps_json
 from pipeline.trace.gates import Problem
 from pipeline.trace.graph import Trace
 from pipeline.trace.pages import node_pages
@@ -102,6 +102,7 @@ def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]
         "badges": badges,
         "models": [(name, rel, recorded, _sha_or_missing(root / rel))
                    for name, (rel, recorded) in sorted(trace.vnv.models.items())],
+        "absent_models": dict(sorted(trace.vnv.absent_models.items())),
     }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 
 @dataclass(frozen=True)

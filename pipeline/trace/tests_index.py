@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.design.pytest_verifies import MARKER, PROPERTY
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 
 @dataclass

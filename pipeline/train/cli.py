@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from pipeline.params import load_section
-from pipeline.progress import bar
+from pipeline.core.progress import bar
 
 STAGE = "train"
 
@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run_logged(params, paths, info, args, progress) -> dict:
-    from pipeline.tracking import stage_run
+    from pipeline.core.tracking import stage_run
     from pipeline.train import mlflow_log, stage
 
     inputs = [str(paths.cache), str(paths.splits)]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from pipeline.core.errors import UserError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -32,7 +34,7 @@ class DistInfo:
 def pick_device(wanted: str, local_rank: int = 0) -> str:
     """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
     if wanted == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device is cuda but no CUDA device is available")
+        raise UserError("train.device is cuda but no CUDA device is available: set train.device to auto or cpu")
     if wanted == "cpu" or not torch.cuda.is_available():
         return "cpu"
     return f"cuda:{local_rank}"
@@ -63,15 +65,6 @@ def barrier(info: DistInfo) -> None:
     """Wait for every rank (no-op without DDP)."""
     if info.distributed:
         dist.barrier()
-
-
-def broadcast_float(info: DistInfo, value: float) -> float:
-    """Rank 0's value on every rank (no-op without DDP)."""
-    if not info.distributed:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64, device=info.device if info.backend == "nccl" else "cpu")
-    dist.broadcast(tensor, src=0)
-    return float(tensor.item())
 
 
 def cleanup(info: DistInfo) -> None:

@@ -47,7 +47,7 @@ def log_result(mlflow, result: dict, paths, fingerprint: Path, how: str) -> None
 def _log_pytorch_model(mlflow, checkpoint: Path, config: dict) -> None:
     import mlflow.pytorch
 
-    from pipeline.train.model import load_checkpoint
+    from pipeline.nets.checkpoint import load_checkpoint
 
     net, _ = load_checkpoint(checkpoint)
     example = np.zeros((1, config["in_channels"], *config["patch_size"]), dtype=np.float32)

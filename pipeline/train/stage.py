@@ -15,9 +15,13 @@ from typing import Callable
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from pipeline.atomic import atomic_file, write_json
-from pipeline.preprocess.cache import read_index
-from pipeline.train import data, determinism, distributed, loop, model
+from pipeline.core.atomic import atomic_file, write_json
+from pipeline.core.errors import UserError
+from pipeline.nets import checkpoint, unet
+from pipeline.data.cache import read_index
+from pipeline.recipe import determinism, loop, patches
+from pipeline.recipe.params import recipe_of
+from pipeline.train import distributed
 from pipeline.train.params import TrainParams
 
 CURVE_FIELDS = ("epoch", "train_loss", "val_dice", "lr", "seconds")
@@ -48,17 +52,19 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     pinned = determinism.pin(params.seed, params.threads)
     index = read_index(paths.cache)
     if index["spatial_dims"] != params.network.spatial_dims:
-        raise ValueError(f"cache is {index['spatial_dims']}D, train.network.spatial_dims is "
+        raise UserError(f"cache is {index['spatial_dims']}D, train.network.spatial_dims is "
                          f"{params.network.spatial_dims}")
-    train_cases, val_cases, _ = data.load_training_cases(paths.cache, paths.splits)
-    loader = data.train_loader(train_cases, params, info.rank, info.world_size)
-    val = data.val_tensors(val_cases)
-    net = model.build_unet(params.network).to(info.device)
+    train_cases, val_cases, _ = patches.load_training_cases(paths.cache, paths.splits)
+    recipe = recipe_of(params)
+    loader = patches.train_loader(train_cases, recipe, params.network.spatial_dims, params.seed, info.rank,
+                                  info.world_size)
+    val = patches.val_tensors(val_cases)
+    net = unet.build_unet(params.network).to(info.device)
     trained = DistributedDataParallel(net) if info.distributed else net
     amp = params.amp and info.device.startswith("cuda")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
-    step = loop.Step(trained, model.build_loss(params.batch_dice), optimizer, info.device, params.accumulation_steps,
+    step = loop.Step(trained, loop.supervised_loss(params.batch_dice), optimizer, info.device, params.accumulation_steps,
                      amp, torch.amp.GradScaler("cuda") if amp else None)
     best = {"dice": -1.0, "epoch": 0, "per_case": {}, "state": None}
     rows, voxels, start = [], 0, time.perf_counter()
@@ -69,7 +75,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
         lr = schedule.get_last_lr()[0]
         schedule.step()
         dice = float("nan")
-        if info.is_main and (epoch % params.val_every == 0 or epoch == params.epochs):
+        if info.is_main and loop.validation_due(epoch, params.epochs, params.val_every, params.val_after):
             scores = loop.validate(net, val, params.patch_size, params.sw_batch_size, params.sw_overlap,
                                    info.device, amp)
             dice = sum(scores.values()) / max(len(scores), 1)
@@ -86,12 +92,13 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     if not info.is_main:
         return {"rank": info.rank}
     sha = determinism.weights_sha256(best["state"])
-    config = {"network": params.network.model_dump(), "in_channels": model.IN_CHANNELS,
-              "out_channels": model.OUT_CHANNELS, "patch_size": list(params.patch_size),
+    config = {"network": params.network.model_dump(), "in_channels": unet.IN_CHANNELS,
+              "out_channels": unet.OUT_CHANNELS, "patch_size": list(params.patch_size),
+              "recipe": recipe.model_dump(), "epochs": params.epochs,
               "spatial_dims": index["spatial_dims"], "target_spacing_mm": index["target_spacing_mm"],
               "normalisation": index["normalisation"], "orientation": index["orientation"],
               "best_val_dice": best["dice"], "best_epoch": best["epoch"], "weights_sha256": sha, **pinned}
-    model.save_checkpoint(paths.model, best["state"], config)
+    checkpoint.save_checkpoint(paths.model, best["state"], config)
     metrics = {"best_val_dice": round(best["dice"], 6), "best_epoch": best["epoch"], "epochs": params.epochs,
                "seconds": round(seconds, 2), "weights_sha256": sha, "seed": params.seed,
                "threads": pinned["threads"], "device": info.device, "world_size": info.world_size,

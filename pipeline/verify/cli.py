@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from pipeline.params import load_section
-from pipeline.progress import bar
+from pipeline.core.progress import bar
 
 STAGE = "verify"
 STATUS_CODE = {"PASS": 1, "INCONCLUSIVE": 0, "FAIL": -1}
@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _log(params, paths, out: dict, metrics_path: str, seconds: float) -> None:
-    from pipeline.tracking import stage_run
+    from pipeline.core.tracking import stage_run
 
     # as dvc.yaml names them (the ONNX files are outputs of export as one folder), so the
     # run's recorded dvc.lock hashes are those of exactly what was verified

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from pipeline.design.items import AcceptanceCriterion
 from pipeline.verify import subgroups
-from pipeline.verify.bootstrap import bootstrap_mean
+from pipeline.core.bootstrap import bootstrap_mean
 from pipeline.verify.plan import VnvPlan
 
 PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
@@ -71,7 +71,8 @@ def evaluate_one(values: Sequence[float], patients: Sequence[str], criterion: Ac
 
 
 def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict]],
-                       age_edges: Sequence[int], samples: int, seed: int) -> dict:
+                       age_edges: Sequence[int], samples: int, seed: int,
+                       absent: dict[str, str] | None = None) -> dict:
     """Evaluate one criterion on every model it names.
 
     Args:
@@ -80,11 +81,17 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
         age_edges: age band edges in years.
         samples: bootstrap resamples.
         seed: bootstrap seed.
+        absent: model name -> why it was not released; its criteria are not met (FAIL), never
+            INCONCLUSIVE: a model that does not exist has not shown anything.
     """
     per_model: dict[str, dict] = {}
     for model in criterion.models:
         cases = [r for r in rows.get(model, []) if criterion.metric in r]
-        if criterion.subgroup is None:
+        if model in (absent or {}):
+            result = {"value": None, "threshold": criterion.threshold, "comparison": criterion.comparison,
+                      "statistic": criterion.statistic, "status": FAIL, "estimate": None,
+                      "reason": f"not met: no {model} model was released ({absent[model]})"}
+        elif criterion.subgroup is None:
             result = evaluate_one(_values(cases, criterion.metric), _patients(cases), criterion,
                                   samples, seed)
         else:
@@ -99,7 +106,8 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
 
 
 def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed: int,
-                  other_splits: dict[str, dict[str, list[dict]]] | None = None) -> dict:
+                  other_splits: dict[str, dict[str, list[dict]]] | None = None,
+                  absent: dict[str, str] | None = None) -> dict:
     """Evaluate every criterion of the plan and decide the release status.
 
     Args:
@@ -109,9 +117,11 @@ def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed
         seed: bootstrap seed.
         other_splits: split name -> model name -> per-case records, for criteria on another
             split (``val``); a split not given leaves its criteria INCONCLUSIVE (no cases).
+        absent: model name -> why it was not released (its criteria FAIL).
     """
     by_split = {**(other_splits or {}), "test": rows}
-    results = {c.id: evaluate_criterion(c, by_split.get(c.split, {}), plan.age_bands_years, samples, seed)
+    results = {c.id: evaluate_criterion(c, by_split.get(c.split, {}), plan.age_bands_years, samples, seed,
+                                        absent)
                for c in plan.criteria}
     return {"criteria": results, **release_status(results, plan.release_policy.inconclusive_blocks_release)}
 

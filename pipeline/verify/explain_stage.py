@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.errors import UserError
-from pipeline.provenance import file_sha256
+from pipeline.core.errors import UserError
+from pipeline.core.provenance import file_sha256
 from pipeline.verify import evidence, explain
 from pipeline.verify.params import ExplainParams
 
@@ -56,8 +56,8 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
         expected_weights: the ``weights_sha256`` recorded in the teacher ONNX metadata; the
             checkpoint must hash to it, or the evidence would explain another model.
     """
-    from pipeline.train.determinism import weights_sha256
-    from pipeline.train.model import load_checkpoint
+    from pipeline.recipe.determinism import weights_sha256
+    from pipeline.nets.checkpoint import load_checkpoint
 
     torch.set_num_threads(threads)
     net, config = load_checkpoint(Path(checkpoint))

@@ -16,7 +16,7 @@ specificity                   NaN only without negatives  TN / (TN + FP)
 abs_volume_error_ml           0.0                        the non-empty volume
 ============================  =========================  ==================================
 
-NaN means "not defined for this case"; aggregates (``pipeline.verify.bootstrap``) leave such
+NaN means "not defined for this case"; aggregates (``pipeline.core.bootstrap``) leave such
 cases out and report how many were used.
 """
 
@@ -30,23 +30,9 @@ import numpy as np
 import torch
 from monai.metrics import compute_hausdorff_distance, compute_surface_dice
 
+from pipeline.runtime.metrics import dice
+
 METRICS = ("dice", "hd95_mm", "nsd", "sensitivity", "specificity", "abs_volume_error_ml")
-HIGHER_IS_BETTER = {"dice": True, "hd95_mm": False, "nsd": True, "sensitivity": True,
-                    "specificity": True, "abs_volume_error_ml": False}
-
-
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Dice similarity coefficient 2|P∩T| / (|P| + |T|); 1.0 when both are empty.
-
-    Args:
-        pred: predicted binary mask.
-        truth: ground-truth binary mask on the same grid.
-    """
-    pred, truth = _binary(pred, truth)
-    total = int(pred.sum()) + int(truth.sum())
-    if total == 0:
-        return 1.0
-    return 2.0 * int(np.logical_and(pred, truth).sum()) / total
 
 
 def hd95_mm(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> float:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.params_base import StrictModel
+from pipeline.core.params_base import StrictModel
 
 
 class ExplainParams(StrictModel):

@@ -14,12 +14,13 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from pipeline.design.items import AcceptanceCriterion
-from pipeline.errors import UserError
-from pipeline.params_base import StrictModel
+from pipeline.core.errors import UserError
+from pipeline.core.params_base import StrictModel
 from pipeline.verify.metrics import METRICS
 
 EXPLAIN_METRICS = ("attribution_mass_in_region",)  # Grad-CAM on the teacher
-PAIRED_METRICS = ("dice_drop_vs_teacher",)  # teacher Dice - compressed Dice, per case
+# compressed vs teacher, per case (pipeline.verify.stage._add_paired)
+PAIRED_METRICS = ("dice_drop_vs_teacher", "speedup_vs_teacher", "size_reduction_vs_teacher")
 KNOWN_METRICS = (*METRICS, *EXPLAIN_METRICS, *PAIRED_METRICS)
 
 

@@ -7,13 +7,14 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from pipeline.atomic import atomic_file
+from pipeline.core.atomic import atomic_file
 from pipeline.verify import subgroups
-from pipeline.verify.bootstrap import bootstrap_mean
+from pipeline.core.bootstrap import bootstrap_mean
 from pipeline.verify.metrics import METRICS
 
 COLUMNS = ("model", "case_id", "patient_id", "site", "manufacturer", "sex", "age", *METRICS,
-           "volume_pred_ml", "volume_truth_ml", "dice_drop_vs_teacher", "attribution_mass_in_region")
+           "volume_pred_ml", "volume_truth_ml", "inference_ms", "dice_drop_vs_teacher", "speedup_vs_teacher",
+           "size_reduction_vs_teacher", "attribution_mass_in_region")
 
 
 def summaries(rows: dict[str, list[dict]], samples: int, seed: int) -> dict:

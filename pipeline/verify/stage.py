@@ -1,9 +1,13 @@
 """The ``verify`` core: evaluate the released ONNX files on the locked test split.
 
-What ships is what is tested: each model is opened with the export stage's
-``OnnxModel.load`` (the file's SHA-256 is checked against its sidecar, and the ORT session is
-built from exactly the checked bytes) and run through the same sliding-window path as
-``predict`` (``pipeline.export.inference.predict_volume``). The PyTorch teacher is used only
+What ships is what is tested: each model is opened with ``OnnxModel.load`` (the file's SHA-256
+is checked against its sidecar, and the engine is built from exactly the checked bytes, on the
+runtime the file records) and run through the same sliding-window path as ``predict``
+(``pipeline.runtime.sliding.predict_volume``). The test cases are run model after model for
+each case, and each run is timed: the compressed model's per-case speed-up over the teacher
+(``speedup_vs_teacher``) and its file-size reduction (``size_reduction_vs_teacher``) are
+metrics of the V&V plan like any other. A compressed model that was not released (the
+compress stage found none meeting its targets) fails every criterion that names it. The PyTorch teacher is used only
 for Grad-CAM and occlusion evidence, which need gradients; no reported metric comes from it.
 
 A failed criterion is a result, not an error: it is recorded in ``vnv.json`` and makes the
@@ -13,23 +17,25 @@ release status ``not releasable``.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_dir, write_json
-from pipeline.errors import UserError
-from pipeline.export import postprocess
-from pipeline.export.inference import OnnxModel, predict_volume, to_mask
-from pipeline.preprocess.cache import load_cases
-from pipeline.provenance import file_sha256
+from pipeline.core.atomic import atomic_dir, write_json
+from pipeline.core.errors import UserError
+from pipeline.runtime import postprocess
+from pipeline.runtime.model import OnnxModel
+from pipeline.runtime.sliding import predict_volume, to_mask
+from pipeline.data.cache import load_cases
+from pipeline.core.provenance import file_sha256
 from pipeline.verify import criteria, metrics, report
 from pipeline.verify.params import VerifyParams
 from pipeline.verify.plan import load_plan
 
 FOREGROUND = 1
-REQUIREMENTS = ["SRS-VNV-002", "SRS-VNV-003", "SRS-VNV-004", "SRS-VNV-005"]
+OPTIONAL = ("compressed",)  # may be absent from the release: its criteria then FAIL
 
 
 @dataclass(frozen=True)
@@ -61,13 +67,12 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
     cases = load_cases(Path(paths.preprocessed), splits, ["test"], allow_locked=True)["test"]
     if not cases:
         raise UserError(f"the locked test split in {paths.splits} is empty: nothing to verify")
+    absent = {name: f"{path} does not exist; see the compression record for why"
+              for name, path in paths.models.items() if name in OPTIONAL and not Path(path).exists()}
     models = {name: OnnxModel.load(Path(path), threads=params.threads)
-              for name, path in sorted(paths.models.items())}
-    rows: dict[str, list[dict]] = {}
-    masks: dict[str, dict[str, np.ndarray]] = {}
-    for name, model in models.items():
-        rows[name], masks[name] = _evaluate_model(model, cases, params, progress)
-    _add_paired(rows)
+              for name, path in sorted(paths.models.items()) if name not in absent}
+    rows, masks = _evaluate_test(models, cases, params, progress)
+    _add_paired(rows, models)
     other = _other_splits(plan, models, splits, paths, params, progress)
     evidence: list[dict] = []
     with atomic_dir(Path(paths.out_dir)) as tmp:
@@ -79,12 +84,14 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    params.threads, final_dir=Path(paths.out_dir),
                                                    expected_weights=models["teacher"].metadata.get(
                                                        "weights_sha256"))
-        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other)
+        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent)
         out = {
             "release_status": result.pop("release_status"), **result,
             "models": {n: {"path": str(paths.models[n]), "sha256": m.sha256,
-                           "model_version": m.metadata.get("model_version", "")}
+                           "model_version": m.metadata.get("model_version", ""), "runtime": m.runtime,
+                           "runtime_version": m.engine.version, "bytes": Path(paths.models[n]).stat().st_size}
                        for n, m in models.items()},
+            "absent_models": absent,
             "test_split": {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
                            "locked": "test" in splits.get("locked", []),
                            "patients": len({c["patient_id"] for c in cases}),
@@ -123,24 +130,43 @@ def _other_splits(plan, models: dict, splits: dict, paths: VerifyPaths, params: 
 
 def _evaluate_model(model: OnnxModel, cases: list[dict], params: VerifyParams,
                     progress) -> tuple[list[dict], dict[str, np.ndarray]]:
-    rows, masks = [], {}
+    rows, masks = _evaluate_test({"model": model}, cases, params, progress)
+    return rows["model"], masks["model"]
+
+
+def _evaluate_test(models: dict[str, OnnxModel], cases: list[dict], params: VerifyParams,
+                   progress) -> tuple[dict[str, list[dict]], dict[str, dict[str, np.ndarray]]]:
+    """Every model on every case, the models in turn for each case, each run timed."""
+    rows: dict[str, list[dict]] = {name: [] for name in models}
+    masks: dict[str, dict[str, np.ndarray]] = {name: {} for name in models}
+    for model in models.values():  # first calls allocate; keep them out of the timings
+        predict_volume(model, np.zeros((model.spec.in_channels, *model.spec.patch_size), np.float32), model.spec)
     for case in (progress(cases) if progress else cases):
-        logits = predict_volume(model, case["image"], model.spec)
-        pred = postprocess.apply(to_mask(logits), model.spec) == FOREGROUND
         truth = np.asarray(case["label"])[0] == FOREGROUND
-        values = metrics.all_metrics(pred, truth, case["spacing"], params.nsd_tolerance_mm)
-        masks[case["case_id"]] = pred
-        rows.append({**_attributes(case), **values})
+        for name, model in models.items():
+            start = time.perf_counter()
+            logits = predict_volume(model, case["image"], model.spec)
+            seconds = time.perf_counter() - start
+            pred = postprocess.apply(to_mask(logits), model.spec) == FOREGROUND
+            values = metrics.all_metrics(pred, truth, case["spacing"], params.nsd_tolerance_mm)
+            masks[name][case["case_id"]] = pred
+            rows[name].append({**_attributes(case), **values, "inference_ms": round(1000 * seconds, 3)})
     return rows, masks
 
 
-def _add_paired(rows: dict[str, list[dict]]) -> None:
-    """Compressed rows get ``dice_drop_vs_teacher`` = teacher Dice - compressed Dice, per case."""
+def _add_paired(rows: dict[str, list[dict]], models: dict[str, OnnxModel]) -> None:
+    """Compressed rows get, per case, ``dice_drop_vs_teacher`` (teacher Dice - compressed Dice),
+    ``speedup_vs_teacher`` (teacher time / compressed time, same case, same runtime) and
+    ``size_reduction_vs_teacher`` (teacher file bytes / compressed file bytes)."""
     if "teacher" not in rows or "compressed" not in rows:
         return
-    teacher = {r["case_id"]: r["dice"] for r in rows["teacher"]}
+    teacher = {r["case_id"]: r for r in rows["teacher"]}
+    size = models["teacher"].path.stat().st_size / models["compressed"].path.stat().st_size
     for row in rows["compressed"]:
-        row["dice_drop_vs_teacher"] = teacher[row["case_id"]] - row["dice"]
+        reference = teacher[row["case_id"]]
+        row["dice_drop_vs_teacher"] = reference["dice"] - row["dice"]
+        row["speedup_vs_teacher"] = reference["inference_ms"] / row["inference_ms"]
+        row["size_reduction_vs_teacher"] = size
 
 
 def _attributes(case: dict) -> dict:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.atomic import atomic_dir, atomic_file, write_json
+from pipeline.core.atomic import atomic_dir, atomic_file, write_json
 
 
 @pytest.mark.verifies("SRS-PLAT-002")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.params import load_params, validate_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +114,26 @@ def test_cli_exits_non_zero_with_one_message_and_no_traceback(good, tmp_path):
     assert "cohort.seed = -1" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_copies_of_the_parity_gate_must_agree(good):
+    good["compress"]["selection"]["parity_atol"] = 1e-3
+    with pytest.raises(UserError, match="compress.selection.parity_atol = 0.001 must equal export.parity_atol"):
+        validate_params(good)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+@pytest.mark.parametrize("mistake", [{"bogus_knob_xyz": 1}, {"trian": {"epochs": 1}}])
+def test_check_params_names_an_unknown_key_or_section_even_when_no_stage_would_run(good, tmp_path, mistake):
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump({**good, **mistake}))
+    done = subprocess.run([sys.executable, "-m", "pipeline", "--params", str(bad), "check-params"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"{next(iter(mistake))} = " in done.stderr and "unknown key" in done.stderr
+    repro = (ROOT / "Makefile").read_text().split("\nrepro:")[1].split("\n\n")[0]
+    assert repro.index("check-params") < repro.index("dvc repro")  # before DVC decides what to run
 
 
 def _set(data: dict, path: tuple, value) -> None:

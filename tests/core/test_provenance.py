@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from pipeline import provenance
+from pipeline.core import provenance
 
 LOCK = {
     "schema": "2.0",
@@ -56,7 +56,7 @@ def test_file_sha256(tmp_path):
 @pytest.mark.slow
 @pytest.mark.verifies("SRS-PLAT-003")
 def test_stage_run_tags_commit_stage_and_input_hashes(tmp_path, monkeypatch):
-    from pipeline.tracking import stage_run
+    from pipeline.core.tracking import stage_run
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(LOCK))

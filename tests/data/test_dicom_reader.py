@@ -12,7 +12,7 @@ import pytest
 from pipeline.data import dicom
 from pipeline.data.params import DicomSource
 from pipeline.data.readers import read_cases
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 
 pytestmark = pytest.mark.verifies("SRS-DATA-005")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from tests.deid.conftest import OTHER_KEY, deid_params, deid_run
 
 

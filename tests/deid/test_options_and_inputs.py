@@ -9,7 +9,7 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from tests.deid.conftest import deid_params, deid_run
 
 

@@ -10,7 +10,7 @@ import pytest
 from pipeline.deid.dates import shift_da, shift_dt, shift_value
 from pipeline.deid.keys import SecretKey, load_key
 from pipeline.deid.pseudonyms import Pseudonymizer
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from tests.deid.conftest import KEY, OTHER_KEY
 
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from pipeline.design.load import load_design
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from tests.trace.minirepo import MiniRepo
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from pipeline.cli import main
-from pipeline.export.inference import OnnxModel
+from pipeline.runtime.model import OnnxModel
 from tests.export import tiny
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,15 +22,16 @@ def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
     teacher = tiny.make_teacher(tmp_path / "teacher.pt")
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["compress"] = json.loads(tiny.compress_params(quantize={"enabled": False}).model_dump_json())
+    params["compress"]["candidates"] = params["compress"]["candidates"][:1]
     params["export"] = json.loads(tiny.export_params().model_dump_json())
     params["preprocess"] = json.loads(tiny.preprocess_params().model_dump_json())
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.chdir(tmp_path)
     common = ["--cache", str(cache), "--splits", str(splits), "--teacher", str(teacher)]
-    assert main(["--params", "params.yaml", "compress", *common, "--student", "student.pt",
+    assert main(["--params", "params.yaml", "compress", *common, "--candidates", "candidates",
                  "--choice", "choice.json", "--metrics", "compress.json"]) == 0
-    assert main(["--params", "params.yaml", "export", *common, "--student", "student.pt", "--choice",
+    assert main(["--params", "params.yaml", "export", *common, "--candidates", "candidates", "--choice",
                  "choice.json", "--out", "release", "--metrics", "export.json"]) == 0
     import mlflow
 
@@ -42,5 +43,6 @@ def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
     assert "compression_reason" in stages["compress"].data.tags
     choice = json.loads((tmp_path / "choice.json").read_text())
     for role in ("teacher", "compressed"):  # the validation decision travels in the file (SRS-COMP-004)
-        spec = OnnxModel.load(tmp_path / "release" / f"{role}.onnx").spec
-        assert spec.keep_largest_component is choice["postprocessing"][role]["keep_largest_component"]
+        model = OnnxModel.load(tmp_path / "release" / f"{role}.onnx")
+        assert model.spec.keep_largest_component is choice[role]["keep_largest_component"]
+        assert model.runtime == choice[role]["runtime"]  # and so does the runtime chosen by measurement

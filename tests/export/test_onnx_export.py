@@ -7,11 +7,13 @@ import onnx
 import pytest
 import torch
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.export import metadata
-from pipeline.export.inference import OnnxModel, make_session
-from pipeline.export.onnx_io import export_onnx, sidecar_path
-from pipeline.train.model import build_unet
+from pipeline.runtime.engines import ort_session as make_session
+from pipeline.runtime.model import OnnxModel
+from pipeline.nets.onnx import export_onnx
+from pipeline.runtime.integrity import sidecar_path
+from pipeline.nets.unet import build_unet
 from tests.export import tiny
 
 

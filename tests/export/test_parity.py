@@ -9,10 +9,11 @@ import torch
 
 from pipeline.export import parity
 from pipeline.export import stage as export_stage
-from pipeline.export.inference import OnnxModel
+from pipeline.runtime import engines
+from pipeline.runtime.model import OnnxModel
 from pipeline.export.metadata import missing_keys, read_metadata
-from pipeline.preprocess.cache import load_cases
-from pipeline.train.model import build_unet
+from pipeline.data.cache import load_cases
+from pipeline.nets.unet import build_unet
 from tests.export import tiny
 
 
@@ -52,29 +53,47 @@ def test_a_different_model_fails_parity_with_counts(setup):
 
 
 @pytest.mark.verifies("SRS-EXPORT-001", "SRS-EXPORT-002", "SRS-PLAT-002")
-def test_stage_writes_checked_files_metadata_and_metrics(setup):
+@pytest.mark.parametrize("runtime", ["onnxruntime-cpu", "openvino-cpu"])
+def test_stage_writes_checked_files_metadata_and_metrics_on_the_chosen_runtime(setup, runtime):
     tmp, cache, splits, teacher, _ = setup
-    (tmp / "choice.json").write_text(json.dumps({"source": "teacher", "method": "none"}))
-    paths = export_stage.ExportPaths(teacher, tmp / "student.pt", tmp / "choice.json", cache, splits,
-                                     tmp / "release", tmp / "export.json")
+    if runtime not in engines.available():
+        pytest.skip(f"{runtime} is not installed here")
+    candidates, choice = tiny.make_choice(tmp, runtime=runtime)
+    paths = export_stage.ExportPaths(teacher, candidates, choice, cache, splits, tmp / "release", tmp / "export.json")
     metrics = export_stage.run(tiny.export_params(), tiny.preprocess_params(), paths, "abc", "run-1")
     for role in ("teacher", "compressed"):
         path = tmp / "release" / f"{role}.onnx"
-        assert OnnxModel.load(path).metadata["model_role"] == role
+        model = OnnxModel.load(path)
+        assert model.metadata["model_role"] == role and model.runtime == runtime == metrics[role]["runtime"]
+        assert json.loads(model.metadata["runtime"])["version"] == engines.version(runtime)
         assert missing_keys(read_metadata(path)) == []
         assert metrics[role]["parity"]["max_abs_diff"] <= 1e-4
         assert metrics[role]["parity"]["argmax_mismatches"] == 0
+    assert json.loads(OnnxModel.load(tmp / "release" / "compressed.onnx").metadata["compression"])["method"] == "distill"
     saved = json.loads((tmp / "export.json").read_text())
-    assert {"val_dice_teacher", "val_dice_compressed", "ratios", "torch_teacher_latency_ms"} <= set(saved)
+    assert {"val_dice_teacher", "val_dice_compressed", "ratios", "volume_latency_ms"} <= set(saved)
+    assert saved["ratios"]["compressed_size_reduction"] > 1 and saved["compressed_released"]
     assert saved["teacher"]["parameters"] > 0 and saved["teacher"]["onnx"]["bytes"] > 0
+
+
+@pytest.mark.verifies("SRS-EXPORT-001", "SRS-COMP-005")
+def test_without_a_chosen_candidate_no_compressed_file_is_released(setup):
+    tmp, cache, splits, teacher, _ = setup
+    candidates, choice = tiny.make_choice(tmp, compressed=False)
+    (tmp / "release").mkdir()
+    (tmp / "release" / "compressed.onnx").write_bytes(b"stale file of an earlier run")
+    paths = export_stage.ExportPaths(teacher, candidates, choice, cache, splits, tmp / "release", tmp / "export.json")
+    metrics = export_stage.run(tiny.export_params(), tiny.preprocess_params(), paths, "abc", "run-1")
+    assert sorted(p.name for p in (tmp / "release").iterdir()) == ["teacher.onnx", "teacher.onnx.sha256"]
+    assert metrics["compressed"] is None and not metrics["compressed_released"]
+    assert "compressed_vs_teacher_speedup" not in metrics["ratios"]
 
 
 @pytest.mark.verifies("SRS-EXPORT-002", "SRS-PLAT-002")
 def test_failed_parity_fails_the_stage_and_releases_nothing(setup):
     tmp, cache, splits, teacher, _ = setup
-    (tmp / "choice.json").write_text(json.dumps({"source": "teacher", "method": "none"}))
-    paths = export_stage.ExportPaths(teacher, tmp / "student.pt", tmp / "choice.json", cache, splits,
-                                     tmp / "release", tmp / "export.json")
+    candidates, choice = tiny.make_choice(tmp)
+    paths = export_stage.ExportPaths(teacher, candidates, choice, cache, splits, tmp / "release", tmp / "export.json")
     with pytest.raises(parity.ParityError, match="parity check failed for teacher"):
         export_stage.run(tiny.export_params(parity_atol=1e-12), tiny.preprocess_params(), paths, "abc", "r")
     assert not (tmp / "release").exists() and not (tmp / "export.json").exists()

@@ -8,17 +8,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.atomic import write_json
+from pipeline.core.atomic import write_json
 from pipeline.compress.params import CompressParams
 from pipeline.export.params import ExportParams
-from pipeline.preprocess import cache
+from pipeline.data import cache
 from pipeline.preprocess.params import PreprocessParams
 from pipeline.preprocess.splits import make_splits
-from pipeline.train.model import build_unet, save_checkpoint
+from pipeline.nets.checkpoint import save_checkpoint
+from pipeline.nets.unet import build_unet
 
 SHAPE = (20, 18, 10)
 PATCH = [16, 16, 8]
 NETWORK = {"spatial_dims": 3, "channels": [4, 8], "strides": [2], "num_res_units": 0, "dropout": 0.0}
+RECIPE = {"patch_size": list(PATCH), "cases_per_batch": 2, "patches_per_case": 1, "pos_neg_ratio": 1.0,
+          "batch_dice": False, "flip_prob": 0.0, "augment": {"prob": 0.5}, "accumulation_steps": 1,
+          "learning_rate": 0.01, "weight_decay": 1e-5, "sw_batch_size": 2, "sw_overlap": 0.25}
 
 
 def make_cache(root: Path, patients: int = 8) -> tuple[Path, Path]:
@@ -48,12 +52,42 @@ def make_teacher(path: Path, seed: int = 0) -> Path:
     """A random-init tiny UNet saved as the train stage saves ``models/teacher.pt``."""
     torch.manual_seed(seed)
     net = build_unet(NETWORK)
-    config = {"network": dict(NETWORK), "in_channels": 1, "out_channels": 2, "patch_size": list(PATCH),
-              "spatial_dims": 3, "target_spacing_mm": [1.0, 1.0, 2.0], "orientation": "RAS",
-              "normalisation": {"kind": "ct_window", "low": -150.0, "high": 250.0},
-              "weights_sha256": "f" * 64}
-    save_checkpoint(path, {k: v.clone() for k, v in net.state_dict().items()}, config)
+    save_checkpoint(path, {k: v.clone() for k, v in net.state_dict().items()}, _config())
     return path
+
+
+def _config() -> dict:
+    return {"network": dict(NETWORK), "in_channels": 1, "out_channels": 2, "patch_size": list(PATCH),
+            "spatial_dims": 3, "target_spacing_mm": [1.0, 1.0, 2.0], "orientation": "RAS",
+            "normalisation": {"kind": "ct_window", "low": -150.0, "high": 250.0},
+            "recipe": RECIPE, "weights_sha256": "f" * 64}
+
+
+def make_choice(root: Path, compressed: bool = True, runtime: str = "onnxruntime-cpu") -> tuple[Path, Path]:
+    """A compression record (and a candidates folder) as the compress stage writes them.
+
+    With ``compressed``, a random-init narrow student ``narrow.pt`` is the chosen candidate;
+    without, the record says that none met the targets. Returns (candidates folder, record).
+    """
+    folder = root / "candidates"
+    folder.mkdir(parents=True, exist_ok=True)
+    model = {"runtime": runtime, "runtime_version": "test", "keep_largest_component": False,
+             "val_dice": 0.5, "volume_ms": 1.0, "bytes": 1}
+    record = {"teacher": {"candidate": "teacher", "method": "none", "precision": "fp32", "checkpoint": None,
+                          **model},
+              "compressed": None, "reason": "test", "targets": {}, "training_case_ids": [],
+              "selection_case_ids": [], "calibration_case_ids": []}
+    if compressed:
+        network = {**NETWORK, "channels": [2, 4]}
+        torch.manual_seed(3)
+        config = {**_config(), "network": network, "candidate": "narrow", "weights_sha256": "e" * 64}
+        save_checkpoint(folder / "narrow.pt", build_unet(network).state_dict(), config)
+        record["compressed"] = {"candidate": "narrow", "method": "distill", "precision": "fp32",
+                                "checkpoint": "narrow.pt", **model,
+                                "dice_drop": {"mean": 0.0, "ci_lower": 0.0, "ci_upper": 0.0, "n": 2},
+                                "speedup": 4.0, "size_reduction": 5.0}
+    write_json(root / "choice.json", record)
+    return folder, root / "choice.json"
 
 
 def preprocess_params(**overrides) -> PreprocessParams:
@@ -76,10 +110,16 @@ def export_params(**overrides) -> ExportParams:
 
 
 def compress_params(**overrides) -> CompressParams:
-    """``compress`` params: one tiny student, two distillation epochs, INT8 on."""
-    data = {"students": [{"name": "narrow", "channels": [2, 4], "strides": [2], "num_res_units": 0}],
-            "distill": {"epochs": 2, "learning_rate": 0.01, "seed": 1, "threads": 1},
-            "quantize": {"enabled": True, "calibration_cases": 2}, "latency_repeats": 1}
+    """``compress`` params: each method once on a tiny network, one or two epochs, INT8 on,
+    targets a random tiny teacher's candidates can meet (speed-up and size at least 1x)."""
+    narrow = {"channels": [2, 4], "strides": [2], "num_res_units": 0}
+    data = {"candidates": [{"name": "narrow", "method": "distill", "network": narrow, "epochs": 2},
+                           {"name": "narrow_scratch", "method": "scratch", "network": narrow, "epochs": 1},
+                           {"name": "pruned", "method": "prune", "ratio": 0.5, "epochs": 1}],
+            "quantize": {"enabled": True, "calibration_cases": 2},
+            "selection": {"max_dice_drop": 1.0, "min_speedup": 1.0, "min_size_reduction": 1.0},
+            "runtimes": ["onnxruntime-cpu", "openvino-cpu"], "latency_repeats": 1, "bootstrap_samples": 200,
+            "seed": 1, "threads": 1, "val_every": 1, "sw_batch_size": 2}
     data.update(overrides)
     return CompressParams.model_validate(data)
 
@@ -107,7 +147,7 @@ class Threshold(torch.nn.Module):
 
 def spec(spatial_dims: int = 3, **overrides):
     """A preprocessing spec: CT window -150..250 HU, coarse spacing, foreground crop."""
-    from pipeline.export.spec import PreprocessingSpec
+    from pipeline.runtime.spec import PreprocessingSpec
 
     data = {"spatial_dims": spatial_dims, "patch_size": [16, 16, 8][:spatial_dims] if spatial_dims == 3 else [16, 16],
             "sw_overlap": 0.25, "sw_batch_size": 4,
@@ -121,7 +161,7 @@ def spec(spatial_dims: int = 3, **overrides):
 def export_model(module: torch.nn.Module, path: Path, model_spec) -> Path:
     """Export ``module`` with full metadata and a SHA-256 sidecar, as the export stage does."""
     from pipeline.export.metadata import build_metadata
-    from pipeline.export.onnx_io import export_onnx
+    from pipeline.nets.onnx import export_onnx
 
     data = build_metadata("teacher", "0.0.0-test", "abc123", "run-1", model_spec, "test only", "0" * 64)
     export_onnx(module, path, model_spec.spatial_dims, 1, list(model_spec.patch_size), 17, metadata=data)

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from pipeline.cli import main
-from pipeline.errors import UserError
-from pipeline.export.inference import check_volume
+from pipeline.core.errors import UserError
+from pipeline.runtime.sliding import check_volume
 from pipeline.predict.run import predict
 from tests.export import tiny
 

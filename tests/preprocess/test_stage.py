@@ -7,10 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.errors import UserError
-from pipeline.preprocess import cache, stage
+from pipeline.core.errors import UserError
+from pipeline.data import cache
+from pipeline.preprocess import stage
 from pipeline.preprocess.params import PreprocessParams
-from pipeline.provenance import file_sha256
+from pipeline.core.provenance import file_sha256
 from tests.data.tiny import preprocess_params
 
 pytestmark = [pytest.mark.verifies("SRS-DATA-008"), pytest.mark.slow]

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_cli_renders_and_a_missing_input_exits_2(tmp_path, capsys):
     root = tmp_path / "run"
     make_run(root)
-    params = ["--params", str(REPO / "params.yaml"), "techfile", "--root", str(root), "--no-pdf"]
+    params = ["--params", str(REPO / "params.yaml"), "techfile", "--root", str(root), "--no-pdf", "--no-mlflow"]
     assert cli.main(params) == 0
     out = capsys.readouterr().out
     assert "release status: releasable" in out
@@ -27,3 +27,20 @@ def test_cli_renders_and_a_missing_input_exits_2(tmp_path, capsys):
     assert cli.main(params) == cli.EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert err.startswith("error: missing input:") and "data/splits.json" in err
+
+
+@pytest.mark.verifies("SRS-PLAT-003", "SRS-DOC-003")
+def test_the_stage_is_an_mlflow_run_and_rendering_twice_stays_byte_identical(tmp_path, monkeypatch):
+    root = tmp_path / "run"
+    make_run(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'tracking.db'}")
+    params = ["--params", str(REPO / "params.yaml"), "techfile", "--root", str(root), "--no-pdf"]
+    assert cli.main(params) == 0
+    first = {p: p.read_bytes() for p in sorted((root / "release").rglob("*")) if p.is_file()}
+    assert cli.main(params) == 0
+    assert {p: p.read_bytes() for p in sorted((root / "release").rglob("*")) if p.is_file()} == first
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")
+    assert [r.data.tags["stage"] for r in runs] == ["techfile", "techfile"]
+    assert all(r.info.run_id.encode() not in b"".join(first.values()) for r in runs)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.techfile import architecture, render, sbom, soup
 from pipeline.trace.stages import Stage
 

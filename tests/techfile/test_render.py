@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.design.load import load_design
-from pipeline.errors import UserError
-from pipeline.provenance import file_sha256
+from pipeline.core.errors import UserError
+from pipeline.core.provenance import file_sha256
 from pipeline.techfile import stage
 from pipeline.techfile.context import TechfilePaths
 from tests.techfile.fixture import PARAMS, TRACE_PAGES
@@ -103,6 +103,18 @@ def test_numbers_come_from_the_recorded_run(good_run):
     # RISK-002 is severity 3 / probability 3 before control (unacceptable), 2/1 after (acceptable)
     assert re.search(r'class="bad"><a href="#RISK-002">', matrix)
     assert re.search(r'class="ok"><a href="#RISK-002">', matrix)
+
+
+@pytest.mark.verifies("SRS-DOC-001", "SRS-COMP-005")
+def test_compression_shows_the_shipped_model_its_runtime_and_every_candidate(good_run, failed_run):
+    shipped = _section(_html(good_run[0]), "fda-model")
+    assert "<strong>half</strong>" in shipped and "<strong>openvino-cpu 2026.4.1</strong>" in shipped
+    assert "4.5x faster" in shipped and "(95 % CI -0.002 to 0.011, 3 cases)" in shipped
+    assert "No compressed model is released" not in shipped
+    none = _section(_html(failed_run[0]), "fda-model")  # the failed fixture's compress stage chose none
+    assert "No compressed model is released" in none and "<strong>not met</strong>" in none
+    assert "paired val Dice drop +0.0400 &gt; 0.01" in none
+    assert "none released: no candidate met the targets" in _section(_html(failed_run[0]), "fda-labeling")
 
 
 @pytest.mark.verifies("SRS-DOC-003")

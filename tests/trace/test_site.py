@@ -98,6 +98,16 @@ def test_failing_gates_render_as_badges_and_not_releasable(repo: MiniRepo, tmp_p
     assert summary["release_status"] == "not releasable" and summary["problems"] == lines
 
 
+@pytest.mark.verifies("SRS-TRACE-004", "SRS-COMP-005")
+def test_a_model_that_was_not_released_is_named_on_the_front_page(repo: MiniRepo, tmp_path) -> None:
+    repo.vnv["absent_models"] = {"compressed": "release/models/compressed.onnx does not exist"}
+    out = tmp_path / "site"
+    _render(repo, out)
+    assert "<strong>No compressed model is released</strong>: release/models/compressed.onnx does not exist" \
+        in (out / "index.html").read_text()
+    assert 'id="absent-compressed"' in (out / "verification.html").read_text()
+
+
 @pytest.mark.verifies("SRS-TRACE-004")
 def test_rendering_twice_gives_identical_bytes(repo: MiniRepo, tmp_path) -> None:
     _render(repo, tmp_path / "a")

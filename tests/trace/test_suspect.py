@@ -105,7 +105,7 @@ def test_verify_stage_results_format_and_changed_model_or_evidence(repo: MiniRep
     png = repo.root / "reports/vnv/explain_worst_c1.png"
     png.parent.mkdir(parents=True)
     png.write_bytes(b"png")
-    from pipeline.provenance import file_sha256
+    from pipeline.core.provenance import file_sha256
 
     repo.vnv = {
         "release_status": "releasable",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.train.data import intensity_augmentation, patch_transforms
-from pipeline.train.params import AugmentParams
+from pipeline.recipe.patches import intensity_augmentation, patch_transforms
+from pipeline.recipe.params import AugmentParams
 from tests.data.tiny import train_params
 
 
@@ -20,7 +20,7 @@ def _case(seed: int = 0) -> dict:
 
 def _patches(augment: dict, seed: int = 5) -> list[dict]:
     params = train_params(epochs=1, augment=augment)
-    return patch_transforms(params, seed)(_case())
+    return patch_transforms(params, params.network.spatial_dims, seed)(_case())
 
 
 @pytest.mark.verifies("SRS-TRAIN-001")

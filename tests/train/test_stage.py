@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.core.errors import UserError
 from pipeline.train import stage
-from pipeline.train.model import load_checkpoint
+from pipeline.nets.checkpoint import load_checkpoint
 from tests.data.tiny import train_params
 
 pytestmark = pytest.mark.slow
@@ -78,7 +79,7 @@ def test_2d_network_on_an_image_folder(cache2d, tmp_path):
 
 @pytest.mark.verifies("SRS-PLAT-001")
 def test_network_must_match_the_cache_and_patch_the_strides(cache2d, tmp_path):
-    with pytest.raises(ValueError, match="cache is 2D"):
+    with pytest.raises(UserError, match="cache is 2D"):
         stage.run(train_params(spatial_dims=3), _paths(cache2d, tmp_path))
     with pytest.raises(ValueError, match="divisible"):
         train_params(patch_size=[15, 16, 8])

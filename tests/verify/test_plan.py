@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.errors import UserError
+from pipeline.core.errors import UserError
 from pipeline.verify import subgroups
 from pipeline.verify.plan import load_plan, validate_plan
 

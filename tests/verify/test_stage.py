@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipeline.errors import UserError
-from pipeline.train.model import build_unet, save_checkpoint
+from pipeline.core.errors import UserError
+from pipeline.nets.checkpoint import save_checkpoint
+from pipeline.nets.unet import build_unet
 from pipeline.verify import stage
 from pipeline.verify.params import ExplainParams, VerifyParams
 from tests.verify import tiny
@@ -29,8 +30,13 @@ def paths(tmp_path_factory):
     return tiny.make_paths(tmp_path_factory.mktemp("verify"))
 
 
+TIMED = {"speedup_vs_teacher"}  # wall-clock ratios: measured, never repeatable to the last digit
+
+
 def _numbers(out: dict) -> dict:
-    return {"summary": out["summary"], "criteria": out["criteria"], "subgroups": out["subgroups"]}
+    """Every reported number except those that come from timings."""
+    criteria = {k: v for k, v in out["criteria"].items() if v["metric"] not in TIMED}
+    return {"summary": out["summary"], "criteria": criteria, "subgroups": out["subgroups"]}
 
 
 @pytest.mark.verifies("SRS-VNV-002")
@@ -103,3 +109,35 @@ def test_failed_criteria_are_recorded_with_evidence_and_block_release(paths):
     # every number is reproducible from the seed
     again = stage.run(_params(True), paths)
     assert _numbers(again) == _numbers(out) and again["evidence"] == out["evidence"]
+
+
+@pytest.mark.verifies("SRS-VNV-002", "SRS-COMP-005")
+def test_compressed_model_is_timed_against_the_teacher_and_its_size_compared(paths):
+    out = stage.run(_params(False), paths)
+    rows = {r["metric"]: r for r in out["criteria"].values() if "compressed" in r["models"]}
+    size = out["models"]["teacher"]["bytes"] / out["models"]["compressed"]["bytes"]
+    assert rows["size_reduction_vs_teacher"]["models"]["compressed"]["value"] == pytest.approx(size)
+    assert rows["speedup_vs_teacher"]["models"]["compressed"]["value"] > 0
+    assert out["models"]["compressed"]["runtime"] == "onnxruntime-cpu" and not out["absent_models"]
+
+
+@pytest.mark.verifies("SRS-VNV-002", "SRS-COMP-005")
+def test_a_compressed_model_that_was_not_released_fails_its_criteria(paths, tmp_path):
+    missing = stage.VerifyPaths(**{**paths.__dict__, "models": {"teacher": paths.models["teacher"],
+                                                                "compressed": tmp_path / "compressed.onnx"}})
+    out = stage.run(_params(False), missing)
+    assert set(out["models"]) == {"teacher"} and "compressed" in out["absent_models"]
+    for result in out["criteria"].values():
+        if "compressed" in result["models"]:
+            compressed = result["models"]["compressed"]
+            assert result["status"] == "FAIL" and compressed["status"] == "FAIL"
+            assert compressed["reason"].startswith("not met: no compressed model was released")
+    assert out["release_status"] == "not releasable" and "VAL-002" in out["failed"]
+
+
+@pytest.mark.verifies("SRS-VNV-002")
+def test_a_missing_teacher_is_an_error_not_a_result(paths, tmp_path):
+    missing = stage.VerifyPaths(**{**paths.__dict__, "models": {"teacher": tmp_path / "teacher.onnx",
+                                                                "compressed": paths.models["compressed"]}})
+    with pytest.raises(UserError, match="not found"):
+        stage.run(_params(False), missing)

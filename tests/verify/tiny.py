@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.export.onnx_io import export_onnx
-from pipeline.export.spec import PreprocessingSpec
-from pipeline.preprocess.cache import write_case
-from pipeline.train.determinism import weights_sha256
-from pipeline.train.model import build_unet, save_checkpoint
+from pipeline.nets.onnx import export_onnx
+from pipeline.runtime.spec import PreprocessingSpec
+from pipeline.data.cache import write_case
+from pipeline.recipe.determinism import weights_sha256
+from pipeline.nets.checkpoint import save_checkpoint
+from pipeline.nets.unet import build_unet
 from pipeline.verify.stage import VerifyPaths
 
 SHAPE = (32, 32, 16)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from pipeline import provenance
+from pipeline.core import provenance
 
 EXPERIMENT = "pipeline"
 ENV_URI = "MLFLOW_TRACKING_URI"

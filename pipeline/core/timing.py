@@ -25,11 +25,6 @@ def median_seconds(call: Callable[[], object], repeats: int, warmup: int = 2) ->
     return statistics.median(times)
 
 
-def parameter_count(module) -> int:
-    """Number of parameters of a PyTorch module."""
-    return int(sum(p.numel() for p in module.parameters()))
-
-
 def interleaved_medians(calls: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, float]:
     """Median seconds per call, timing the contenders in turn within each round.
 

@@ -22,15 +22,14 @@ from pathlib import Path
 import onnx
 import torch
 
-from pipeline.atomic import atomic_file
-from pipeline.export import rewrite
-from pipeline.provenance import file_sha256
+from pipeline.core.atomic import atomic_file
+from pipeline.nets import rewrite
+from pipeline.runtime.engines import INPUT, OUTPUT
+from pipeline.runtime.integrity import write_sidecar
 
-INPUT, OUTPUT = "image", "logits"
 NUMERICS_KEY = "export_numerics"
 REWRITTEN = ("instance norms as corrected two-pass ops, single-slope PReLU as LeakyReLU "
-             "(pipeline.export.rewrite)")
-SIDECAR_SUFFIX = ".sha256"
+             "(pipeline.nets.rewrite)")
 AXES = ("x", "y", "z")
 
 
@@ -76,29 +75,6 @@ def set_metadata(proto: onnx.ModelProto, metadata: dict[str, str]) -> None:
             raise TypeError(f"metadata {key!r} must be a string, got {type(value).__name__}")
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
-
-
-def write_sidecar(path: Path) -> str:
-    """Write ``<path>.sha256`` in ``sha256sum`` format; return the digest."""
-    path = Path(path)
-    digest = file_sha256(path)
-    with atomic_file(sidecar_path(path)) as handle:
-        handle.write(f"{digest}  {path.name}\n")
-    return digest
-
-
-def sidecar_path(path: Path) -> Path:
-    """Where the SHA-256 of ``path`` is recorded."""
-    return Path(str(path) + SIDECAR_SUFFIX)
-
-
-def read_sidecar(path: Path) -> str | None:
-    """The digest recorded beside ``path``, or None when there is no sidecar."""
-    side = sidecar_path(path)
-    if not side.is_file():
-        return None
-    text = side.read_text().split()
-    return text[0].lower() if text else None
 
 
 def _to_proto(model, example, spatial_dims: int, opset: int, exporter: str) -> onnx.ModelProto:

@@ -7,9 +7,9 @@ import pytest
 import torch
 from monai.inferers import sliding_window_inference
 
-from pipeline.errors import UserError
-from pipeline.export.inference import check_volume, torch_predict_volume
-from pipeline.export.spec import WindowSpec
+from pipeline.core.errors import UserError
+from pipeline.runtime.sliding import check_volume, torch_predict_volume
+from pipeline.runtime.spec import WindowSpec
 
 
 @pytest.mark.verifies("SRS-EXPORT-003")

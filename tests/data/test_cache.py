@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pipeline.preprocess import cache
+from pipeline.data import cache
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.export import rewrite, stable_norm
-from pipeline.export.inference import make_session
-from pipeline.export.onnx_io import NUMERICS_KEY, export_onnx
-from pipeline.train.model import build_unet
+from pipeline.nets import rewrite, stable_norm
+from pipeline.runtime.engines import ort_session as make_session
+from pipeline.nets.onnx import NUMERICS_KEY, export_onnx
+from pipeline.nets.unet import build_unet
 from tests.export import tiny
 
 pytestmark = pytest.mark.verifies("SRS-EXPORT-002")

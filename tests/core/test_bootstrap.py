@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.verify.bootstrap import bootstrap_mean
+from pipeline.core.bootstrap import bootstrap_mean
 
 pytestmark = pytest.mark.verifies("SRS-VNV-003")
 

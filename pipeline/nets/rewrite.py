@@ -16,7 +16,7 @@ import copy
 
 from torch import nn
 
-from pipeline.export.stable_norm import AccurateInstanceNorm, uses_input_statistics
+from pipeline.nets.stable_norm import AccurateInstanceNorm, uses_input_statistics
 
 
 def _single_slope_prelu(module: nn.Module) -> bool:

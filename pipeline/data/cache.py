@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.provenance import file_sha256
+from pipeline.core.provenance import file_sha256
 
 INDEX = "index.json"
 CASES = "cases"

@@ -1,0 +1,88 @@
+"""The CUDA paths on a GPU machine: teacher training with AMP, candidate training with AMP and
+distillation, pruning a GPU-trained teacher, and GPU inference speed of teacher vs student.
+
+Runs on tiny synthetic data in a temporary folder (no ``make repro`` outputs needed); on a
+machine without CUDA it runs the same code on the CPU and says so. Usage:
+``python -m benchmarks.cuda_check``. DDP with NCCL needs two GPUs (NCCL refuses two ranks on one
+device): on a one-GPU machine the check says so instead.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from pipeline.compress import fit, prune
+from pipeline.nets.checkpoint import load_checkpoint
+from pipeline.nets.unet import build_unet, parameter_count
+from pipeline.recipe import loop, patches
+from pipeline.recipe.params import RecipeParams
+from pipeline.train import distributed, stage
+from pipeline.train.params import TrainParams
+from tests.export import tiny
+
+
+def main() -> None:
+    cuda = torch.cuda.is_available()
+    device = "cuda" if cuda else "cpu"
+    print(f"torch {torch.__version__}, device {torch.cuda.get_device_name(0) if cuda else 'cpu'}, "
+          f"GPUs {torch.cuda.device_count()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        cache, splits = tiny.make_cache(root, patients=12)
+        params = TrainParams.model_validate({
+            "network": dict(tiny.NETWORK, channels=[8, 16], strides=[2]), "patch_size": tiny.PATCH,
+            "cases_per_batch": 2, "patches_per_case": 2, "epochs": 3, "learning_rate": 0.01, "seed": 11,
+            "threads": 2, "sw_batch_size": 2, "augment": {"prob": 0.5}, "device": "auto", "amp": True})
+        paths = stage.TrainPaths(cache, splits, root / "teacher.pt", root / "train.json", root / "curve.csv")
+        start = time.perf_counter()
+        result = stage.run(params, paths, distributed.setup(params.device))
+        print(f"train: device {result['device']}, amp {result['amp']}, val Dice {result['best_val_dice']:.3f}, "
+              f"{time.perf_counter() - start:.1f} s")
+        assert result["device"].startswith(device) and result["amp"] is cuda
+        teacher, config = load_checkpoint(paths.model)
+        recipe = RecipeParams.model_validate(config["recipe"])
+        train, val, _ = patches.load_training_cases(cache, splits)
+        soft = fit.teacher_logits(teacher, train, recipe, device)
+        student = build_unet(dict(tiny.NETWORK, channels=[4, 8], strides=[2]))
+        done = fit.fit(student, train, val, recipe, 3, 3, loop.distillation_loss(0.5, 1.0), 1, device, 1, soft)
+        print(f"distill on {device}: val Dice {done['best_val_dice']:.3f}, params {parameter_count(student)}")
+        assert next(student.parameters()).device.type == "cpu"  # handed back on the CPU for export
+        pruned = prune.prune_channels(teacher, 0.5, torch.zeros(1, 1, *tiny.PATCH))
+        tuned = fit.fit(pruned, train, val, recipe, 3, 2, loop.distillation_loss(0.5, 1.0), 1, device, 1, soft)
+        print(f"prune+fine-tune on {device}: params {parameter_count(teacher)} -> {parameter_count(pruned)}, "
+              f"val Dice {tuned['best_val_dice']:.3f}")
+        _ddp_note()
+    _inference_speed(device)
+
+
+def _ddp_note() -> None:
+    print(f"ddp: not run here ({torch.cuda.device_count()} GPU(s)); NCCL needs one GPU per rank, so the "
+          "torchrun path (pipeline/train/distributed.py) needs a machine with two or more")
+
+
+def _inference_speed(device: str) -> None:
+    shapes = {"teacher": dict(channels=[16, 32, 64, 128], strides=[2, 2, 2], num_res_units=2),
+              "half_width": dict(channels=[8, 16, 32, 64], strides=[2, 2, 2], num_res_units=0)}
+    batch = torch.rand(4, 1, 48, 48, 32, device=device)
+    for name, shape in shapes.items():
+        net = build_unet({"spatial_dims": 3, **shape}).to(device).eval()
+        with torch.no_grad(), torch.autocast(device_type="cuda", dtype=torch.float16, enabled=device == "cuda"):
+            for _ in range(3):
+                net(batch)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            for _ in range(20):
+                net(batch)
+            if device == "cuda":
+                torch.cuda.synchronize()
+        print(f"inference {name}: {1000 * (time.perf_counter() - start) / 20 / 4:.2f} ms per 48x48x32 window "
+              f"(batch 4, {'AMP fp16' if device == 'cuda' else 'fp32'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""One training epoch (gradient accumulation, AMP on CUDA, DDP no-sync), the losses, and
+sliding-window validation.
+
+The loss is a function of the logits and the whole batch, so the same epoch trains the
+teacher on labels (``supervised_loss``) and a student on labels plus the teacher's soft
+targets (``distillation_loss``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from monai.inferers import sliding_window_inference
+from monai.losses import DiceCELoss
+from monai.metrics import compute_dice
+from monai.networks.utils import one_hot
+
+
+@dataclass
+class Step:
+    """What one epoch needs besides the data."""
+
+    model: torch.nn.Module
+    loss_fn: Callable[[torch.Tensor, dict], torch.Tensor]  # (logits, batch) -> loss
+    optimizer: torch.optim.Optimizer
+    device: str
+    accumulation: int = 1
+    amp: bool = False
+    scaler: torch.amp.GradScaler | None = None
+
+
+def train_epoch(step: Step, loader, progress=None) -> dict:
+    """Train one pass over ``loader``; return mean loss, steps and voxels seen.
+
+    Gradients of ``accumulation`` batches are summed before each optimiser step; under DDP
+    the all-reduce runs only on the batch that steps (``no_sync`` on the others).
+    """
+    step.model.train()
+    step.optimizer.zero_grad(set_to_none=True)
+    total, batches, voxels = 0.0, 0, 0
+    n = len(loader)
+    for index, batch in enumerate(progress(loader) if progress else loader):
+        batch = {k: v.to(step.device) for k, v in batch.items() if isinstance(v, torch.Tensor)}
+        image = batch["image"]
+        last = (index + 1) % step.accumulation == 0 or index + 1 == n
+        sync = contextlib.nullcontext() if last or not hasattr(step.model, "no_sync") else step.model.no_sync()
+        with sync:
+            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=step.amp):
+                loss = step.loss_fn(step.model(image), batch) / step.accumulation
+            (step.scaler.scale(loss) if step.scaler else loss).backward()
+        if last:
+            if step.scaler:
+                step.scaler.step(step.optimizer)
+                step.scaler.update()
+            else:
+                step.optimizer.step()
+            step.optimizer.zero_grad(set_to_none=True)
+        total += float(loss.detach()) * step.accumulation
+        batches += 1
+        voxels += image[:, 0].numel()
+    return {"loss": total / max(batches, 1), "batches": batches, "voxels": voxels}
+
+
+def validation_due(epoch: int, epochs: int, every: int, after: float = 0.0) -> bool:
+    """Whether ``epoch`` (1-based) validates: every ``every`` epochs once the share ``after`` of
+    the schedule has passed, and always the last.
+
+    Validation consumes no random numbers, so when it runs changes which epoch is kept, never
+    the training itself; early epochs of a cosine schedule are not the best ones, and skipping
+    their validation saves its cost (on a 2-core CPU about a tenth of the teacher's training).
+    """
+    return epoch == epochs or (epoch > after * epochs and epoch % every == 0)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, cases, patch_size: list[int], sw_batch_size: int,
+             overlap: float, device: str, amp: bool = False) -> dict[str, float]:
+    """Foreground Dice per val case, from sliding-window inference over the whole case.
+
+    Args:
+        model: the network (eval mode is set here).
+        cases: ``(case_id, image (1, C, ...), label (1, 1, ...))`` tuples.
+        patch_size: the window size.
+        sw_batch_size: windows per forward pass.
+        overlap: window overlap fraction.
+        device: torch device.
+        amp: autocast on CUDA.
+    """
+    model.eval()
+    scores = {}
+    for case_id, image, label in cases:
+        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=amp):
+            logits = sliding_window_inference(image.to(device), patch_size, sw_batch_size, model,
+                                              overlap=overlap, mode="gaussian")
+        pred = one_hot(logits.float().argmax(1, keepdim=True).cpu(), num_classes=2)
+        truth = one_hot(label, num_classes=2)
+        dice = compute_dice(pred, truth, include_background=False, ignore_empty=False)
+        scores[case_id] = float(dice.nanmean())
+    return scores
+
+
+def build_loss(batch_dice: bool = False) -> DiceCELoss:
+    """Dice + cross-entropy on softmax outputs against integer labels.
+
+    Args:
+        batch_dice: compute the Dice term over the whole batch instead of per patch (steadier
+            for small structures and for patches without foreground).
+    """
+    return DiceCELoss(to_onehot_y=True, softmax=True, batch=batch_dice)
+
+
+def supervised_loss(batch_dice: bool = False) -> Callable[[torch.Tensor, dict], torch.Tensor]:
+    """Dice + CE of the logits against ``batch["label"]``."""
+    dice_ce = build_loss(batch_dice)
+    return lambda logits, batch: dice_ce(logits, batch["label"])
+
+
+def distillation_loss(kd_weight: float, temperature: float,
+                      batch_dice: bool = False) -> Callable[[torch.Tensor, dict], torch.Tensor]:
+    """``(1 - w) * DiceCE(labels) + w * T^2 * KL(softmax(teacher / T) || softmax(student / T))``.
+
+    Hinton et al.'s soft targets, with ``batch["teacher"]`` the teacher's logits cropped with the
+    patch; ``w = 0`` is plain supervised training.
+    """
+    dice_ce = build_loss(batch_dice)
+
+    def loss(logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        value = dice_ce(logits, batch["label"])
+        if kd_weight == 0:
+            return value
+        return (1 - kd_weight) * value + kd_weight * kd_loss(logits.float(), batch["teacher"], temperature)
+
+    return loss
+
+
+def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Mean per-voxel KL divergence of softened class distributions, scaled by T^2."""
+    log_student = F.log_softmax(student_logits / temperature, dim=1)
+    soft_teacher = F.softmax(teacher_logits / temperature, dim=1)
+    per_voxel = F.kl_div(log_student, soft_teacher, reduction="none").sum(dim=1)
+    return per_voxel.mean() * temperature ** 2

@@ -1,0 +1,16 @@
+"""Masks with boxes: a lesion and a far island, for the post-processing tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def blobs(*boxes, shape=(20, 20, 12)) -> np.ndarray:
+    mask = np.zeros(shape, dtype=np.uint8)
+    for box in boxes:
+        mask[box] = 1
+    return mask
+
+
+LESION = np.s_[2:8, 2:8, 2:6]
+ISLAND = np.s_[15:17, 15:17, 9:11]
