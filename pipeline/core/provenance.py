@@ -1,14 +1,23 @@
-"""Where a result came from: the git commit and the ``dvc.lock`` hashes of its inputs."""
+"""Where a result came from: the git commit and the ``dvc.lock`` hashes of its inputs, and
+whether a release is built from committed sources (``uncommitted_changes``).
+
+The document stages (``trace``, ``techfile``) render the recorded evidence and then record their
+own outputs in ``dvc.lock``; their entries are left out where the lock identifies the evidence
+(``evidence_lock_sha256``, ``uncommitted_changes``), or every render would change what it prints
+and a committed release could never be re-rendered byte for byte.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
 import yaml
 
 LOCK_FILE = Path("dvc.lock")
+DOCUMENT_STAGES = ("trace", "techfile")
 
 
 def git_commit(repo: Path = Path(".")) -> str:
@@ -22,6 +31,63 @@ def git_commit(repo: Path = Path(".")) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
+
+
+def head_commit(repo: Path = Path(".")) -> str | None:
+    """The commit checked out in ``repo`` (no ``-dirty`` suffix); None outside a git checkout."""
+    try:
+        return _git(repo, "rev-parse", "HEAD")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def uncommitted_changes(repo: Path = Path("."), lock_name: str = str(LOCK_FILE)) -> list[str] | None:
+    """Tracked files that differ from the checked-out commit; None outside a git checkout.
+
+    ``dvc.lock`` counts only when an entry of an evidence stage (every stage but the document
+    stages) differs from the committed lock.
+
+    Args:
+        repo: the repository root.
+        lock_name: the lock file's path relative to the root.
+    """
+    try:
+        changed = sorted(set(_git(repo, "diff", "--name-only", "HEAD").splitlines()))
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    if lock_name in changed:
+        try:
+            committed = _git(repo, "show", f"HEAD:{lock_name}")
+        except subprocess.CalledProcessError:
+            committed = ""
+        working = (Path(repo) / lock_name).read_text() if (Path(repo) / lock_name).is_file() else ""
+        if evidence_lock(committed) == evidence_lock(working):
+            changed.remove(lock_name)
+    return changed
+
+
+def source_state(repo: Path = Path(".")) -> str:
+    """The checked-out commit, with ``-dirty`` when ``uncommitted_changes`` finds any; ``unknown``
+    outside a git checkout. Recorded in the test report, so a release can tell whether its tests
+    ran on exactly the sources it is built from."""
+    commit = head_commit(repo)
+    if commit is None:
+        return "unknown"
+    return commit + ("-dirty" if uncommitted_changes(repo) else "")
+
+
+def evidence_lock(text: str) -> dict:
+    """A ``dvc.lock`` text parsed, without the document stages' entries."""
+    lock = yaml.safe_load(text) or {}
+    stages = {k: v for k, v in (lock.get("stages") or {}).items() if k not in DOCUMENT_STAGES}
+    return {**lock, "stages": stages}
+
+
+def evidence_lock_sha256(lock_file: Path = LOCK_FILE) -> str:
+    """SHA-256 of ``dvc.lock`` without the document stages, as canonical JSON: what identifies the
+    evidence a release was rendered from, unchanged by rendering it again."""
+    canonical = json.dumps(evidence_lock(Path(lock_file).read_text()), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def lock_hashes(paths: list[str], lock_file: Path = LOCK_FILE) -> dict[str, str]:

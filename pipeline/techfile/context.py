@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.core.errors import UserError
+from pipeline.core.provenance import DOCUMENT_STAGES
 from pipeline.core.provenance import file_sha256
 from pipeline.techfile import architecture, inputs, plots, riskfile, soup
 from pipeline.techfile.manifest import released_files
@@ -95,7 +96,9 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "soup": soup_rows, "environment": {"python": platform.python_version(),
                                            "lock_sha256": file_sha256(paths.at(i.lock_file)),
                                            "lock_file": i.lock_file, "packages": len(soup_rows)},
-        "runs": {name: run.run_id for name, run in sorted(trace.runs.items())},
+        # the document stages' own runs are left out: their IDs change with every render
+        "runs": {name: run.run_id for name, run in sorted(trace.runs.items())
+                 if name not in DOCUMENT_STAGES},
         "risk_rows": riskfile.analysis_rows(trace),
         "matrix_before": riskfile.matrix(trace, residual=False),
         "matrix_after": riskfile.matrix(trace, residual=True),

@@ -76,6 +76,7 @@ def load_vnv(path: Path, criteria: list[str]) -> dict:
     evidence = data.get("evidence")
     if not evidence:
         raise UserError(f"missing metric: {path} has no evidence (Grad-CAM images)")
+    require(data.get("test_split") or {}, ("evaluations", "max_evaluations", "history"), path, "test_split")
     return {**data, "criteria": results}
 
 

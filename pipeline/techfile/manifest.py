@@ -37,8 +37,9 @@ def write_manifest(path: Path, release_dir: Path, build: dict, status: dict,
         status: ``release.release_status``.
         runs: stage -> MLflow run ID.
     """
-    manifest = {"git_commit": build["commit"], "commit_date": build["date"],
-                "dvc_lock_sha256": build["dvc_lock_sha256"], "mlflow_runs": dict(sorted(runs.items())),
+    manifest = {"git_commit": build["commit"], "commit_date": build["date"], "draft": build["draft"],
+                "uncommitted_changes": build["changed_files"],
+                "dvc_lock_evidence_sha256": build["dvc_lock_sha256"], "mlflow_runs": dict(sorted(runs.items())),
                 "release_status": status["status"], "reasons": status["reasons"],
                 "files": released_files(Path(release_dir), Path(path))}
     write_json(Path(path), manifest)

@@ -1,32 +1,34 @@
 """How the release was built and whether it may be released.
 
-The build identity (git commit and its date, ``dvc.lock`` hash) comes from the repository, never
-the wall clock. The release status combines the V&V decision (``vnv.json``) with the trace
-gates (``pipeline.trace.gates.check``): any failed criterion or any trace problem makes the
-release not releasable, and the reasons are listed.
+The build identity (git commit and its date, the hash of ``dvc.lock``'s evidence stages) comes
+from the repository, never the wall clock. The release status combines the V&V decision
+(``vnv.json``) with the trace gates (``pipeline.trace.gates.check``): any failed criterion or any
+trace problem makes the release not releasable, and the reasons are listed; a release whose
+only problem is that it was rendered from uncommitted changes is a ``draft``.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 from pipeline.core.errors import UserError
-from pipeline.core.provenance import file_sha256, git_commit
+from pipeline.core.provenance import evidence_lock_sha256, head_commit, uncommitted_changes
 from pipeline.trace.gates import Problem
 
-RELEASABLE, NOT_RELEASABLE = "releasable", "not releasable"
+RELEASABLE, NOT_RELEASABLE, DRAFT = "releasable", "not releasable", "draft"
 
 
 def build_identity(root: Path, dvc_lock: Path) -> dict:
-    """Git commit, commit date and ``dvc.lock`` SHA-256 of the checkout at ``root``.
+    """Git commit, commit date, uncommitted changes and evidence ``dvc.lock`` SHA-256 at ``root``.
 
     Args:
         root: the repository root.
         dvc_lock: the lock file (must exist: the release is built by ``dvc repro``).
     """
-    commit = git_commit(Path(root))
-    if commit == "unknown":
+    commit = head_commit(Path(root))
+    if commit is None:
         raise UserError(f"{root} is not a git checkout: the release date and identity come "
                         "from the git commit")
     done = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%cI"],
@@ -36,8 +38,9 @@ def build_identity(root: Path, dvc_lock: Path) -> dict:
     if not Path(dvc_lock).is_file():
         raise UserError(f"missing input: {dvc_lock} not found; run dvc repro first")
     date = done.stdout.strip()
-    return {"commit": commit, "date": date, "day": date[:10],
-            "dvc_lock_sha256": file_sha256(Path(dvc_lock))}
+    changes = uncommitted_changes(Path(root), os.path.relpath(dvc_lock, root))
+    return {"commit": commit, "date": date, "day": date[:10], "draft": bool(changes),
+            "changed_files": changes or [], "dvc_lock_sha256": evidence_lock_sha256(Path(dvc_lock))}
 
 
 def release_status(vnv: dict, problems: list[Problem], models: list[dict],
@@ -64,7 +67,9 @@ def release_status(vnv: dict, problems: list[Problem], models: list[dict],
                        + (f" (failed criteria: {', '.join(failed)})" if failed else ""))
     for problem in problems:
         reasons.append(f"trace {problem.line()}")
-    return {"status": RELEASABLE if not reasons else NOT_RELEASABLE,
+    drafts = [p for p in problems if p.gate == "draft"]
+    status = RELEASABLE if not reasons else DRAFT if len(drafts) == len(reasons) else NOT_RELEASABLE
+    return {"status": status,
             "releasable": not reasons, "vnv_status": vnv_status, "failed_criteria": failed,
             "trace_problems": [{"gate": p.gate, "item": p.item, "message": p.message,
                                 "flag": p.flag} for p in problems],

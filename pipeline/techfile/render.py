@@ -14,7 +14,7 @@ BOOK = "book.html.j2"
 REGION_CLASS = {"acceptable": "ok", "alarp": "warn", "unacceptable": "bad"}
 STATUS_CLASS = {"PASS": "ok", "passed": "ok", "verified": "ok", "releasable": "ok",
                 "FAIL": "bad", "failed": "bad", "not releasable": "bad", "error": "bad",
-                "INCONCLUSIVE": "warn", "skipped": "warn", "missing": "warn", "suspect": "warn"}
+                "INCONCLUSIVE": "warn", "skipped": "warn", "missing": "warn", "suspect": "warn", "draft": "warn"}
 
 
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:

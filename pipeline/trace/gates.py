@@ -50,8 +50,30 @@ def check(trace: Trace, as_of: str | None = None) -> list[Problem]:
     unverified = {p.item for p in verification if p.item in trace.design.requirements}
     unverified |= {r for p in verification for r in p.related}
     problems += verification + _controls(trace, unverified) + _risks(trace)
-    problems += _coverage(trace) + _suspects(trace, pending) + _release(trace)
+    problems += _coverage(trace) + _suspects(trace, pending) + _release(trace) + _draft(trace)
+    problems += _test_report_source(trace)
     return problems
+
+
+def _test_report_source(trace: Trace) -> list[Problem]:
+    """The test report must come from a test session on exactly the committed sources."""
+    if trace.commit is None or not trace.junit_found:
+        return []
+    source = trace.junit_source
+    if source == trace.commit:
+        return []
+    why = ("records no source commit" if source is None else f"ran on {source[:12]}"
+           + (" with uncommitted changes" if source.endswith("-dirty") else ""))
+    return [Problem("suspect", trace.paths.junit, f"the test report {why}, the release is built from "
+                    f"{trace.commit[:12]}: run `make test` on the committed sources, then `make techfile`",
+                    "suspect")]
+
+
+def _draft(trace: Trace) -> list[Problem]:
+    """A release rendered from uncommitted changes is a draft: one problem per changed file."""
+    return [Problem("draft", path, f"differs from commit {str(trace.commit)[:12]}: commit it (after dvc "
+                    "repro, dvc.lock too), then re-render with `make techfile`", "suspect")
+            for path in trace.changes or []]
 
 
 def _unknown_ids(trace: Trace) -> list[Problem]:
@@ -238,6 +260,11 @@ def _release(trace: Trace) -> list[Problem]:
             out.append(Problem("suspect", rel, f"model {name} changed since it was verified "
                                f"(sha256 {recorded[:12]} in {trace.paths.vnv}, now "
                                f"{file_sha256(path)[:12]}); run dvc repro", "suspect"))
+    used, allowed = trace.vnv.test_evaluations, trace.vnv.max_test_evaluations
+    if used is not None and allowed is not None and used > allowed:
+        out.append(Problem("test-split", "test split", f"evaluated {used} times, more than the V&V plan's "
+                           f"test_split_policy allows ({allowed}): refresh it with new patients before "
+                           "a release claims performance on it", "failed"))
     status = trace.vnv.release_status
     if status is not None and status.lower() != "releasable":
         out.append(Problem("failed", "release", f"{trace.paths.vnv} reports release status "

@@ -11,12 +11,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.core import provenance
 from pipeline.design.items import outgoing_links
 from pipeline.design.load import DesignSet, load_design
 from pipeline.trace import reviews as rv
 from pipeline.trace.results import MlflowRun, VnvResults, load_mlflow_runs, load_vnv
 from pipeline.trace.stages import Stage, load_stages
-from pipeline.trace.tests_index import TestRecord, merge_junit, scan_markers
+from pipeline.trace.tests_index import TestRecord, junit_source, merge_junit, scan_markers
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class Trace:
     reviews: dict[str, dict]
     junit_found: bool
     paths: TracePaths
+    commit: str | None = None  # the checked-out commit; None outside a git checkout
+    changes: list[str] | None = None  # tracked files differing from it (provenance.uncommitted_changes)
+    junit_source: str | None = None  # the source_commit the test report recorded
     links: dict[str, list[str]] = field(default_factory=dict)
     backlinks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
@@ -103,11 +107,13 @@ def build_trace(paths: TracePaths) -> Trace:
     junit = paths.at("junit")
     if junit.is_file():
         merge_junit(tests, junit)
+    source = junit_source(junit) if junit.is_file() else None
     trace = Trace(design=design, stages=load_stages(paths.at("dvc_yaml"), paths.at("dvc_lock")),
                   tests=tests, vnv=load_vnv(paths.at("vnv"), paths.evidence_dir),
                   runs=load_mlflow_runs(paths.at("mlflow_db")),
                   reviews=rv.load_reviews(paths.at("reviews")), junit_found=junit.is_file(),
-                  paths=paths)
+                  paths=paths, commit=provenance.head_commit(paths.root),
+                  changes=provenance.uncommitted_changes(paths.root, paths.dvc_lock), junit_source=source)
     for node, item in design.items().items():
         trace.links[node] = outgoing_links(item)
     for name, stage in trace.stages.items():

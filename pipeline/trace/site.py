@@ -42,7 +42,15 @@ def summary(trace: Trace, problems: list[Problem]) -> dict[str, Any]:
         "controls_verified": sum(not flags.get(c) for c in trace.design.controls),
         "tests": len(trace.tests), "criteria": len(trace.design.criteria),
     })
-    return {"release_status": "not releasable" if problems else "releasable", "counts": counts}
+    return {"release_status": release_label(problems), "counts": counts,
+            "changed_files": list(trace.changes or [])}
+
+
+def release_label(problems: list[Problem]) -> str:
+    """``releasable``; ``draft`` when the only problems are uncommitted changes; else ``not releasable``."""
+    if not problems:
+        return "releasable"
+    return "draft" if all(p.gate == "draft" for p in problems) else "not releasable"
 
 
 def write_site(trace: Trace, problems: list[Problem], out: Path,
@@ -85,7 +93,8 @@ def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]
     return {
         "sections": SECTIONS, "flags": FLAGS, "view": view, "trace": trace,
         "plan": trace.design.plan, "problems": [p.line() for p in problems],
-        "status": summary(trace, problems), "commit": provenance.git_commit(root),
+        "status": summary(trace, problems),
+        "commit": f"{trace.commit or 'not a git checkout'}" + (" + uncommitted changes (draft)" if trace.changes else ""),
         "inputs": inputs, "rows": view.matrix_rows(), "evidence": view.evidence,
         "needs": view.refs(list(trace.design.user_needs)),
         "grid_before": view.risk_grid(residual=False), "grid_after": view.risk_grid(residual=True),
@@ -94,7 +103,9 @@ def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]
                   for r in trace.design.risks.values()],
         "controls": [(view.ref(c.id), c.type.replace("_", " "),
                       view.refs(trace.implemented_by(c.id))) for c in trace.design.controls.values()],
-        "stages": [(view.ref(s.name), s, trace.runs.get(s.name)) for s in trace.stages.values()],
+        # a document stage's own run is not shown: its ID changes with every render
+        "stages": [(view.ref(s.name), s, None if s.name in provenance.DOCUMENT_STAGES else trace.runs.get(s.name))
+                   for s in trace.stages.values()],
         "tests": [(view.ref(t.key), t.status, view.refs(t.requirements))
                   for t in trace.tests.values()],
         "criteria": [(view.ref(c.id), view.result_text(c.id), view.refs(c.requirements))

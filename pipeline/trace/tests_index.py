@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.design.pytest_verifies import MARKER, PROPERTY
+
+SOURCE_PROPERTY = "source_commit"  # recorded for the whole session by tests/conftest.py
 from pipeline.core.errors import UserError
 
 
@@ -61,6 +63,18 @@ def scan_markers(root: Path, tests_dir: str = "tests") -> dict[str, TestRecord]:
             else:
                 _add(records, module, node, module_ids, str(rel))
     return records
+
+
+def junit_source(junit: Path) -> str | None:
+    """The ``source_commit`` the test session recorded in the report (``tests/conftest.py``), or None."""
+    try:
+        root = ET.parse(junit).getroot()
+    except ET.ParseError as exc:
+        raise UserError(f"{junit} is not valid XML: {exc}") from None
+    for prop in root.iter("property"):
+        if prop.get("name") == SOURCE_PROPERTY:
+            return prop.get("value")
+    return None
 
 
 def merge_junit(records: dict[str, TestRecord], junit: Path) -> None:

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--plan", default=None, help="V&V plan YAML (default: verify.plan)")
     parser.add_argument("--out", default="reports/vnv", help="per-case CSV and evidence PNGs")
     parser.add_argument("--metrics", default="metrics/vnv.json", help="DVC metrics JSON")
+    parser.add_argument("--evaluation-log", default="verification/test_split_log.json",
+                        help="the record of every evaluation of the test split (tracked in git)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
     parser.set_defaults(func=main)
 
@@ -36,7 +38,8 @@ def main(args: argparse.Namespace) -> int:
         preprocessed=Path(args.cache), splits=Path(args.splits),
         models={"teacher": Path(args.teacher), "compressed": Path(args.compressed)},
         teacher_checkpoint=Path(args.checkpoint), out_dir=Path(args.out),
-        metrics=Path(args.metrics), plan=Path(args.plan) if args.plan else None)
+        metrics=Path(args.metrics), plan=Path(args.plan) if args.plan else None,
+        evaluation_log=Path(args.evaluation_log))
     start = time.perf_counter()
     out = stage.run(params, paths, progress=bar(STAGE))
     seconds = round(time.perf_counter() - start, 2)
@@ -45,7 +48,9 @@ def main(args: argparse.Namespace) -> int:
     counts = {s: sum(r["status"] == s for r in out["criteria"].values()) for s in STATUS_CODE}
     print(f"verify: {len(out['criteria'])} criteria, {counts['PASS']} PASS, {counts['FAIL']} FAIL, "
           f"{counts['INCONCLUSIVE']} INCONCLUSIVE -> {out['release_status']} "
-          f"({out['test_split']['cases']} test cases, {seconds} s)")
+          f"({out['test_split']['cases']} test cases, {seconds} s); evaluation "
+          f"{out['test_split']['evaluations']} of this test split (policy: at most "
+          f"{out['test_split']['max_evaluations']})")
     return 0
 
 

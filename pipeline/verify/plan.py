@@ -31,12 +31,20 @@ class ReleasePolicy(StrictModel):
     rationale: str = Field(min_length=1)
 
 
+class TestSplitPolicy(StrictModel):
+    """How often a locked split may be evaluated before it must be refreshed."""
+
+    max_evaluations: int = Field(ge=1, description="evaluations of one split (by its SHA-256) allowed")
+    rationale: str = Field(min_length=1)
+
+
 class VnvPlan(StrictModel):
     """The verification and validation plan of the released models."""
 
     title: str = Field(min_length=1)
     age_bands_years: list[int] = Field(min_length=2, description="band edges, [lo, hi) each")
     release_policy: ReleasePolicy
+    test_split_policy: TestSplitPolicy
     criteria: list[AcceptanceCriterion] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -29,8 +29,8 @@ from pipeline.runtime import postprocess
 from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume, to_mask
 from pipeline.data.cache import load_cases
-from pipeline.core.provenance import file_sha256
-from pipeline.verify import criteria, metrics, report
+from pipeline.core.provenance import file_sha256, git_commit
+from pipeline.verify import criteria, evaluations, metrics, report
 from pipeline.verify.params import VerifyParams
 from pipeline.verify.plan import load_plan
 
@@ -50,6 +50,7 @@ class VerifyPaths:
     metrics: Path  # vnv.json (DVC metrics)
     plan: Path | None = None  # default: params.plan
     extra: dict = field(default_factory=dict)
+    evaluation_log: Path | None = None  # verification/test_split_log.json: every look at the test split
 
 
 def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
@@ -85,6 +86,8 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    expected_weights=models["teacher"].metadata.get(
                                                        "weights_sha256"))
         result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent)
+        identity = evaluations.split_identity(cases)
+        history = _record_evaluation(paths, identity, models, result)
         out = {
             "release_status": result.pop("release_status"), **result,
             "models": {n: {"path": str(paths.models[n]), "sha256": m.sha256,
@@ -93,7 +96,11 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                        for n, m in models.items()},
             "absent_models": absent,
             "test_split": {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
+                           "content_sha256": identity,
                            "locked": "test" in splits.get("locked", []),
+                           "evaluations": len(history),
+                           "max_evaluations": plan.test_split_policy.max_evaluations,
+                           "history": [e.model_dump(mode="json") for e in history],
                            "patients": len({c["patient_id"] for c in cases}),
                            "case_sha256": {c["case_id"]: _sha(splits, c["case_id"]) for c in cases}},
             "other_splits": {name: {"cases": len(next(iter(per_model.values()), [])),
@@ -111,6 +118,16 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
         report.write_case_table(tmp / "per_case.csv", rows)
     write_json(Path(paths.metrics), out)
     return out
+
+
+def _record_evaluation(paths: VerifyPaths, identity: str, models: dict, result: dict) -> list:
+    """Append this evaluation of the test split to the log; every evaluation of this split so far."""
+    entry = evaluations.Evaluation(split="test", split_sha256=identity, git_commit=git_commit(Path(".")),
+                                   models={n: m.sha256 for n, m in models.items()},
+                                   release_status=result["release_status"], failed=result["failed"])
+    if paths.evaluation_log is None:
+        return [entry]
+    return evaluations.append(paths.evaluation_log, entry).of_split(identity)
 
 
 def _other_splits(plan, models: dict, splits: dict, paths: VerifyPaths, params: VerifyParams,

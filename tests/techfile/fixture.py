@@ -22,6 +22,7 @@ from PIL import Image
 from pipeline.design.items import (
     AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, Subgroup, UserNeed,
 )
+from pipeline.core.provenance import source_state
 from pipeline.design.risk_plan import RiskPlan, ScaleLevel
 from pipeline.techfile.params import TechfileParams
 from pipeline.techfile.soup import load_purposes
@@ -61,7 +62,9 @@ def make_run(root: Path, failed_criterion: bool = False) -> dict:
     trace = build_trace(TracePaths(root=root))
     rv.save_reviews(root / rv.REVIEWS, {n: rv.review_record(o, t)
                                         for n, (o, t) in trace.reviewable().items()})
+    (root / ".gitignore").write_text("/reports/\n")  # as in the project: the test report is not committed
     _commit(root)
+    _tests_and_junit(root, reqs, source=source_state(root))  # make test, run on the committed sources
     return {"deid": {"options": {"retain_uids": False, "clean_graphics": False}},
             "train": {"epochs": 2, "network": {"channels": [4, 8]}},
             "techfile": PARAMS.model_dump(mode="json")}
@@ -120,7 +123,7 @@ def _design(root: Path, reqs: list[str]) -> None:
     _dump(root / "verification/criteria.yaml", {"criteria": _items(criteria)})
 
 
-def _tests_and_junit(root: Path, reqs: list[str]) -> None:
+def _tests_and_junit(root: Path, reqs: list[str], source: str | None = None) -> None:
     lines = ["import pytest", ""]
     cases = []
     for n, rid in enumerate(reqs):
@@ -132,7 +135,9 @@ def _tests_and_junit(root: Path, reqs: list[str]) -> None:
     (root / "reports").mkdir(parents=True, exist_ok=True)
     (root / "reports/junit.xml").write_text(
         '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" '
-        f'tests="{len(cases)}">' + "".join(cases) + "</testsuite></testsuites>\n")
+        f'tests="{len(cases)}">'
+        + (f'<properties><property name="source_commit" value="{source}"/></properties>' if source else "")
+        + "".join(cases) + "</testsuite></testsuites>\n")
 
 
 def _pipeline(root: Path, reqs: list[str]) -> None:
@@ -180,6 +185,13 @@ def _metrics(root: Path, failed: bool) -> None:
            "models": {"teacher": {"path": "release/models/teacher.onnx",
                                   "sha256": hashlib.sha256(ONNX_BYTES).hexdigest()}},
            "summary": {"teacher": {"dice": {"mean": 0.91, "ci_lower": 0.86, "ci_upper": 0.94}}},
+           "test_split": {"cases": 1, "evaluations": 2, "max_evaluations": 3, "history": [
+               {"split": "test", "split_sha256": "c" * 64, "git_commit": "1" * 40, "models": {"teacher": None},
+                "release_status": "not releasable", "failed": ["VAL-001"], "source": "recorded by hand"},
+               {"split": "test", "split_sha256": "c" * 64, "git_commit": "2" * 40,
+                "models": {"teacher": hashlib.sha256(ONNX_BYTES).hexdigest()},
+                "release_status": "not releasable" if failed else "releasable",
+                "failed": ["VAL-001"] if failed else [], "source": "verify stage"}]},
            "evidence": [{"path": "metrics/evidence/case-best.png", "requirements": ["SRS-VNV-005"],
                          "caption": "Grad-CAM, best case, Dice 0.93"}]}
     (m / "evidence").mkdir(exist_ok=True)

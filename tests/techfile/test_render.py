@@ -12,10 +12,10 @@ import pytest
 
 from pipeline.design.load import load_design
 from pipeline.core.errors import UserError
-from pipeline.core.provenance import file_sha256
+from pipeline.core.provenance import evidence_lock_sha256, file_sha256
 from pipeline.techfile import stage
 from pipeline.techfile.context import TechfilePaths
-from tests.techfile.fixture import PARAMS, TRACE_PAGES
+from tests.techfile.fixture import PARAMS, TRACE_PAGES, make_run
 
 pytestmark = pytest.mark.slow
 
@@ -117,12 +117,25 @@ def test_compression_shows_the_shipped_model_its_runtime_and_every_candidate(goo
     assert "none released: no candidate met the targets" in _section(_html(failed_run[0]), "fda-labeling")
 
 
+@pytest.mark.verifies("SRS-DOC-001", "SRS-VNV-001")
+def test_every_evaluation_of_the_test_split_is_shown_and_no_first_look_is_claimed(good_run):
+    html = _html(good_run[0])
+    looks = html[html.index('id="fda-test-looks"'):html.index("Acceptance criteria with subgroups")]
+    assert "This test split has been evaluated 2 times" in looks and looks.count("<tr><td>") == 2
+    assert "recorded by hand" in looks and "VAL-001" in looks
+    card = _section(html, "fda-labeling")
+    assert "An earlier evaluation of this test split (111111111111) failed VAL-001" in card
+    assert "this is not a first look" in card
+    assert "evaluated <strong>2 time(s)</strong>" in _section(html, "fda-data")
+
+
 @pytest.mark.verifies("SRS-DOC-003")
 def test_manifest_lists_released_files_with_hashes(good_run):
     root, _, result = good_run
     manifest = json.loads((root / PARAMS.manifest).read_text())
     assert manifest["release_status"] == "releasable" == result["status"]
-    assert manifest["dvc_lock_sha256"] == file_sha256(root / "dvc.lock")
+    assert manifest["dvc_lock_evidence_sha256"] == evidence_lock_sha256(root / "dvc.lock")
+    assert manifest["draft"] is False and manifest["uncommitted_changes"] == []
     assert re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
     assert manifest["mlflow_runs"]["train"] == "run00000000000000000000000000003"
     paths = {f["path"]: f for f in manifest["files"]}
@@ -134,6 +147,21 @@ def test_manifest_lists_released_files_with_hashes(good_run):
         assert entry["sha256"] == file_sha256(file) and entry["bytes"] == file.stat().st_size
     notes = _section(_html(root), "iec-release")
     assert f"trace/ ({TRACE_PAGES} files)" in notes and paths["models/teacher.onnx"]["sha256"] in notes
+
+
+@pytest.mark.verifies("SRS-DOC-003", "SRS-DOC-004")
+def test_a_render_from_uncommitted_changes_is_a_draft_everywhere(tmp_path):
+    root = tmp_path / "run"
+    config = make_run(root)
+    changed = root / "risk/hazards.yaml"
+    changed.write_text(changed.read_text() + "\n# edited after the commit\n")
+    result = stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    manifest = json.loads((root / PARAMS.manifest).read_text())
+    assert result["status"] == "draft" and manifest["release_status"] == "draft"
+    assert manifest["draft"] and manifest["uncommitted_changes"] == ["risk/hazards.yaml"]
+    cover = _section(_html(root), "cover")
+    assert "DRAFT</strong>: rendered from uncommitted changes to risk/hazards.yaml" in cover
+    assert "Release status: DRAFT" in cover
 
 
 @pytest.mark.verifies("SRS-DOC-003")

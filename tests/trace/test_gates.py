@@ -155,3 +155,28 @@ def test_release_status_from_vnv_and_missing_evidence(repo: MiniRepo) -> None:
     assert "failed: release: metrics/vnv.json reports release status 'not releasable'" in lines
     assert ("missing: evidence/gradcam.png: evidence file listed in metrics/vnv.json not found"
             in lines)
+
+
+@pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-001")
+def test_a_test_split_evaluated_more_often_than_the_plan_allows_fails(repo: MiniRepo) -> None:
+    repo.vnv["test_split"] = {"evaluations": 3, "max_evaluations": 3}
+    assert not [line for line in repo.lines() if line.startswith("test-split")]
+    repo.vnv["test_split"] = {"evaluations": 4, "max_evaluations": 3}
+    assert ("test-split: test split: evaluated 4 times, more than the V&V plan's test_split_policy "
+            "allows (3): refresh it with new patients before a release claims performance on it") in repo.lines()
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_a_test_report_from_other_sources_is_suspect(tmp_path) -> None:
+    from pipeline.trace.gates import _test_report_source
+    from pipeline.trace.graph import TracePaths, Trace
+
+    def trace(source):
+        return Trace(design=None, stages={}, tests={}, vnv=None, runs={}, reviews={}, junit_found=True,
+                     paths=TracePaths(root=tmp_path), commit="a" * 40, junit_source=source)
+
+    assert _test_report_source(trace("a" * 40)) == []
+    for source, why in ((None, "records no source commit"), ("b" * 40, "ran on bbbbbbbbbbbb"),
+                        ("a" * 40 + "-dirty", "ran on aaaaaaaaaaaa with uncommitted changes")):
+        (problem,) = _test_report_source(trace(source))
+        assert problem.gate == "suspect" and why in problem.message and "make test" in problem.message

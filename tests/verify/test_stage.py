@@ -141,3 +141,17 @@ def test_a_missing_teacher_is_an_error_not_a_result(paths, tmp_path):
                                                                 "compressed": paths.models["compressed"]}})
     with pytest.raises(UserError, match="not found"):
         stage.run(_params(False), missing)
+
+
+@pytest.mark.verifies("SRS-VNV-001", "SRS-VNV-004")
+def test_every_evaluation_of_the_test_split_is_counted_in_the_log(paths, tmp_path):
+    log = tmp_path / "test_split_log.json"
+    logged = stage.VerifyPaths(**{**paths.__dict__, "evaluation_log": log})
+    first = stage.run(_params(False), logged)
+    again = stage.run(_params(False), logged)
+    assert first["test_split"]["evaluations"] == 1 and again["test_split"]["evaluations"] == 2
+    assert [e["models"] for e in again["test_split"]["history"]] == [
+        {n: m["sha256"] for n, m in again["models"].items()}] * 2
+    assert again["test_split"]["max_evaluations"] == 3
+    saved = json.loads(log.read_text())["evaluations"]
+    assert len(saved) == 2 and saved[0]["split_sha256"] == again["test_split"]["content_sha256"]
