@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: setup repro test bench techfile lock clean-venv
+.PHONY: setup repro test test-fast bench techfile lock clean-venv
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ repro: setup
 test: setup
 	@mkdir -p reports
 	$(BIN)/python -m pytest --junitxml=reports/junit.xml --html=reports/tests.html --self-contained-html
+
+# The fast tests only (no stage run end to end): a quick check while editing, not a release's evidence.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
 
 # Re-render the technical file from the recorded run (after `make test` refreshed
 # reports/junit.xml); through DVC so that dvc.lock stays in step and `make repro` stays a no-op.

@@ -41,8 +41,11 @@ class Params(StrictModel):
 
     @model_validator(mode="after")
     def _copies_agree(self) -> "Params":
-        """Knobs two sections must share: the parity gate the compress stage selects runtimes by."""
-        pairs = [("compress.selection.parity_atol", self.compress.selection.parity_atol,
+        """Knobs two sections must share: the parity gate the compress stage selects runtimes by,
+        and the sliding windows it measures candidates with (those the released files carry)."""
+        pairs = [("compress.sw_overlap", self.compress.sw_overlap, "export.sw_overlap", self.export.sw_overlap),
+                 ("compress.sw_batch_size", self.compress.sw_batch_size, "export.sw_batch_size",
+                  self.export.sw_batch_size),("compress.selection.parity_atol", self.compress.selection.parity_atol,
                   "export.parity_atol", self.export.parity_atol),
                  ("compress.selection.max_argmax_mismatches", self.compress.selection.max_argmax_mismatches,
                   "export.max_argmax_mismatches", self.export.max_argmax_mismatches)]

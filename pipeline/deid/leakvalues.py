@@ -56,7 +56,6 @@ TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 SEARCH_TEXT_VRS = TEXT_VRS | {"PN", "AE"}
 WHOLE_VALUE_VRS = SEARCH_TEXT_VRS | {"UI", "DA", "DT"}
 COLLECT_VRS = WHOLE_VALUE_VRS | {"CS"}
-SOFT_KINDS = ("private value", "person name component")
 CLASS_UID_WORDS = ("Class", "TransferSyntax", "CodingScheme", "ContextUID", "ContextGroup",
                    "MappingResource", "ApplicationContext", "PrivateInformationCreator")
 _TABLE_TAG = re.compile(r"^\(([0-9A-F]{4}),([0-9A-F]{4})\)$")

@@ -140,3 +140,10 @@ def _set(data: dict, path: tuple, value) -> None:
     for key in path[:-1]:
         data = data[key]
     data[path[-1]] = value
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_the_windows_compress_measures_with_must_be_the_released_ones(good):
+    good["export"]["sw_overlap"] = 0.5
+    with pytest.raises(UserError, match="compress.sw_overlap = 0.25 must equal export.sw_overlap = 0.5"):
+        validate_params(good)

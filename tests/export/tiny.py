@@ -104,7 +104,7 @@ def preprocess_params(**overrides) -> PreprocessParams:
 def export_params(**overrides) -> ExportParams:
     """``export`` params for tests (few latency repeats)."""
     data = {"opset": 17, "model_version": "0.0.0-test", "intended_use": "test only",
-            "labels": ["background", "lesion"], "latency_repeats": 1, "threads": 1}
+            "labels": ["background", "lesion"], "latency_repeats": 1, "threads": 1, "sw_batch_size": 2}
     data.update(overrides)
     return ExportParams.model_validate(data)
 

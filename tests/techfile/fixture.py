@@ -142,7 +142,7 @@ def _tests_and_junit(root: Path, reqs: list[str], source: str | None = None) -> 
 
 def _pipeline(root: Path, reqs: list[str]) -> None:
     outs = {"cohort": "data/raw", "deid": "data/deid", "preprocess": "data/preprocessed",
-            "train": "models/teacher.pt", "compress": "models/student.pt",
+            "train": "models/teacher.pt", "compress": "models/candidates",
             "export": "release/models", "verify": "metrics/vnv.json"}
     spec, lock, previous = {}, {}, None
     for n, name in enumerate(STAGES):

@@ -20,6 +20,7 @@ def _plan(*items: AcceptanceCriterion):
     return validate_plan({
         "title": "t", "age_bands_years": [0, 50, 120],
         "release_policy": {"inconclusive_blocks_release": False, "rationale": "r"},
+        "test_split_policy": {"max_evaluations": 3, "rationale": "r"},
         "criteria": [item.model_dump() for item in items]})
 
 
