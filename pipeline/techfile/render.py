@@ -42,14 +42,14 @@ def render_html(context: dict, templates: Path = TEMPLATES) -> str:
                         f"provide: {exc.message}") from None
 
 
-def render_pdf(html: str, base: Path, target: Path) -> None:
+def render_pdf(html: str, base: str, target: Path) -> None:
     """Write the PDF of ``html`` (no network: only inline assets and local fonts are used).
 
     Args:
         html: the rendered book.
-        base: folder relative links resolve against.
+        base: the URL relative links resolve against (a folder's URI ending in ``/``).
         target: the PDF file.
     """
     import weasyprint  # slow import, only when a PDF is written
 
-    weasyprint.HTML(string=html, base_url=str(base)).write_pdf(str(target))
+    weasyprint.HTML(string=html, base_url=base).write_pdf(str(target))

@@ -38,8 +38,10 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
         tmp.chmod(0o755)  # handed over: readable by others (mkdtemp creates 0700)
         (tmp / HTML_NAME).write_text(html, encoding="utf-8")
         (tmp / SBOM_NAME).write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
-        if pdf:
-            render.render_pdf(html, tmp, tmp / PDF_NAME)
+        if pdf:  # links resolve against the final folder (a URI ending in "/" whether or not it
+            # exists yet), not the random temporary one: the PDF's link targets (the SBOM beside
+            # it) are the same at every render
+            render.render_pdf(html, out.resolve().as_uri() + "/", tmp / PDF_NAME)
     manifest = write_manifest(paths.at(params.manifest), paths.at(params.release_dir),
                               context["build"], context["release"], context["runs"])
     paths.at(params.manifest).chmod(0o644)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.core import provenance
 from pipeline.trace.site_view import KIND_LABELS, View
 from pipeline.trace.status import badges
 
@@ -90,10 +91,12 @@ def _criterion(view: View, node: str, page: dict) -> None:
 
 def _stage(view: View, node: str, page: dict) -> None:
     stage = view.trace.stages[node]
-    run = view.trace.runs.get(node)
+    document = node in provenance.DOCUMENT_STAGES  # its own run ID changes with every render
+    run = None if document else view.trace.runs.get(node)
     page["fields"] = [("description", stage.desc), ("command", stage.cmd),
                       ("ran (dvc.lock entry)", "yes" if stage.locked else "no"),
-                      ("MLflow run", run.run_id if run else "none recorded")]
+                      ("MLflow run", "not shown for a document stage" if document else
+                       run.run_id if run else "none recorded")]
     _group(page, "Implements requirements (traces to)", view.refs(stage.requirements))
     _group(page, "Addresses risks (traces to)", view.refs(stage.risks))
     producers = {p: s for s in view.trace.stages.values() for p in s.outs}

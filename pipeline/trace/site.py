@@ -85,11 +85,13 @@ def write_site(trace: Trace, problems: list[Problem], out: Path,
 def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]:
     root = Path(trace.paths.root)
     inputs = []
-    for label, name in (("dvc.lock", "dvc_lock"), ("test report", "junit"),
+    for label, name in (("dvc.lock (evidence stages)", "dvc_lock"), ("test report", "junit"),
                         ("V&V results", "vnv"), ("review record", "reviews")):
         path = trace.paths.at(name)
-        inputs.append({"label": label, "path": getattr(trace.paths, name),
-                       "sha256": provenance.file_sha256(path) if path.is_file() else "missing"})
+        digest = "missing"
+        if path.is_file():  # the lock without the document stages' own entries: a render changes those
+            digest = provenance.evidence_lock_sha256(path) if name == "dvc_lock" else provenance.file_sha256(path)
+        inputs.append({"label": label, "path": getattr(trace.paths, name), "sha256": digest})
     return {
         "sections": SECTIONS, "flags": FLAGS, "view": view, "trace": trace,
         "plan": trace.design.plan, "problems": [p.line() for p in problems],

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.core.provenance import DOCUMENT_STAGES
 from pipeline.core.errors import UserError
 
 
@@ -63,8 +64,10 @@ def load_stages(dvc_yaml: Path, dvc_lock: Path) -> dict[str, Stage]:
             requirements=[str(i) for i in meta.get("requirements") or []],
             risks=[str(i) for i in meta.get("risks") or []],
             locked=bool(entry),
-            dep_hashes={_norm(d["path"]): _hash(d) for d in entry.get("deps") or []},
-            out_hashes={_norm(o["path"]): _hash(o) for o in entry.get("outs") or []},
+            # a document stage's own lock entry changes with every render of the documents that
+            # show it: its hashes are not carried into them (provenance.DOCUMENT_STAGES)
+            dep_hashes={} if name in DOCUMENT_STAGES else {_norm(d["path"]): _hash(d) for d in entry.get("deps") or []},
+            out_hashes={} if name in DOCUMENT_STAGES else {_norm(o["path"]): _hash(o) for o in entry.get("outs") or []},
         )
     return stages
 
