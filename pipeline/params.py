@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import ValidationError, model_validator
 
 from pipeline.cohort.params import CohortParams
 from pipeline.compress.params import CompressParams
 from pipeline.deid.params import DeidParams
 from pipeline.core.errors import UserError
+from pipeline.core.yaml_io import load_yaml
 from pipeline.export.params import ExportParams
 from pipeline.core.params_base import StrictModel
 from pipeline.preprocess.params import PreprocessParams
@@ -83,12 +83,9 @@ def format_validation_error(exc: ValidationError, data: Any, source: str) -> str
 
 
 def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"{path} not found: run from the repository root or pass --params PATH")
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML: {exc}") from None
+    return load_yaml(path, "params file") or {}
 
 
 def _value_at(data: Any, err: dict) -> Any:

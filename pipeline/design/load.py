@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import ValidationError
 
+from pipeline.core.yaml_io import load_yaml
 from pipeline.design.items import (
     AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, UserNeed,
 )
@@ -150,9 +150,9 @@ def _read(path: Path, problems: list[str], optional: bool = False) -> Any:
             problems.append(f"{path} not found")
         return None
     try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        problems.append(f"{path} is not valid YAML: {exc}")
+        return load_yaml(path, "design file")
+    except UserError as exc:
+        problems.append(str(exc))
         return None
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from pipeline.design.items import AcceptanceCriterion
 from pipeline.core.errors import UserError
+from pipeline.core.yaml_io import load_yaml
 from pipeline.core.params_base import StrictModel
 from pipeline.verify.metrics import METRICS
 
@@ -77,11 +77,7 @@ def load_plan(path: Path) -> VnvPlan:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"V&V plan {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise UserError(f"V&V plan {path} is not valid YAML: {exc}") from None
-    return validate_plan(data, str(path))
+    return validate_plan(load_yaml(path, "V&V plan"), str(path))
 
 
 def validate_plan(data: object, source: str = "V&V plan") -> VnvPlan:

@@ -147,3 +147,55 @@ def test_the_windows_compress_measures_with_must_be_the_released_ones(good):
     good["export"]["sw_overlap"] = 0.5
     with pytest.raises(UserError, match="compress.sw_overlap = 0.25 must equal export.sw_overlap = 0.5"):
         validate_params(good)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("path", [("preprocess", "normalisation", "low"), ("preprocess", "target_spacing_mm", 0),
+                                  ("train", "learning_rate"), ("verify", "nsd_tolerance_mm")])
+def test_nan_and_infinity_are_refused_by_name(good, path, bad):
+    data = copy.deepcopy(good)
+    _set(data, path, bad)
+    with pytest.raises(UserError) as info:
+        validate_params(data)
+    line = next(line for line in str(info.value).splitlines() if "finite number" in line).strip()
+    key = line.split(" = ")[0].split(".")
+    assert key[0] == path[0] and key[-1] == str(path[-1]) and f" = {bad!r}:" in line
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path):
+    text = (ROOT / "params.yaml").read_text().replace("  epochs: 40", "  epochs: 40\n  epochs: 1", 1)
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    line = text.splitlines().index("  epochs: 40") + 1
+    with pytest.raises(UserError, match=rf"duplicate key 'epochs' on lines {line} and {line + 1}"):
+        load_params(path)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_a_section_given_twice_is_named_as_a_section(tmp_path):
+    text = (ROOT / "params.yaml").read_text()
+    train = text[text.index("\ntrain:\n") + 1:text.index("\ncompress:")]
+    path = tmp_path / "params.yaml"
+    path.write_text(text + "\n" + train)
+    with pytest.raises(UserError, match=r"duplicate section 'train' on lines \d+ and \d+"):
+        load_params(path)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\xff\xfecohort: 1\n", "is not UTF-8 text"),
+    (b"a: " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+])
+def test_undecodable_or_absurdly_deep_files_give_one_message(tmp_path, content, message):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        load_params(path)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_a_folder_as_params_file_is_a_message(tmp_path):
+    with pytest.raises(UserError, match="is a folder"):
+        load_params(tmp_path)
