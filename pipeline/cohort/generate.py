@@ -35,14 +35,22 @@ def run(params: CohortParams, out_dir: Path) -> dict:
     """
     patients = []
     with atomic_dir(Path(out_dir)) as tmp:
-        jobs = [(site, number) for site in params.sites for number in range(params.patients_per_site)]
-        for index, (site, number) in enumerate(progress(jobs, desc="cohort"), start=1):
-            patients.append(_patient(params, site, number, index, tmp))
+        for seed, sites, count in _cohorts(params):  # the external cohort depends on nothing else
+            jobs = [(site, number) for site in sites for number in range(count)]
+            for index, (site, number) in enumerate(progress(jobs, desc=f"cohort {seed}"), start=1):
+                patients.append(_patient(params, seed, site, number, index, tmp))
     return _summary(params, patients)
 
 
-def _patient(params: CohortParams, site: SiteParams, number: int, index: int, out: Path) -> dict:
-    key = f"{params.seed}:{site.name}:{number}"
+def _cohorts(params: CohortParams) -> list[tuple[int, list[SiteParams], int]]:
+    """(seed, sites, patients per site) of the development cohort and of the external one."""
+    external = params.external
+    return [(params.seed, params.sites, params.patients_per_site),
+            *([(external.seed, external.sites, external.patients_per_site)] if external else [])]
+
+
+def _patient(params: CohortParams, seed: int, site: SiteParams, number: int, index: int, out: Path) -> dict:
+    key = f"{seed}:{site.name}:{number}"
     rng = random.Random(key)
     first_day = rng.randint(FIRST_DAY, LAST_DAY - 400)
     person = identity.make_patient(rng, site.name[:2].upper(), datetime.date.fromordinal(first_day).year)
@@ -138,4 +146,6 @@ def _summary(params: CohortParams, patients: list[dict]) -> dict:
         "lesion_ml_median": round(float(np.median(lesion)), 3),
         "lesion_ml_max": round(float(lesion.max()), 3),
         "seed": params.seed,
+        "external_sites": [site.name for site in params.external.sites] if params.external else [],
+        "external_seed": params.external.seed if params.external else None,
     }

@@ -25,6 +25,18 @@ class SiteParams(StrictModel):
     slice_order: Literal["feet_first", "head_first"] = "head_first"
 
 
+class ExternalCohortParams(StrictModel):
+    """A held-out external cohort: sites and scanners no development case comes from.
+
+    Generated from its own seed, so that its patients stay the same when the development cohort
+    changes, and split off whole by ``preprocess.splits.external_sites`` (only V&V reads it).
+    """
+
+    seed: int = Field(ge=0)
+    patients_per_site: int = Field(ge=1, le=500)
+    sites: list[SiteParams] = Field(min_length=1, max_length=32)
+
+
 class CohortParams(StrictModel):
     """How many patients, from which sites, with which seed."""
 
@@ -37,10 +49,16 @@ class CohortParams(StrictModel):
         ge=0, description="every Nth patient has a dose-report series with burned-in text; 0 for none"
     )
     sites: list[SiteParams] = Field(min_length=1, max_length=32)
+    external: ExternalCohortParams | None = Field(
+        default=None, description="a held-out external test cohort (its own seed and sites); null for none")
 
     @model_validator(mode="after")
     def _unique_site_names(self) -> "CohortParams":
-        names = [site.name for site in self.sites]
+        external = self.external.sites if self.external else []
+        names = [site.name for site in [*self.sites, *external]]
         if len(set(names)) != len(names):
-            raise ValueError(f"site names must be unique, got {names}")
+            raise ValueError(f"site names must be unique (external sites included), got {names}")
+        shared = sorted({s.institution for s in external} & {s.institution for s in self.sites})
+        if shared:  # cases are told apart by InstitutionName: a shared one would mix the splits
+            raise ValueError(f"external sites must not share an institution with a development site: {shared}")
         return self

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pipeline.data.cache import LockedSplitError
+from pipeline.data.cache import LOCKED, LockedSplitError
 
 
 def check_not_locked(case_ids: list[str], splits: dict, purpose: str) -> None:
-    """Raise ``LockedSplitError`` if any case ID belongs to a locked split (the test split).
+    """Raise ``LockedSplitError`` if any case ID belongs to a locked split (test, external).
 
     Args:
         case_ids: the cases about to be used.
@@ -14,9 +14,9 @@ def check_not_locked(case_ids: list[str], splits: dict, purpose: str) -> None:
         purpose: what they are used for (named in the error).
     """
     locked = set()
-    for name in splits.get("locked", ["test"]):
+    for name in splits.get("locked", LOCKED):
         locked.update(entry["case_id"] for entry in splits["splits"].get(name, []))
     leaked = sorted(set(case_ids) & locked)
     if leaked:
-        raise LockedSplitError(f"{purpose} would use {len(leaked)} case(s) of the locked test split: "
+        raise LockedSplitError(f"{purpose} would use {len(leaked)} case(s) of a locked split (test or external): "
                                f"{leaked[:5]}")

@@ -21,7 +21,7 @@ from pipeline.core.provenance import file_sha256
 
 INDEX = "index.json"
 CASES = "cases"
-LOCKED = ("test",)
+LOCKED = ("test", "external")
 
 
 class LockedSplitError(PermissionError):
@@ -58,7 +58,7 @@ def load_cases(folder: Path, splits: dict, names: list[str], allow_locked: bool 
     index = read_index(folder)["cases"]
     loaded: dict[str, list[dict]] = {}
     for name in names:
-        loaded[name] = [_load(Path(folder), entry, index) for entry in splits["splits"][name]]
+        loaded[name] = [_load(Path(folder), entry, index) for entry in splits["splits"].get(name, [])]
     return loaded
 
 

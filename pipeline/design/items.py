@@ -96,10 +96,11 @@ class AcceptanceCriterion(StrictModel):
     title: str = Field(min_length=1, max_length=120)
     requirements: list[str] = Field(min_length=1)
     models: list[Literal["teacher", "compressed"]] = Field(min_length=1)
-    split: Literal["test", "val"] = Field(
-        description="test: the locked test split (V&V of the released models); val: the "
-                    "validation split, for requirements stated on it (it took part in model "
-                    "selection, so it never stands in for the test split)")
+    split: Literal["test", "external", "val"] = Field(
+        description="test: the locked test split (V&V of the released models); external: the "
+                    "locked external split (sites and scanners no development case comes from); "
+                    "val: the validation split, for requirements stated on it (it took part in "
+                    "model selection, so it never stands in for the test split)")
     metric: str = Field(min_length=1)
     statistic: Literal["point", "ci95_lower", "ci95_upper"]
     comparison: Literal[">=", "<="]

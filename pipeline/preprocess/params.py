@@ -18,6 +18,10 @@ class SplitParams(StrictModel):
     val_fraction: float = Field(gt=0.0, lt=0.5)
     test_fraction: float = Field(gt=0.0, lt=0.5)
     stratify_by: Literal["site", "manufacturer", "none"] = "site"
+    external_sites: list[str] = Field(
+        default_factory=list,
+        description="sites (DICOM InstitutionName) whose patients form the locked external split, "
+                    "read only by V&V: sites and scanners no training or validation case comes from")
 
 
 class PreprocessParams(StrictModel):

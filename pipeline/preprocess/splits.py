@@ -9,6 +9,10 @@ same split and the same training order under any key (a fresh clone creates a ne
 A patient's follow-up studies therefore always share a split, and adding patients to
 one site never moves patients of another. The test split is locked: only V&V reads it
 (``pipeline.data.cache.load_cases`` refuses it to everyone else).
+
+The patients of the sites named in ``external_sites`` form a fourth split, ``external``, before
+any stratum is cut: a held-out cohort from sites and scanners that no training or validation
+case comes from (the FDA's and the MDR's "external validation"), locked like the test split.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+from pipeline.core.errors import UserError
 from pipeline.preprocess.params import SplitParams
 
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "external")
+LOCKED = ["test", "external"]
 
 
 def make_splits(cases: list[dict], params: SplitParams) -> dict:
@@ -28,12 +34,23 @@ def make_splits(cases: list[dict], params: SplitParams) -> dict:
         cases: case records with ``case_id``, ``patient_id``, ``sha256`` and the stratum key.
         params: the ``preprocess.splits`` params.
     """
+    external = set(params.external_sites)
+    unknown = sorted(external - {str(case.get("site")) for case in cases})
+    if unknown:
+        raise UserError(f"preprocess.splits.external_sites names site(s) no case comes from: {unknown}")
     strata: dict[str, set[str]] = defaultdict(set)
     content: dict[str, str] = {}
+    patient_split: dict[str, str] = {}
     for case in cases:
+        if str(case.get("site")) in external:
+            patient_split[case["patient_id"]] = "external"
+            continue
         strata[_stratum(case, params.stratify_by)].add(case["patient_id"])
         content[case["patient_id"]] = min(content.get(case["patient_id"], case["sha256"]), case["sha256"])
-    patient_split: dict[str, str] = {}
+    mixed = sorted(set(patient_split) & set(content))
+    if mixed:
+        raise UserError(f"patient(s) {mixed[:3]} have studies from an external site and from a development "
+                        f"site: an external split must hold whole patients")
     for name in sorted(strata):
         patients = sorted(strata[name], key=lambda patient: (content[patient], patient))
         random.Random(f"{params.seed}:{name}").shuffle(patients)
@@ -49,7 +66,7 @@ def make_splits(cases: list[dict], params: SplitParams) -> dict:
     check_independent(record)
     return {"seed": params.seed, "stratify_by": params.stratify_by,
             "val_fraction": params.val_fraction, "test_fraction": params.test_fraction,
-            "locked": ["test"], "splits": record,
+            "external_sites": sorted(external), "locked": list(LOCKED), "splits": record,
             "counts": {split: {"cases": len(record[split]),
                                "patients": len({c["patient_id"] for c in record[split]})}
                        for split in SPLITS}}

@@ -78,8 +78,11 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "trace": trace, "problems": problems,
         "flags": {node: status.badges(f) for node, f in flags.items()},
         "vnv": vnv, "criteria_status": criteria_status, "model_checks": models,
-        "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "worst_cases", "settings")
-                      if k in vnv},
+        "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "external_split",
+                                                          "external_summary", "worst_cases", "settings")
+                      if vnv.get(k)},
+        "locked_splits": {name: vnv[f"{name}_split"] for name in ("test", "external")
+                          if vnv.get(f"{name}_split")},
         "evidence": inputs.load_evidence(Path(paths.root), vnv["evidence"], paths.at(i.vnv)),
         **data,
         "fingerprint": inputs.load_fingerprint(paths.at(i.fingerprint)),

@@ -18,6 +18,7 @@ from pipeline.core.errors import UserError
 VNV_KEYS = ("criteria", "release_status", "models")
 TRAIN_KEYS = ("best_val_dice", "best_epoch", "epochs", "weights_sha256", "seed", "threads",
               "train_cases", "val_cases")
+SPLIT_KEYS = ("cases", "content_sha256", "evaluations", "max_evaluations", "history")  # a locked split in vnv.json
 SPLITS_KEYS = ("seed", "stratify_by", "locked", "splits", "counts")
 FINGERPRINT_KEYS = ("all", "per_site")
 CRITERION_KEYS = ("status", "models")
@@ -76,7 +77,9 @@ def load_vnv(path: Path, criteria: list[str]) -> dict:
     evidence = data.get("evidence")
     if not evidence:
         raise UserError(f"missing metric: {path} has no evidence (Grad-CAM images)")
-    require(data.get("test_split") or {}, ("evaluations", "max_evaluations", "history"), path, "test_split")
+    for split in ("test_split", "external_split"):  # the external split is optional
+        if split == "test_split" or data.get(split):
+            require(data.get(split) or {}, SPLIT_KEYS, path, split)
     return {**data, "criteria": results}
 
 
@@ -152,7 +155,7 @@ def load_splits(path: Path) -> dict:
     overlap = sorted(set.intersection(*patients.values())) if patients else []
     pairs = [(a, b, len(patients[a] & patients[b])) for a in sorted(patients)
              for b in sorted(patients) if a < b]
-    return {**data, "overlaps": pairs, "shared_patients": overlap}
+    return {"external_sites": [], **data, "overlaps": pairs, "shared_patients": overlap}
 
 
 def load_fingerprint(path: Path) -> dict:

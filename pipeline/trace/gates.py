@@ -260,11 +260,11 @@ def _release(trace: Trace) -> list[Problem]:
             out.append(Problem("suspect", rel, f"model {name} changed since it was verified "
                                f"(sha256 {recorded[:12]} in {trace.paths.vnv}, now "
                                f"{file_sha256(path)[:12]}); run dvc repro", "suspect"))
-    used, allowed = trace.vnv.test_evaluations, trace.vnv.max_test_evaluations
-    if used is not None and allowed is not None and used > allowed:
-        out.append(Problem("test-split", "test split", f"evaluated {used} times, more than the V&V plan's "
-                           f"test_split_policy allows ({allowed}): refresh it with new patients before "
-                           "a release claims performance on it", "failed"))
+    for split, (used, allowed) in sorted(trace.vnv.split_evaluations.items()):
+        if used > allowed:
+            out.append(Problem("test-split", f"{split} split", f"evaluated {used} times, more than the V&V "
+                               f"plan's test_split_policy allows ({allowed}): refresh it with new patients "
+                               "before a release claims performance on it", "failed"))
     status = trace.vnv.release_status
     if status is not None and status.lower() != "releasable":
         out.append(Problem("failed", "release", f"{trace.paths.vnv} reports release status "

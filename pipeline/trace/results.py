@@ -7,8 +7,9 @@
 ``"path"`` relative to the repository root)``, "sha256": ..., "requirements": [...],
 "caption": ...}``; optional ``models``: ``{name: {"path": ..., "sha256": ...}}`` (the files that
 were verified); optional ``absent_models``: ``{name: reason}`` for models the release does not
-hold (no compressed model met its targets); optional ``test_split``: ``{"evaluations": n,
-"max_evaluations": m, ...}`` (how often this test split has been evaluated, and the plan's limit);
+hold (no compressed model met its targets); optional ``test_split`` and ``external_split``:
+``{"evaluations": n, "max_evaluations": m, ...}`` (how often each locked split has been evaluated,
+and the plan's limit);
 optional ``release_status``: ``"releasable"`` or
 ``"not releasable"``.
 """
@@ -56,8 +57,8 @@ class VnvResults:
     release_status: str | None = None
     models: dict[str, tuple[str, str]] = field(default_factory=dict)
     absent_models: dict[str, str] = field(default_factory=dict)
-    test_evaluations: int | None = None  # evaluations of this test split so far, this one included
-    max_test_evaluations: int | None = None  # the V&V plan's test_split_policy
+    # locked split (test, external) -> (evaluations so far, this one included; the plan's limit)
+    split_evaluations: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,12 @@ def load_vnv(path: Path, evidence_dir: str = "reports/vnv") -> VnvResults:
               if isinstance(m, dict) and "path" in m and "sha256" in m}
     release = data.get("release_status")
     absent = {str(k): str(v) for k, v in (data.get("absent_models") or {}).items()}
-    split = data.get("test_split") or {}
-    return VnvResults(True, criteria, evidence, str(release) if release else None, models, absent,
-                      split.get("evaluations"), split.get("max_evaluations"))
+    looks = {}
+    for name in ("test", "external"):
+        split = data.get(f"{name}_split") or {}
+        if split.get("evaluations") is not None and split.get("max_evaluations") is not None:
+            looks[name] = (int(split["evaluations"]), int(split["max_evaluations"]))
+    return VnvResults(True, criteria, evidence, str(release) if release else None, models, absent, looks)
 
 
 def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:

@@ -50,7 +50,9 @@ def main(args: argparse.Namespace) -> int:
           f"{counts['INCONCLUSIVE']} INCONCLUSIVE -> {out['release_status']} "
           f"({out['test_split']['cases']} test cases, {seconds} s); evaluation "
           f"{out['test_split']['evaluations']} of this test split (policy: at most "
-          f"{out['test_split']['max_evaluations']})")
+          f"{out['test_split']['max_evaluations']})"
+          + (f"; {out['external_split']['cases']} external cases, evaluation "
+             f"{out['external_split']['evaluations']} of that split" if out.get("external_split") else ""))
     return 0
 
 
@@ -67,7 +69,8 @@ def _log(params, paths, out: dict, metrics_path: str, seconds: float) -> None:
                            "bootstrap_samples": params.bootstrap_samples, "plan": out["settings"]["plan"],
                            **{f"{n}_sha256": m["sha256"] for n, m in out["models"].items()}})
         flat = {"seconds": seconds, "releasable": float(out["release_status"] == "releasable"),
-                "test_cases": out["test_split"]["cases"]}
+                "test_cases": out["test_split"]["cases"],
+                "external_cases": (out.get("external_split") or {}).get("cases", 0)}
         for model, estimates in out["summary"].items():
             for metric, est in estimates.items():
                 for key in ("mean", "ci_lower", "ci_upper"):

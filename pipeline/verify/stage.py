@@ -1,4 +1,4 @@
-"""The ``verify`` core: evaluate the released ONNX files on the locked test split.
+"""The ``verify`` core: evaluate the released ONNX files on the locked test and external splits.
 
 What ships is what is tested: each model is opened with ``OnnxModel.load`` (the file's SHA-256
 is checked against its sidecar, and the engine is built from exactly the checked bytes, on the
@@ -12,6 +12,10 @@ for Grad-CAM and occlusion evidence, which need gradients; no reported metric co
 
 A failed criterion is a result, not an error: it is recorded in ``vnv.json`` and makes the
 release status ``not releasable``.
+
+The external split (patients of sites and scanners no development case comes from, see
+``pipeline.preprocess.splits``) is evaluated like the test split when the splits file has one;
+criteria name it with ``split: external``. Each locked split's evaluations are counted apart.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pipeline.verify.plan import load_plan
 
 FOREGROUND = 1
 OPTIONAL = ("compressed",)  # may be absent from the release: its criteria then FAIL
+LOCKED_SPLITS = ("test", "external")  # read only here; every evaluation is logged
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
     _require(Path(paths.splits), "splits file (run the preprocess stage)")
     _require(Path(paths.preprocessed) / "index.json", "preprocessed cache (run the preprocess stage)")
     splits = json.loads(Path(paths.splits).read_text())
-    cases = load_cases(Path(paths.preprocessed), splits, ["test"], allow_locked=True)["test"]
+    locked = load_cases(Path(paths.preprocessed), splits, list(LOCKED_SPLITS), allow_locked=True)
+    cases, external = locked["test"], locked["external"]
     if not cases:
         raise UserError(f"the locked test split in {paths.splits} is empty: nothing to verify")
     absent = {name: f"{path} does not exist; see the compression record for why"
@@ -75,6 +81,11 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
     rows, masks = _evaluate_test(models, cases, params, progress)
     _add_paired(rows, models)
     other = _other_splits(plan, models, splits, paths, params, progress)
+    external_rows: dict[str, list[dict]] = {}
+    if external:
+        external_rows, _ = _evaluate_test(models, external, params, progress)
+        _add_paired(external_rows, models)
+        other["external"] = external_rows
     evidence: list[dict] = []
     with atomic_dir(Path(paths.out_dir)) as tmp:
         if params.explain.enabled and paths.teacher_checkpoint is not None and "teacher" in rows:
@@ -86,8 +97,8 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    expected_weights=models["teacher"].metadata.get(
                                                        "weights_sha256"))
         result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent)
-        identity = evaluations.split_identity(cases)
-        history = _record_evaluation(paths, identity, models, result)
+        looks = {split: _record_evaluation(paths, split, split_cases, models, result)
+                 for split, split_cases in (("test", cases), ("external", external)) if split_cases}
         out = {
             "release_status": result.pop("release_status"), **result,
             "models": {n: {"path": str(paths.models[n]), "sha256": m.sha256,
@@ -95,17 +106,13 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                            "runtime_version": m.engine.version, "bytes": Path(paths.models[n]).stat().st_size}
                        for n, m in models.items()},
             "absent_models": absent,
-            "test_split": {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
-                           "content_sha256": identity,
-                           "locked": "test" in splits.get("locked", []),
-                           "evaluations": len(history),
-                           "max_evaluations": plan.test_split_policy.max_evaluations,
-                           "history": [e.model_dump(mode="json") for e in history],
-                           "patients": len({c["patient_id"] for c in cases}),
-                           "case_sha256": {c["case_id"]: _sha(splits, c["case_id"]) for c in cases}},
+            "test_split": _split_record("test", cases, looks["test"], splits, paths, plan),
+            "external_split": (_split_record("external", external, looks["external"], splits, paths, plan)
+                               if external else None),
             "other_splits": {name: {"cases": len(next(iter(per_model.values()), [])),
                                     "models": sorted(per_model)} for name, per_model in other.items()},
             "summary": report.summaries(rows, params.bootstrap_samples, params.seed),
+            "external_summary": report.summaries(external_rows, params.bootstrap_samples, params.seed),
             "subgroups": report.subgroup_summaries(rows, plan.age_bands_years,
                                                    params.bootstrap_samples, params.seed),
             "worst_cases": report.worst_cases(rows, params.worst_cases),
@@ -116,18 +123,38 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                          "release_policy": plan.release_policy.model_dump()},
         }
         report.write_case_table(tmp / "per_case.csv", rows)
+        if external_rows:
+            report.write_case_table(tmp / "per_case_external.csv", external_rows)
     write_json(Path(paths.metrics), out)
     return out
 
 
-def _record_evaluation(paths: VerifyPaths, identity: str, models: dict, result: dict) -> list:
-    """Append this evaluation of the test split to the log; every evaluation of this split so far."""
-    entry = evaluations.Evaluation(split="test", split_sha256=identity, git_commit=git_commit(Path(".")),
+def _record_evaluation(paths: VerifyPaths, split: str, cases: list[dict], models: dict,
+                       result: dict) -> tuple[str, list]:
+    """Append this evaluation of a locked split to the log; its identity and every evaluation so far."""
+    identity = evaluations.split_identity(cases)
+    failed = [c for c in result["failed"] if result["criteria"][c]["split"] == split]
+    entry = evaluations.Evaluation(split=split, split_sha256=identity, git_commit=git_commit(Path(".")),
                                    models={n: m.sha256 for n, m in models.items()},
-                                   release_status=result["release_status"], failed=result["failed"])
+                                   release_status=result["release_status"], failed=failed)
     if paths.evaluation_log is None:
-        return [entry]
-    return evaluations.append(paths.evaluation_log, entry).of_split(identity)
+        return identity, [entry]
+    return identity, evaluations.append(paths.evaluation_log, entry).of_split(identity, split)
+
+
+def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits: dict, paths: VerifyPaths,
+                  plan) -> dict:
+    """What ``vnv.json`` says about one locked split: its identity and every evaluation of it."""
+    identity, history = look
+    return {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
+            "content_sha256": identity,
+            "locked": split in splits.get("locked", []),
+            "evaluations": len(history),
+            "max_evaluations": plan.test_split_policy.max_evaluations,
+            "history": [e.model_dump(mode="json") for e in history],
+            "patients": len({c["patient_id"] for c in cases}),
+            "sites": sorted({str(c.get("site")) for c in cases}),
+            "case_sha256": {c["case_id"]: _sha(splits, split, c["case_id"]) for c in cases}}
 
 
 def _other_splits(plan, models: dict, splits: dict, paths: VerifyPaths, params: VerifyParams,
@@ -135,7 +162,7 @@ def _other_splits(plan, models: dict, splits: dict, paths: VerifyPaths, params: 
     """Per-case rows on the non-test splits that criteria name (the models they name only)."""
     wanted: dict[str, set[str]] = {}
     for criterion in plan.criteria:
-        if criterion.split != "test":
+        if criterion.split not in LOCKED_SPLITS:
             wanted.setdefault(criterion.split, set()).update(criterion.models)
     out: dict[str, dict[str, list[dict]]] = {}
     for split, names in sorted(wanted.items()):
@@ -196,5 +223,5 @@ def _require(path: Path, what: str) -> None:
         raise UserError(f"{what}: {path} not found")
 
 
-def _sha(splits: dict, case_id: str) -> str:
-    return next(c["sha256"] for c in splits["splits"]["test"] if c["case_id"] == case_id)
+def _sha(splits: dict, split: str, case_id: str) -> str:
+    return next(c["sha256"] for c in splits["splits"][split] if c["case_id"] == case_id)

@@ -64,3 +64,21 @@ def test_failed_generation_leaves_previous_output_untouched(tiny_cohort, tmp_pat
         run(tiny_params(), out)
     assert [p.name for p in out.iterdir()] == ["previous.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["raw"]  # no temporary folder left behind
+
+
+@pytest.mark.verifies("SRS-DATA-001", "SRS-VNV-007")
+def test_the_external_cohort_comes_from_its_own_seed(tmp_path):
+    from pipeline.cohort.params import ExternalCohortParams
+    from tests.cohort.tiny import SITE
+
+    external = {"seed": 3, "patients_per_site": 2, "sites": [
+        dict(SITE, name="gamma", institution="Elsewhere Hospital", manufacturer="GAMMA",
+             pixel_spacing_mm=2.2, slice_thickness_mm=4.5)]}
+    params = tiny_params().model_copy(update={"external": ExternalCohortParams.model_validate(external)})
+    summary = run(params, tmp_path / "a")
+    assert summary["patients_per_site"] == {"alpha": 3, "beta": 3, "gamma": 2}
+    assert summary["external_sites"] == ["gamma"] and summary["external_seed"] == 3
+    other = params.model_copy(update={"seed": 8, "patients_per_site": 2})
+    run(other, tmp_path / "b")
+    assert _files(tmp_path / "a" / "gamma") == _files(tmp_path / "b" / "gamma")
+    assert _files(tmp_path / "a" / "alpha").keys().isdisjoint(_files(tmp_path / "b" / "alpha").keys())

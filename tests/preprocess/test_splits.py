@@ -58,7 +58,7 @@ def test_same_seed_same_split_other_seed_differs_and_other_sites_do_not_move_it(
 
 def test_recorded_with_case_ids_hashes_and_test_locked():
     record = make_splits(_cases(), _params())
-    assert record["locked"] == ["test"] and record["seed"] == 1 and record["stratify_by"] == "site"
+    assert record["locked"] == ["test", "external"] and record["seed"] == 1 and record["stratify_by"] == "site"
     entry = record["splits"]["test"][0]
     assert set(entry) == {"case_id", "patient_id", "sha256", "stratum"}
     assert record["counts"]["test"]["patients"] == 6
@@ -78,3 +78,33 @@ def test_renaming_every_patient_and_case_keeps_the_split_and_the_order():
     first, second = make_splits(cases, _params(seed=5)), make_splits(renamed, _params(seed=5))
     for split in SPLITS:
         assert [c["sha256"] for c in first["splits"][split]] == [c["sha256"] for c in second["splits"][split]]
+
+
+@pytest.mark.verifies("SRS-VNV-007")
+def test_external_sites_are_held_out_whole_and_do_not_move_the_other_splits():
+    plain = make_splits(_cases(), _params(seed=5))
+    record = make_splits(_cases(sites=("a", "b", "c", "d")), _params(seed=5, external_sites=["d"]))
+    assert _patients(record, "external") == {f"d{p}" for p in range(8)}
+    assert {c["case_id"] for c in record["splits"]["external"]} == {
+        c["case_id"] for c in _cases(sites=("d",))}
+    for split in ("train", "val", "test"):
+        assert _patients(record, split) == _patients(plain, split)
+    assert "external" in record["locked"] and record["external_sites"] == ["d"]
+
+
+@pytest.mark.verifies("SRS-VNV-007")
+def test_an_external_site_no_case_comes_from_is_a_user_error():
+    from pipeline.core.errors import UserError
+
+    with pytest.raises(UserError, match=r"no case comes from: \['Dunmore'\]"):
+        make_splits(_cases(), _params(external_sites=["Dunmore"]))
+
+
+@pytest.mark.verifies("SRS-VNV-007")
+def test_a_patient_with_studies_at_an_external_and_a_development_site_is_refused():
+    from pipeline.core.errors import UserError
+
+    cases = _cases(sites=("a", "b", "c", "d"))
+    cases.append({"case_id": "moved", "patient_id": "a0", "site": "d", "sha256": "hmoved"})
+    with pytest.raises(UserError, match="whole patients"):
+        make_splits(cases, _params(external_sites=["d"]))

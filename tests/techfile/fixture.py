@@ -185,7 +185,12 @@ def _metrics(root: Path, failed: bool) -> None:
            "models": {"teacher": {"path": "release/models/teacher.onnx",
                                   "sha256": hashlib.sha256(ONNX_BYTES).hexdigest()}},
            "summary": {"teacher": {"dice": {"mean": 0.91, "ci_lower": 0.86, "ci_upper": 0.94}}},
-           "test_split": {"cases": 1, "evaluations": 2, "max_evaluations": 3, "history": [
+           "external_split": {"cases": 1, "evaluations": 1, "max_evaluations": 3, "content_sha256": "e" * 64,
+                              "sites": ["Dunmore Community Hospital"], "history": [
+               {"split": "external", "split_sha256": "e" * 64, "git_commit": "2" * 40,
+                "models": {"teacher": hashlib.sha256(ONNX_BYTES).hexdigest()}, "release_status": "releasable",
+                "failed": [], "source": "verify stage"}]},
+           "test_split": {"cases": 1, "evaluations": 2, "max_evaluations": 3, "content_sha256": "c" * 64, "history": [
                {"split": "test", "split_sha256": "c" * 64, "git_commit": "1" * 40, "models": {"teacher": None},
                 "release_status": "not releasable", "failed": ["VAL-001"], "source": "recorded by hand"},
                {"split": "test", "split_sha256": "c" * 64, "git_commit": "2" * 40,

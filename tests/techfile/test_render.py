@@ -117,16 +117,23 @@ def test_compression_shows_the_shipped_model_its_runtime_and_every_candidate(goo
     assert "none released: no candidate met the targets" in _section(_html(failed_run[0]), "fda-labeling")
 
 
-@pytest.mark.verifies("SRS-DOC-001", "SRS-VNV-001")
-def test_every_evaluation_of_the_test_split_is_shown_and_no_first_look_is_claimed(good_run):
+@pytest.mark.verifies("SRS-DOC-001", "SRS-VNV-001", "SRS-VNV-007")
+def test_every_evaluation_of_each_locked_split_is_shown_and_no_first_look_is_claimed(good_run):
     html = _html(good_run[0])
     looks = html[html.index('id="fda-test-looks"'):html.index("Acceptance criteria with subgroups")]
-    assert "This test split has been evaluated 2 times" in looks and looks.count("<tr><td>") == 2
-    assert "recorded by hand" in looks and "VAL-001" in looks
+    test = looks[looks.index("The test split ("):looks.index("The external split (")]
+    assert "This test split has been evaluated 2 times" in test and test.count("<tr><td>") == 2
+    assert "recorded by hand" in test and "VAL-001" in test
+    external = looks[looks.index("The external split ("):]
+    assert "evaluated" not in external.split("</h3>")[1].split("<table")[0] and external.count("<tr><td>") == 1
     card = _section(html, "fda-labeling")
-    assert "An earlier evaluation of this test split (111111111111) failed VAL-001" in card
-    assert "this is not a first look" in card
-    assert "evaluated <strong>2 time(s)</strong>" in _section(html, "fda-data")
+    assert "An earlier evaluation of the test split (111111111111) failed VAL-001" in card
+    assert "The test split had been evaluated 1 time(s) before: this is not a first look" in card
+    assert "external split had been evaluated" not in card
+    data = _section(html, "fda-data")
+    assert "test split has been evaluated <strong>2 time(s)</strong>" in data
+    assert "external split has been evaluated <strong>1 time(s)</strong>" in data
+    assert "the first look at these patients" in data
 
 
 @pytest.mark.verifies("SRS-DOC-003")

@@ -166,6 +166,17 @@ def test_a_test_split_evaluated_more_often_than_the_plan_allows_fails(repo: Mini
             "allows (3): refresh it with new patients before a release claims performance on it") in repo.lines()
 
 
+@pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-007")
+def test_the_external_split_is_held_to_the_same_policy(repo: MiniRepo) -> None:
+    repo.vnv["test_split"] = {"evaluations": 1, "max_evaluations": 3}
+    repo.vnv["external_split"] = {"evaluations": 3, "max_evaluations": 3}
+    assert not [line for line in repo.lines() if line.startswith("test-split")]
+    repo.vnv["external_split"] = {"evaluations": 4, "max_evaluations": 3}
+    assert [line for line in repo.lines() if line.startswith("test-split")] == [
+        "test-split: external split: evaluated 4 times, more than the V&V plan's test_split_policy "
+        "allows (3): refresh it with new patients before a release claims performance on it"]
+
+
 @pytest.mark.verifies("SRS-TRACE-002")
 def test_a_test_report_from_other_sources_is_suspect(tmp_path) -> None:
     from pipeline.trace.gates import _test_report_source

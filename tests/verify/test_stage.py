@@ -155,3 +155,33 @@ def test_every_evaluation_of_the_test_split_is_counted_in_the_log(paths, tmp_pat
     assert again["test_split"]["max_evaluations"] == 3
     saved = json.loads(log.read_text())["evaluations"]
     assert len(saved) == 2 and saved[0]["split_sha256"] == again["test_split"]["content_sha256"]
+
+
+@pytest.mark.verifies("SRS-VNV-007", "SRS-VNV-001")
+def test_the_external_split_is_evaluated_and_counted_apart_from_the_test_split(paths, tmp_path):
+    record = json.loads(paths.splits.read_text())
+    moved = [c for c in record["splits"]["test"] if c["case_id"] == "c4"]
+    record["splits"] = {**record["splits"], "external": moved,
+                        "test": [c for c in record["splits"]["test"] if c["case_id"] != "c4"]}
+    record["locked"] = ["test", "external"]
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps(record))
+    log = tmp_path / "test_split_log.json"
+    held_out = stage.VerifyPaths(**{**paths.__dict__, "splits": splits, "evaluation_log": log,
+                                    "out_dir": tmp_path / "vnv", "metrics": tmp_path / "vnv.json"})
+    first = stage.run(_params(False), held_out)
+    assert first["test_split"]["cases"] == 3 and first["external_split"]["cases"] == 1
+    assert first["external_split"]["sites"] == ["site-b"] and first["external_split"]["locked"]
+    external = first["criteria"]["VAL-018"]
+    assert external["split"] == "external" and external["models"]["teacher"]["estimate"]["n"] == 1
+    assert set(external["models"]) == {"teacher", "compressed"}
+    with open(tmp_path / "vnv" / "per_case_external.csv") as handle:
+        assert {row["case_id"] for row in csv.DictReader(handle)} == {"c4"}
+    again = stage.run(_params(False), held_out)
+    assert again["test_split"]["evaluations"] == again["external_split"]["evaluations"] == 2
+    saved = json.loads(log.read_text())["evaluations"]
+    assert [e["split"] for e in saved] == ["test", "external"] * 2
+    assert all("VAL-018" not in e["failed"] for e in saved if e["split"] == "test")
+    assert saved[1]["split_sha256"] == again["external_split"]["content_sha256"] != saved[0]["split_sha256"]
+    # without an external split, nothing about it is claimed
+    assert stage.run(_params(False), paths)["external_split"] is None
