@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pipeline.core.provenance import file_sha256
 from pipeline.trace import reviews as rv
+from pipeline.trace import workspace
 from pipeline.trace.graph import Trace, downstream, hierarchy_edges
 from pipeline.trace.stages import stale_inputs
 
@@ -51,8 +52,24 @@ def check(trace: Trace, as_of: str | None = None) -> list[Problem]:
     unverified |= {r for p in verification for r in p.related}
     problems += verification + _controls(trace, unverified) + _risks(trace)
     problems += _coverage(trace) + _suspects(trace, pending) + _release(trace) + _draft(trace)
-    problems += _test_report_source(trace)
+    problems += _test_report_source(trace) + _workspace(trace, pending)
     return problems
+
+
+def _workspace(trace: Trace, pending: set[str]) -> list[Problem]:
+    """Every output a stage recorded in ``dvc.lock`` must still hold the recorded content:
+    metrics, V&V evidence, models and data are what the documents cite."""
+    recorded = {name: stage.out_hashes for name, stage in trace.stages.items()
+                if stage.locked and name not in pending}
+    out = []
+    for change in workspace.changed_outputs(trace.paths.root, recorded):
+        what = ("is missing" if change.now is None else
+                f"differs from what stage {change.stage} recorded in dvc.lock (md5 {change.recorded[:12]}, "
+                f"now {change.now[:12]})")
+        out.append(Problem("changed", change.path, f"{what}: edited or replaced after the run; rerun "
+                           f"the stage (dvc repro) or restore the recorded content (dvc checkout)",
+                           "suspect", (change.stage,)))
+    return out
 
 
 def _test_report_source(trace: Trace) -> list[Problem]:

@@ -7,6 +7,7 @@ tests change one thing and expect exactly the matching problem.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ def test_sorts():
 '''
 
 
+OUT_CONTENT = b"what the read stage wrote\n"
+OUT_MD5 = hashlib.md5(OUT_CONTENT).hexdigest()
+
+
 class MiniRepo:
     """Editable design items and evidence; ``write()`` puts them on disk under ``root``."""
 
@@ -57,7 +62,8 @@ class MiniRepo:
             "desc": "read", "cmd": "echo", "deps": ["src"], "outs": ["out/read"],
             "meta": {"requirements": ["SRS-TST-001"], "risks": ["RISK-001"]}}}
         self.lock: dict[str, Any] = {"read": {"cmd": "echo", "deps": [
-            {"path": "src", "md5": "a1"}], "outs": [{"path": "out/read", "md5": "b1"}]}}
+            {"path": "src", "md5": "a1"}], "outs": [{"path": "out/read", "md5": OUT_MD5}]}}
+        self.outputs = {"out/read": OUT_CONTENT}  # what the stages wrote (hashed in the lock)
         self.tests = {"test_a.py": TEST_FILE}
         self.junit: list[tuple[str, str, str]] | None = [("tests.test_a", "test_sorts", "passed")]
         self.vnv: dict[str, Any] | None = {"criteria": [{"id": "VAL-001", "status": "PASS",
@@ -75,6 +81,9 @@ class MiniRepo:
             _write(self.root / rel, yaml.safe_dump(data, sort_keys=False))
         for name, text in self.tests.items():
             _write(self.root / "tests" / name, text)
+        for rel, content in self.outputs.items():
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.root / rel).write_bytes(content)
         junit = self.root / "reports/junit.xml"
         junit.unlink(missing_ok=True)
         if self.junit is not None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from tests.trace.minirepo import MiniRepo
 
@@ -191,3 +196,49 @@ def test_a_test_report_from_other_sources_is_suspect(tmp_path) -> None:
                         ("a" * 40 + "-dirty", "ran on aaaaaaaaaaaa with uncommitted changes")):
         (problem,) = _test_report_source(trace(source))
         assert problem.gate == "suspect" and why in problem.message and "make test" in problem.message
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_a_recorded_output_edited_after_the_run_fails_naming_the_file(repo: MiniRepo) -> None:
+    assert not [line for line in repo.lines() if line.startswith("changed")]
+    repo.outputs["out/read"] = b"what the read stage wrote, with a better Dice\n"
+    changed = [line for line in repo.lines() if line.startswith("changed")]
+    assert len(changed) == 1 and changed[0].startswith(
+        "changed: out/read: differs from what stage read recorded in dvc.lock (md5 ")
+    assert "rerun the stage (dvc repro) or restore the recorded content (dvc checkout)" in changed[0]
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_a_recorded_folder_is_hashed_as_dvc_does_and_a_changed_file_in_it_is_seen(repo: MiniRepo) -> None:
+    from pipeline.trace.workspace import dvc_md5
+
+    folder = repo.root / "out" / "deid"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.dcm").write_bytes(b"one")
+    (folder / "sub" / "b.dcm").write_bytes(b"two")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "x.pyc").write_bytes(b"ignored by .dvcignore")
+    (repo.root / ".dvcignore").write_text("__pycache__/\n*.pyc\n")
+    # DVC itself (dvc add, in a repository of its own holding a copy) must compute the same hash
+    import shutil
+
+    reference = repo.root.parent / "dvc-reference"
+    shutil.copytree(folder, reference / "deid")
+    shutil.copy(repo.root / ".dvcignore", reference / ".dvcignore")
+    dvc = Path(sys.executable).with_name("dvc")
+    for args in (["init", "--no-scm", "-q"], ["add", "deid"]):
+        done = subprocess.run([str(dvc), *args], cwd=reference, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    theirs = yaml.safe_load((reference / "deid.dvc").read_text())["outs"][0]["md5"]
+    import pathspec
+
+    ignore = pathspec.GitIgnoreSpec.from_lines(["__pycache__/", "*.pyc"])
+    assert dvc_md5(folder, ignore) == theirs and theirs.endswith(".dir")
+    repo.stages["read"]["outs"].append("out/deid")
+    repo.lock["read"]["outs"].append({"path": "out/deid", "md5": theirs})
+    assert not [line for line in repo.lines() if line.startswith("changed")]
+    (folder / "sub" / "b.dcm").write_bytes(b"two, edited")
+    assert [line.split(" (md5")[0] for line in repo.lines() if line.startswith("changed")] == [
+        "changed: out/deid: differs from what stage read recorded in dvc.lock"]
+    shutil.rmtree(folder)
+    assert [line.split(":")[1] for line in repo.lines() if line.startswith("changed")] == [" out/deid"]

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from pipeline.cli import main
-from tests.trace.minirepo import MiniRepo
+from tests.trace.minirepo import OUT_MD5, MiniRepo
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_changed_artifact_since_its_evidence_was_produced(repo: MiniRepo) -> Non
     repo.lock["check"] = {"cmd": "echo", "deps": [{"path": "out/read", "md5": "b0"}],
                           "outs": [{"path": "out/check", "md5": "c1"}]}
     repo.review_all()
-    assert _suspects(repo) == ["suspect: check: input out/read is now b1 (stage read) but the "
+    assert _suspects(repo) == [f"suspect: check: input out/read is now {OUT_MD5} (stage read) but the "
                                "evidence was produced from b0; run dvc repro"]
 
 
@@ -77,7 +77,7 @@ def test_mlflow_run_that_used_another_artifact_is_suspect(repo: MiniRepo) -> Non
             "INSERT INTO tags VALUES ('stage', 'read', 'r1');"
             "INSERT INTO tags VALUES ('dvc.input.out/read', 'b0', 'r1');")
     assert _suspects(repo) == ["suspect: read: MLflow run r1 used out/read b0, dvc.lock now "
-                               "records b1; run dvc repro"]
+                               f"records {OUT_MD5}; run dvc repro"]
 
 
 @pytest.mark.verifies("SRS-TRACE-003")
