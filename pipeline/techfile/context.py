@@ -56,6 +56,9 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
     _require_file(paths.at(i.mlflow_db), "MLflow tracking store")
     vnv = inputs.load_vnv(paths.at(i.vnv), list(design.criteria))
     problems = gates.check(trace, as_of=STAGE)
+    changed = [p.line() for p in problems if p.gate == "changed"]
+    if changed:  # a release is never rendered from evidence edited after its run
+        raise UserError("the recorded evidence does not match dvc.lock:\n  " + "\n  ".join(changed))
     flags = status.node_flags(trace, problems)
     build = build_identity(Path(paths.root), paths.at(i.dvc_lock))
     models = inputs.model_checks(Path(paths.root), vnv["models"], paths.at(i.vnv))

@@ -57,6 +57,23 @@ def require(data: Any, keys: tuple[str, ...], path: Path, where: str = "") -> No
             raise UserError(f"missing metric: {path} has no {where + '.' if where else ''}{key}")
 
 
+def check_intervals(data, path: Path, where: str = "") -> None:
+    """Every estimate (a mapping with ``mean``, ``ci_lower`` and ``ci_upper``) must lie inside its
+    own interval; one that does not was edited by hand or computed wrongly, and is not rendered."""
+    if isinstance(data, dict):
+        values = [data.get(k) for k in ("ci_lower", "mean", "ci_upper")]
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            low, mean, high = values
+            if not low - 1e-9 <= mean <= high + 1e-9:
+                raise UserError(f"{path}: {where.lstrip('.')} has mean {mean} outside its own 95 % interval "
+                                f"[{low}, {high}]: the file was edited or is corrupt; rerun the stage")
+        for key, value in data.items():
+            check_intervals(value, path, f"{where}.{key}")
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            check_intervals(value, path, f"{where}[{index}]")
+
+
 def load_vnv(path: Path, criteria: list[str]) -> dict:
     """The verify stage's results with every acceptance criterion of the V&V plan.
 
@@ -66,6 +83,7 @@ def load_vnv(path: Path, criteria: list[str]) -> dict:
     """
     data = read_json(path, "V&V results")
     require(data, VNV_KEYS, path)
+    check_intervals(data, path)
     raw = data["criteria"]
     results = raw if isinstance(raw, dict) else {str(r.get("id")): r for r in raw}
     for cid in criteria:
@@ -142,6 +160,7 @@ def load_metrics(path: Path, what: str, keys: tuple[str, ...] = ()) -> dict:
     """
     data = read_json(path, what)
     require(data, keys, path)
+    check_intervals(data, path)
     return data
 
 

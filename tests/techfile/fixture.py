@@ -57,6 +57,7 @@ def make_run(root: Path, failed_criterion: bool = False) -> dict:
     _pipeline(root, reqs)
     _metrics(root, failed_criterion)
     _mlflow(root)
+    _record_outputs(root)
     shutil.copy(REPO / "requirements.lock", root / "requirements.lock")
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
     trace = build_trace(TracePaths(root=root))
@@ -160,6 +161,29 @@ def _pipeline(root: Path, reqs: list[str]) -> None:
                                  "risks": ["RISK-001", "RISK-002"]}}
     _dump(root / "dvc.yaml", {"stages": spec})
     _dump(root / "dvc.lock", {"schema": "2.0", "stages": lock})
+
+
+def _record_outputs(root: Path) -> None:
+    """Give every output in the fake dvc.lock content and record its real hash, as a run does."""
+    from pipeline.trace.workspace import dvc_md5
+
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    for entry in lock["stages"].values():
+        for out in entry["outs"]:
+            path = root / out["path"]
+            if not path.exists():
+                if path.suffix:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(f"{out['path']}\n".encode())
+                else:
+                    path.mkdir(parents=True)
+                    (path / "placeholder.txt").write_text(f"{out['path']}\n")
+            out["md5"] = dvc_md5(path)
+    produced = {out["path"]: out["md5"] for entry in lock["stages"].values() for out in entry["outs"]}
+    for entry in lock["stages"].values():
+        for dep in entry["deps"]:
+            dep["md5"] = produced.get(dep["path"], dep["md5"])
+    _dump(root / "dvc.lock", lock)
 
 
 def _md5(path: str) -> str:

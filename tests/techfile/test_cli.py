@@ -23,10 +23,14 @@ def test_cli_renders_and_a_missing_input_exits_2(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "release status: releasable" in out
     assert (root / "release/techfile/technical_file.html").is_file()
-    shutil.rmtree(root / "data")
+    (root / "data/splits.json").unlink()
     assert cli.main(params) == cli.EXIT_USER_ERROR
     err = capsys.readouterr().err
     assert err.startswith("error: missing input:") and "data/splits.json" in err
+    shutil.rmtree(root / "data")
+    assert cli.main(params) == cli.EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("error: the recorded evidence does not match dvc.lock") and "data/raw: is missing" in err
 
 
 @pytest.mark.verifies("SRS-PLAT-003", "SRS-DOC-003")

@@ -218,6 +218,31 @@ def test_missing_input_file_fails_naming_it(tmp_path, good_run):
         stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
 
 
+@pytest.mark.verifies("SRS-DOC-001", "SRS-TRACE-002")
+def test_a_forged_metrics_file_is_never_rendered(tmp_path, good_run):
+    root, config, _ = good_run
+    copy = _copy_run(root, tmp_path / "run")
+    vnv = json.loads((copy / "metrics/vnv.json").read_text())
+    vnv["summary"]["teacher"]["dice"]["mean"] = 0.93  # inside its interval: only the hash can tell
+    (copy / "metrics/vnv.json").write_text(json.dumps(vnv))
+    with pytest.raises(UserError, match=r"does not match dvc.lock:\n  changed: metrics/vnv.json: differs from what "
+                                        r"stage verify recorded"):
+        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+
+
+@pytest.mark.verifies("SRS-DOC-001")
+def test_a_statistic_outside_its_own_interval_is_a_rendering_error(tmp_path):
+    from pipeline.techfile.inputs import check_intervals
+
+    good = {"summary": {"teacher": {"dice": {"mean": 0.8905, "ci_lower": 0.8575, "ci_upper": 0.9197}}},
+            "rows": [{"mean": 0.5, "ci_lower": 0.5, "ci_upper": 0.5}], "n": {"mean": None, "ci_lower": 1}}
+    check_intervals(good, tmp_path / "vnv.json")
+    good["summary"]["teacher"]["dice"]["mean"] = 0.9905
+    with pytest.raises(UserError, match=r"summary.teacher.dice has mean 0.9905 outside its own 95 % interval "
+                                        r"\[0.8575, 0.9197\]"):
+        check_intervals(good, tmp_path / "vnv.json")
+
+
 def _copy_run(root: Path, target: Path) -> Path:
     import shutil
 
@@ -226,14 +251,12 @@ def _copy_run(root: Path, target: Path) -> Path:
 
 
 @pytest.mark.verifies("SRS-DOC-004")
-def test_released_model_that_differs_from_the_verified_one_blocks_release(tmp_path, good_run):
+def test_released_model_that_differs_from_the_verified_one_is_never_rendered(tmp_path, good_run):
     root, config, _ = good_run
     copy = _copy_run(root, tmp_path / "run")
     (copy / "release/models/teacher.onnx").write_bytes(b"substituted model")
-    result = stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
-    assert result["status"] == "not releasable"
-    assert any("release/models/teacher.onnx" in r and "not the verified one" in r
-               for r in result["reasons"])
+    with pytest.raises(UserError, match=r"changed: release/models: differs from what stage export recorded"):
+        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
 
 
 @pytest.mark.verifies("SRS-DOC-004")
