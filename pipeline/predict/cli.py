@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="run on this runtime instead of the one the model records (not the verified one)")
     parser.add_argument("--pixel-spacing", type=float, default=None,
                         help="pixel size in mm of a 2D image (default: the model's target spacing)")
+    parser.add_argument("--voxel-spacing", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
+                        help="voxel size in mm of a NIfTI file that records no geometry (qform and sform codes 0)")
     parser.add_argument("--sha256", default=None, help="require this SHA-256 instead of the sidecar's")
     parser.set_defaults(func=main)
 
@@ -30,7 +32,8 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.predict.run import predict
 
     summary = predict(Path(args.model), Path(args.input), Path(args.output), threads=args.threads,
-                      pixel_spacing_mm=args.pixel_spacing, expected_sha256=args.sha256, runtime=args.runtime)
+                      pixel_spacing_mm=args.pixel_spacing, expected_sha256=args.sha256, runtime=args.runtime,
+                      voxel_spacing_mm=tuple(args.voxel_spacing) if args.voxel_spacing else None)
     print(f"predict: {summary['runtime']}: {summary['format']} mask {summary['input_shape']} -> {summary['output']} "
           f"({summary['foreground_voxels']} foreground voxels, {summary['seconds']} s)")
     return 0

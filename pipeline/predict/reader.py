@@ -18,6 +18,7 @@ from pipeline.data.case import CANONICAL, LPS_TO_RAS
 from pipeline.core.errors import UserError
 
 NIFTI = (".nii", ".nii.gz")
+SPACING_RANGE_MM = (0.01, 50.0)  # a voxel edge outside this is a broken header, not a CT
 IMAGES_2D = (".png", ".tif", ".tiff", ".gif", ".jpg", ".jpeg", ".bmp")
 
 
@@ -32,12 +33,14 @@ class InputImage:
     extra: dict = field(default_factory=dict)
 
 
-def read_input(path: Path, pixel_spacing_mm: float = 1.0) -> InputImage:
+def read_input(path: Path, pixel_spacing_mm: float = 1.0,
+               voxel_spacing_mm: tuple[float, float, float] | None = None) -> InputImage:
     """Read ``path`` by its kind; raise ``UserError`` for anything missing or unsupported.
 
     Args:
         path: a folder with one DICOM series, a ``.nii``/``.nii.gz`` file, or a 2D image.
         pixel_spacing_mm: pixel size assumed for 2D images (they carry none).
+        voxel_spacing_mm: the voxel size of a NIfTI file that records no geometry.
     """
     path = Path(path)
     if not path.exists():
@@ -46,7 +49,7 @@ def read_input(path: Path, pixel_spacing_mm: float = 1.0) -> InputImage:
         return read_dicom_series(path)
     name = path.name.lower()
     if name.endswith(NIFTI):
-        return read_nifti(path)
+        return read_nifti(path, voxel_spacing_mm)
     if name.endswith(IMAGES_2D):
         return read_image_2d(path, pixel_spacing_mm)
     raise UserError(f"input {path} is not supported: pass a DICOM series folder, a NIfTI file "
@@ -74,13 +77,20 @@ def read_dicom_series(folder: Path) -> InputImage:
     except (ValueError, RuntimeError) as exc:
         raise UserError(f"{folder}: cannot build a volume from the series: {exc}") from None
     _check_array(volume.array, str(folder))
+    _check_spacing(np.linalg.norm(volume.affine[:3, :3], axis=0), str(folder))
     image = InputImage(kind="dicom", array=volume.array, affine=LPS_TO_RAS @ volume.affine,
                        extra={"datasets": datasets, "volume": volume})
     return _canonical(image)
 
 
-def read_nifti(path: Path) -> InputImage:
-    """A 3D NIfTI image (a 4D one with a single volume is squeezed)."""
+def read_nifti(path: Path, voxel_spacing_mm: tuple[float, float, float] | None = None) -> InputImage:
+    """A 3D NIfTI image (a 4D one with a single volume is squeezed).
+
+    A file whose qform and sform codes are both 0 records no geometry: nibabel would fall back to
+    its pixdim fields (often 1 mm or 0), and a mask from a guessed voxel size is wrong by the cube
+    of the error. Such a file is refused unless ``voxel_spacing_mm`` states the voxel size (its
+    axes are then taken as RAS, as NIfTI's fallback does).
+    """
     try:
         nii = nib.load(str(path))
         array = np.asarray(nii.dataobj)
@@ -91,7 +101,17 @@ def read_nifti(path: Path) -> InputImage:
     _check_array(array, str(path))
     if array.ndim != 3:
         raise UserError(f"{path} has shape {array.shape}: expected a 3D volume")
-    image = InputImage(kind="nifti", array=array.astype(np.float32), affine=nii.affine,
+    affine = nii.affine
+    if int(nii.header["qform_code"]) == 0 and int(nii.header["sform_code"]) == 0:
+        if voxel_spacing_mm is None:
+            raise UserError(f"{path} records no geometry (qform and sform codes are 0; pixdim "
+                            f"{[float(v) for v in nii.header['pixdim'][1:4]]}): pass --voxel-spacing X Y Z "
+                            "(mm) to state the voxel size")
+        affine = np.diag([*map(float, voxel_spacing_mm), 1.0])
+    elif voxel_spacing_mm is not None:
+        raise UserError(f"{path} records its own geometry: --voxel-spacing is only for files that do not")
+    _check_spacing(np.linalg.norm(affine[:3, :3], axis=0), str(path))
+    image = InputImage(kind="nifti", array=array.astype(np.float32), affine=affine,
                        extra={"nifti": nii})
     return _canonical(image)
 
@@ -129,6 +149,15 @@ def _canonical(image: InputImage) -> InputImage:
     image.array = np.ascontiguousarray(nio.apply_orientation(image.array, forward)).astype(np.float32)
     image.back = nio.ornt_transform(target, current)
     return image
+
+
+def _check_spacing(spacing, name: str) -> None:
+    """Refuse voxel sizes no scanner produces (a broken header would give a plausible wrong mask)."""
+    low, high = SPACING_RANGE_MM
+    values = [float(v) for v in spacing]
+    if not all(np.isfinite(values)) or not all(low <= v <= high for v in values):
+        raise UserError(f"{name}: voxel size {[round(v, 6) for v in values]} mm is outside {low}..{high} mm "
+                        "on some axis: the file's geometry is broken")
 
 
 def _check_array(array: np.ndarray, name: str) -> None:

@@ -14,7 +14,7 @@ from pipeline.runtime.sliding import predict_volume
 
 def predict(model_path: Path, input_path: Path, output_path: Path, threads: int = 2,
             pixel_spacing_mm: float | None = None, expected_sha256: str | None = None,
-            runtime: str | None = None) -> dict:
+            runtime: str | None = None, voxel_spacing_mm: tuple[float, float, float] | None = None) -> dict:
     """Segment one input with an exported ONNX model.
 
     Args:
@@ -26,19 +26,23 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
         expected_sha256: require this digest instead of the sidecar's.
         runtime: run on this runtime instead of the one the model file records (the one its
             verification ran on).
+        voxel_spacing_mm: the voxel size of a NIfTI input that records no geometry.
     Returns:
         a summary (format, shapes, foreground voxels, seconds).
     """
     start = time.perf_counter()
+    check_paths(Path(model_path), Path(input_path), Path(output_path))
     model = OnnxModel.load(Path(model_path), expected_sha256=expected_sha256, threads=threads, runtime=runtime)
     spec = model.spec
     spacing = pixel_spacing_mm if pixel_spacing_mm is not None else spec.target_spacing_mm[0]
-    image = reader.read_input(Path(input_path), pixel_spacing_mm=spacing)
+    image = reader.read_input(Path(input_path), pixel_spacing_mm=spacing, voxel_spacing_mm=voxel_spacing_mm)
     if image.array.ndim != spec.spatial_dims:
         raise UserError(f"input {input_path} is {image.array.ndim}D (shape {image.array.shape}), "
                         f"the model {model_path} expects {spec.spatial_dims}D")
     writer.output_kind(Path(output_path), image)  # refuse a wrong output name before the work
     data, volume = geometry.preprocess(image.array, image.affine, spec)
+    if min(volume.shape[1:]) < 1:
+        raise UserError(_emptied(input_path, image.array, spec))
     logits = predict_volume(model, volume, spec)
     mask = postprocess.apply(geometry.invert(data, logits), spec)
     kind = writer.write(Path(output_path), image, mask, model.metadata, spec.labels)
@@ -47,3 +51,27 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
             "output": str(output_path), "format": kind, "input_shape": list(image.array.shape),
             "network_shape": list(volume.shape[1:]), "foreground_voxels": int((mask > 0).sum()),
             "seconds": round(time.perf_counter() - start, 3)}
+
+
+def check_paths(model: Path, source: Path, output: Path) -> None:
+    """Refuse an output that would overwrite the input, land inside an input folder or replace
+    the model: a mask written over a patient's CT destroys the source image."""
+    out = output.resolve()
+    src = source.resolve()
+    if out == src or out == model.resolve():
+        raise UserError(f"output {output} is the {'input' if out == src else 'model'} itself: choose another file")
+    if src.is_dir() and src in out.parents:
+        raise UserError(f"output {output} is inside the input folder {source}: write the mask elsewhere "
+                        "(it would be read as part of the series next time)")
+    if out.is_dir():
+        raise UserError(f"output {output} is a folder: give a file name (*.nii.gz, *.dcm or *.png)")
+
+
+def _emptied(source: Path, array, spec) -> str:
+    """Why preprocessing left nothing: name the crop rule and the input's value range."""
+    low, high = float(array.min()), float(array.max())
+    norm = spec.normalisation
+    window = f"CT window {norm.low}..{norm.high}" if getattr(norm, "kind", "") == "ct_window" else norm.kind
+    return (f"{source}: preprocessing left no voxels: no part of the image is above the body threshold "
+            f"(crop_threshold {spec.crop_threshold} after the {window}); its values span {low:g}..{high:g}. "
+            "Is it a CT in Hounsfield units, with a body in the field of view?")

@@ -74,3 +74,54 @@ def test_cli_prints_one_message_and_exits_2(tmp_path, model, capsys):
     code = main(["predict", str(model), str(tmp_path / "missing.nii.gz"), str(tmp_path / "o.nii.gz")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: input") and "Traceback" not in err
+
+
+@pytest.mark.verifies("SRS-EXPORT-004")
+def test_an_output_that_would_overwrite_the_input_or_land_in_its_folder_is_refused(tmp_path, model):
+    source = nifti(tmp_path, np.zeros((20, 20, 10), np.float32), name="scan.nii.gz")
+    before = source.read_bytes()
+    with pytest.raises(UserError, match="is the input itself"):
+        predict(model, source, tmp_path / "." / "scan.nii.gz")
+    with pytest.raises(UserError, match="is the model itself"):
+        predict(model, source, model)
+    series = tmp_path / "series"
+    series.mkdir()
+    with pytest.raises(UserError, match="inside the input folder"):
+        predict(model, series, series / "sub" / "mask.nii.gz")
+    with pytest.raises(UserError, match="is a folder"):
+        predict(model, source, tmp_path)
+    assert source.read_bytes() == before
+
+
+@pytest.mark.verifies("SRS-EXPORT-004")
+def test_a_nifti_without_geometry_needs_the_voxel_size_stated(tmp_path, model):
+    array = np.zeros((20, 20, 10), np.float32)
+    array[5:15, 5:15, 3:7] = 200.0
+    bare = tmp_path / "bare.nii"
+    nib.save(nib.Nifti1Image(array, None), bare)
+    with pytest.raises(UserError, match=r"records no geometry .*pass --voxel-spacing X Y Z"):
+        predict(model, bare, tmp_path / "out.nii.gz")
+    out = predict(model, bare, tmp_path / "out.nii.gz", voxel_spacing_mm=(1.0, 1.0, 2.0))
+    assert out["input_shape"] == [20, 20, 10]
+    with pytest.raises(UserError, match="records its own geometry"):
+        predict(model, nifti(tmp_path, array), tmp_path / "o2.nii.gz", voxel_spacing_mm=(1.0, 1.0, 2.0))
+
+
+@pytest.mark.verifies("SRS-EXPORT-004")
+def test_absurd_voxel_sizes_are_refused_naming_them(tmp_path, model):
+    array = np.zeros((20, 20, 10), np.float32)
+    path = tmp_path / "far.nii.gz"
+    nib.save(nib.Nifti1Image(array, np.diag([1.0, 1.0, 1e6, 1.0])), path)
+    with pytest.raises(UserError, match=r"voxel size \[1.0, 1.0, 1000000.0\] mm is outside"):
+        predict(model, path, tmp_path / "out.nii.gz")
+
+
+@pytest.mark.verifies("SRS-EXPORT-004")
+def test_an_image_preprocessing_empties_gets_the_real_cause(tmp_path):
+    from tests.export import tiny as t
+
+    cropping = t.spec(3).model_copy(update={"crop_foreground": True, "crop_threshold": 0.05})
+    model = t.export_model(t.Threshold(3), tmp_path / "crop.onnx", cropping)
+    air = nifti(tmp_path, np.full((24, 24, 12), -1024.0, np.float32), name="air.nii.gz")
+    with pytest.raises(UserError, match=r"preprocessing left no voxels.*values span -1024..-1024"):
+        predict(model, air, tmp_path / "out.nii.gz")
