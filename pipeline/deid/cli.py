@@ -3,6 +3,13 @@
 Without folders it runs as the DVC stage: paths from ``params.yaml`` (``deid`` section), the
 key from ``$PIPELINE_DEID_KEY`` or the demo key file (created on first use, mode 0600), one
 MLflow run with the report's counts. The key is never printed, logged or written.
+
+Standalone, the key comes from ``--key-file`` when given (it wins over ``$PIPELINE_DEID_KEY``,
+which is then not read), else from ``$PIPELINE_DEID_KEY``. DST is replaced only when it is new,
+empty or a previous output of this command, unless ``--replace`` is given (``batch.run`` lists
+every refusal). Every user mistake is one line ``error: ...`` and exit 2, a failure of the
+disk (a read-only folder, a full disk) too; Ctrl-C is one line and exit 130, and the previous
+output is left as it was.
 """
 
 from __future__ import annotations
@@ -15,20 +22,47 @@ from pathlib import Path
 from pipeline.params import load_section
 
 STAGE = "deid"
+EXIT_INTERRUPTED = 130
+INTERRUPTED = "deid: interrupted; the previous output is unchanged"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(STAGE, help="de-identify DICOM (PS3.15 Annex E, keyed pseudonyms, leak check)")
     parser.add_argument("source", nargs="?", help="input folder (recursive); default: deid.source")
     parser.add_argument("output", nargs="?", help="output folder (replaced atomically); default: deid.output")
-    parser.add_argument("--key-file", help="secret key file; default: $PIPELINE_DEID_KEY or deid.key_file")
+    parser.add_argument("--key-file", help="secret key file (wins over $PIPELINE_DEID_KEY); "
+                        "default: $PIPELINE_DEID_KEY, or deid.key_file for the stage")
     parser.add_argument("--quarantine", help="quarantine folder; default: deid.quarantine, or OUTPUT_quarantine")
     parser.add_argument("--report", help="report JSON (counts only); default: deid.report, or OUTPUT_report.json")
+    parser.add_argument("--replace", action="store_true",
+                        help="standalone: replace OUTPUT (and quarantine, report) even when they are not "
+                             "a previous output of this command (the stage always replaces its outputs)")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    from pipeline.core.errors import UserError
+
+    try:
+        try:
+            params, paths, key, standalone = _prepare(args)
+            report = _run(params, paths, key, standalone, args.replace)
+        except KeyboardInterrupt:
+            print(INTERRUPTED, file=sys.stderr)
+            return EXIT_INTERRUPTED
+        try:
+            _after(args, params, paths, report, standalone)
+        except KeyboardInterrupt:
+            print(f"deid: interrupted after the output was written to {paths.output}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+    except OSError as exc:  # the disk refused (read-only, full, vanished): one line, not a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise UserError(f"deid: {exc.strerror or exc}{where}") from None
+    return 0
+
+
+def _prepare(args: argparse.Namespace):
     from pipeline.deid import batch
     from pipeline.deid.keys import load_key
     from pipeline.core.errors import UserError
@@ -45,14 +79,24 @@ def main(args: argparse.Namespace) -> int:
         report=Path(args.report or (f"{output}_report.json" if standalone else params.report)),
     )
     key_file = Path(args.key_file) if args.key_file else (None if standalone else Path(params.key_file))
-    key = load_key(key_file, dict(os.environ), params.key_env, create=not standalone and not args.key_file)
-    report = batch.run(params, paths, key, progress=_progress())
+    key = load_key(key_file, dict(os.environ), params.key_env, create=not standalone and not args.key_file,
+                   explicit=bool(args.key_file))
+    return params, paths, key, standalone
+
+
+def _run(params, paths, key, standalone: bool, replace: bool) -> dict:
+    from pipeline.deid import batch
+
+    return batch.run(params, paths, key, progress=_progress(), standalone=standalone,
+                     replace=replace or not standalone)
+
+
+def _after(args: argparse.Namespace, params, paths, report: dict, standalone: bool) -> None:
     if not args.no_mlflow and not standalone:
         _log(params, report)
     print(f"deid: {report['files_in']} files in, {report['written']} written, {report['quarantined']} "
           f"quarantined {report['quarantined_by_reason']}, {report['patients']} patients, "
           f"leaks: {report['leak_check'].get('leaks', 'not checked')} ({report['seconds']} s) -> {paths.output}")
-    return 0
 
 
 def _log(params, report: dict) -> None:

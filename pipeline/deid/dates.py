@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 
 _ORDINAL_MIN = datetime.date(1, 1, 1).toordinal()
+_ORDINAL_MAX = datetime.date(9999, 12, 31).toordinal()
 
 
 def shift_da(value: str, days: int) -> str | None:
@@ -27,9 +28,10 @@ def shift_da(value: str, days: int) -> str | None:
     except ValueError:
         return None
     ordinal = day.toordinal() + days
-    if ordinal < _ORDINAL_MIN:
+    if not _ORDINAL_MIN <= ordinal <= _ORDINAL_MAX:
         return None
-    return datetime.date.fromordinal(ordinal).strftime("%Y%m%d")
+    moved = datetime.date.fromordinal(ordinal)
+    return f"{moved.year:04d}{moved.month:02d}{moved.day:02d}"  # strftime drops zeros of years < 1000
 
 
 def shift_dt(value: str, days: int) -> str | None:

@@ -22,6 +22,7 @@ output is a leak unless safe private attributes are retained.
 from __future__ import annotations
 
 import re
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,8 +108,16 @@ def _map(task, items: list, workers: int, state: tuple) -> list:
     if workers <= 1 or len(items) < 64:
         _set_state(*state)
         return [task(item) for item in items]
-    with ProcessPoolExecutor(max_workers=workers, initializer=_set_state, initargs=state) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_state, initargs=state)
+    try:
         return list(pool.map(task, items, chunksize=16))
+    finally:  # on Ctrl-C, items not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_state(*state) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: one message, no tracebacks
+    _set_state(*state)
 
 
 def _set_state(*state) -> None:

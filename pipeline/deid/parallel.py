@@ -2,12 +2,14 @@
 
 The output does not depend on the number of workers: each worker de-identifies a file and
 returns its encoded bytes; the parent writes them in sorted input order, so duplicates and
-file names are decided exactly as in a single process.
+file names are decided exactly as in a single process. Workers ignore Ctrl-C: the parent
+stops the run and prints one line, instead of every worker printing a traceback.
 """
 
 from __future__ import annotations
 
 import io
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
@@ -34,8 +36,11 @@ def outcomes(files: list[Path], params: DeidParams, key: SecretKey, workers: int
         for path in files:
             yield path, encode(path)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(params, key)) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(params, key))
+    try:
         yield from zip(files, pool.map(encode, files, chunksize=CHUNK))
+    finally:  # on Ctrl-C or an error, files not yet started are dropped, not processed first
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def encode(path: Path) -> Outcome:
@@ -50,6 +55,11 @@ def encode(path: Path) -> Outcome:
             outcome.reason, outcome.detail = "write_failed", type(exc).__name__
         outcome.dataset = None
     return outcome
+
+
+def _init_worker(params: DeidParams, key: SecretKey) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: one message
+    _init(params, key)
 
 
 def _init(params: DeidParams, key: SecretKey) -> None:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.core.params_base import StrictModel
 
 UID_ROOT_PATTERN = r"^[1-9][0-9]*(\.(0|[1-9][0-9]*))*$"
+
+# A shifted date must stay a valid DICOM date (DA is YYYYMMDD: 0001-01-01 to 9999-12-31) for
+# every date an input can plausibly hold, taken as 1900-01-01 to 2099-12-31 (birth dates of
+# living patients, study dates). Offsets outside these bounds are refused at validation.
+DICOM_DATES = (datetime.date(1, 1, 1), datetime.date(9999, 12, 31))
+INPUT_DATES = (datetime.date(1900, 1, 1), datetime.date(2099, 12, 31))
+MIN_DATE_OFFSET = DICOM_DATES[0].toordinal() - INPUT_DATES[0].toordinal()
+MAX_DATE_OFFSET = DICOM_DATES[1].toordinal() - INPUT_DATES[1].toordinal()
 
 
 class ProfileOptions(StrictModel):
@@ -89,6 +98,18 @@ class DeidParams(StrictModel):
     leak_check: LeakCheckParams = Field(default_factory=LeakCheckParams)
     workers: int = Field(1, ge=1, le=64, description="processes; the output is the same for any number")
     reid_table: str | None = Field(None, description="re-identification table, outside DVC outputs")
+
+    @field_validator("date_offset_days")
+    @classmethod
+    def _offsets_in_range(cls, value: list[int]) -> list[int]:
+        outside = [days for days in value if not MIN_DATE_OFFSET <= days <= MAX_DATE_OFFSET]
+        if outside:
+            raise ValueError(
+                f"offsets {outside} would move dates outside DICOM's date range "
+                f"({DICOM_DATES[0].isoformat()} to {DICOM_DATES[1].isoformat()}) for inputs dated "
+                f"{INPUT_DATES[0].isoformat()} to {INPUT_DATES[1].isoformat()}: each offset must lie in "
+                f"[{MIN_DATE_OFFSET}, {MAX_DATE_OFFSET}] days")
+        return value
 
     @model_validator(mode="after")
     def _offsets(self) -> "DeidParams":

@@ -1,7 +1,8 @@
 """De-identify one file: read, check, apply the profile, mark, and name the output by pseudonyms.
 
 Returns either the de-identified dataset with its output path (built only from the
-pseudonym and the new UIDs, so no identifier reaches a path) or a quarantine reason.
+pseudonym, the new or validated UIDs and a checked modality code: ``outpath``) or a quarantine
+reason.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, AllTransferSyntaxes
 
 from pipeline.deid import actions, marking, pixels
 from pipeline.deid.allowlist import AllowList
+from pipeline.deid.outpath import UnsafePathValue, output_path
 from pipeline.deid.params import DeidParams
 from pipeline.deid.profile import CLEAN_PIXEL_DATA, Profile
 from pipeline.deid.pseudonyms import Pseudonymizer
@@ -132,22 +134,13 @@ def _deidentify(ds: Dataset, engine: Engine) -> Outcome:
     ctx = actions.FileContext(engine.profile, engine.allow, engine.pseudo, pseudonym, engine.pseudo.date_offset(key))
     actions.deidentify(ds, ctx)
     marking.mark(ds, sorted(codes), engine.profile.options.retain_longitudinal_temporal)
+    try:
+        relative = output_path(ds, pseudonym)
+    except UnsafePathValue as exc:  # a retained UID that is not a UID: never let it name a path
+        return Outcome(reason="invalid_uid", detail=str(exc))
     ds.file_meta = _file_meta(ds, syntax)
-    return Outcome(dataset=ds, relative=output_path(ds, pseudonym), pseudonym=pseudonym, patient_key=key,
+    return Outcome(dataset=ds, relative=relative, pseudonym=pseudonym, patient_key=key,
                    removed_unknown=ctx.removed_unknown, removed_private=ctx.removed_private)
-
-
-def output_path(ds: Dataset, pseudonym: str) -> Path:
-    """``<pseudonym>/<study uid>/<modality>_<series uid>/<sop uid>.dcm`` from de-identified values.
-
-    Args:
-        ds: the de-identified dataset (its UIDs are already replaced).
-        pseudonym: the patient pseudonym.
-    """
-    modality = "".join(ch for ch in str(ds.get("Modality", "") or "OT") if ch.isalnum()) or "OT"
-    study = str(ds.get("StudyInstanceUID", "") or "no-study")
-    series = str(ds.get("SeriesInstanceUID", "") or "no-series")
-    return Path(pseudonym) / study / f"{modality}_{series}" / f"{ds.SOPInstanceUID}.dcm"
 
 
 def _file_meta(ds: Dataset, syntax) -> FileMetaDataset:

@@ -76,17 +76,19 @@ def build_report(files_in: int, written: int, quarantine: Quarantine, extra: dic
     }
 
 
-def check_ceiling(report: dict, ceiling: float) -> None:
+def check_ceiling(report: dict, ceiling: float, index: Path | None = None) -> None:
     """Fail with a clear message when more than ``ceiling`` of the files were quarantined.
 
     Args:
         report: the stage report.
         ceiling: ``deid.max_quarantined_share`` from params.
+        index: the quarantine index to point the user at (it is kept when the run is refused).
     """
     if report["files_in"] and report["quarantined_share"] > ceiling:
         reasons = ", ".join(f"{k}: {v}" for k, v in report["quarantined_by_reason"].items())
+        where = f"see the quarantine index {index}" if index is not None else "see the quarantine index"
         raise UserError(
             f"deid: {report['quarantined']} of {report['files_in']} files quarantined "
             f"(share {report['quarantined_share']:.3f}) exceeds deid.max_quarantined_share = {ceiling} "
-            f"({reasons}); see the quarantine index, fix the inputs or raise the ceiling in params.yaml"
+            f"({reasons}); {where}, fix the inputs or raise the ceiling in params.yaml"
         )

@@ -75,3 +75,39 @@ def corpus(tmp_path_factory) -> Path:
             target = target.with_name(f"{number}-{target.name}")
         os.symlink(path, target)
     return root
+
+
+KEY_TEXT = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0\n"
+
+
+def one_study(raw_cohort: Path, dest: Path) -> Path:
+    """Copy one study of the raw cohort (a CT series and its SEG) to ``dest/study``; return ``dest``."""
+    import shutil
+
+    shutil.copytree(next(raw_cohort.rglob("SEG")).parent, dest / "study")
+    return dest
+
+
+def write_key(path: Path, text: str = KEY_TEXT, mode: int = 0o600) -> Path:
+    """A key file with ``text`` and ``mode``."""
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` (hidden ones too) with its bytes (None for folders and links)."""
+    found = {}
+    for path in sorted(Path(root).rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        found[relative] = path.read_bytes() if path.is_file() and not path.is_symlink() else None
+    return found
+
+
+def deid_cli(*args, capsys=None) -> tuple[int, list[str]]:
+    """Run ``python -m pipeline deid ARGS`` in this process; the exit code and the stderr lines."""
+    from pipeline.cli import main
+
+    code = main(["deid", *map(str, args)])
+    err = capsys.readouterr().err.splitlines() if capsys is not None else []
+    return code, err

@@ -18,6 +18,7 @@ def test_standalone_command_needs_a_key_and_never_prints_it(raw_cohort, tmp_path
     assert "does not exist" in capsys.readouterr().err
     key = tmp_path / "key"
     key.write_text("a-secret-key-for-the-cli-test-0042\n")
+    key.chmod(0o600)
     assert main(["deid", str(src), str(tmp_path / "out"), "--key-file", str(key)]) == 0
     printed = capsys.readouterr()
     assert "a-secret-key" not in printed.out + printed.err

@@ -66,9 +66,9 @@ def test_demo_key_is_created_once_with_mode_0600(tmp_path):
 
 
 @pytest.mark.verifies("SRS-DEID-005")
-def test_environment_key_wins_and_missing_key_is_a_clear_error(tmp_path):
-    env_key = load_key(tmp_path / "absent", {"K": "from-the-environment-1234"}, "K", create=False)
-    assert env_key.reveal() == b"from-the-environment-1234"
+def test_environment_key_wins_over_the_default_file_and_missing_key_is_a_clear_error(tmp_path):
+    env_key = load_key(tmp_path / "absent", {"K": "from-the-environment-0123456789abcdef"}, "K", create=False)
+    assert env_key.reveal() == b"from-the-environment-0123456789abcdef"
     with pytest.raises(UserError, match="does not exist"):
         load_key(tmp_path / "absent", {}, "K", create=False)
     with pytest.raises(UserError, match="too short"):
