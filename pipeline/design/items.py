@@ -80,6 +80,13 @@ class Hazard(StrictModel):
     benefit_risk: str = Field(
         default="", description="justification required when the residual risk is in ALARP"
     )
+    probability_rationale: str = Field(
+        default="", description="why the initial probability has its level (before any control)"
+    )
+    reduction_rationale: str = Field(
+        default="", description="why the controls lower severity or probability to the residual "
+                                "levels, naming the control and the evidence of its effect"
+    )
 
 
 class Subgroup(StrictModel):

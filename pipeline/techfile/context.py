@@ -17,10 +17,12 @@ import yaml
 from pipeline.core.errors import UserError
 from pipeline.core.provenance import DOCUMENT_STAGES
 from pipeline.core.provenance import file_sha256
-from pipeline.techfile import architecture, inputs, plots, riskfile, soup
+from pipeline.core.yaml_io import load_yaml
+from pipeline.techfile import architecture, documents, inputs, plots, pms, provenance, riskfile, soup
 from pipeline.techfile.manifest import released_files
 from pipeline.techfile.params import TechfileParams
 from pipeline.techfile.release import build_identity, release_status
+from pipeline.techfile.sbom import build_sbom
 from pipeline.trace import gates, status
 from pipeline.trace.graph import TracePaths, build_trace
 
@@ -74,8 +76,14 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
     data = {"train": inputs.load_metrics(paths.at(i.train), "training metrics", inputs.TRAIN_KEYS),
             "compress": inputs.load_metrics(paths.at(i.compress), "compression metrics"),
             "export": inputs.load_metrics(paths.at(i.export), "export metrics"),
-            "deid": inputs.load_metrics(paths.at(i.deid), "de-identification report"),
+            "deid": inputs.load_metrics(paths.at(i.deid), "de-identification report", inputs.DEID_KEYS),
             "cohort": inputs.load_metrics(paths.at(i.cohort), "cohort summary")}
+    fingerprint = inputs.load_fingerprint(paths.at(i.fingerprint))
+    origin = _provenance(paths.at(i.dvc_lock), regulatory["data_provenance"])
+    sbom_doc = build_sbom(product, soup_rows, build["commit"], build["date"], file_sha256(paths.at(i.lock_file)))
+    facts = documents.facts(origin, models, paths.at(i.lock_file), sbom_doc["components"], soup_rows,
+                            data["deid"], paths.at(i.deid))
+    docs = _documents(trace, flags, criteria_status, regulatory, facts, fingerprint, paths.at(i.fingerprint))
     return {
         "product": product, "build": build, "release": release, "design": design,
         "trace": trace, "problems": problems,
@@ -88,7 +96,8 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
                           if vnv.get(f"{name}_split")},
         "evidence": inputs.load_evidence(Path(paths.root), vnv["evidence"], paths.at(i.vnv)),
         **data,
-        "fingerprint": inputs.load_fingerprint(paths.at(i.fingerprint)),
+        "fingerprint": fingerprint, "provenance": origin,
+        "group_labels": provenance.group_labels(origin), **docs,
         "splits": inputs.load_splits(paths.at(i.splits)),
         "config": _config(config),
         "flat": {name: inputs.flatten(data[name]) for name in FLAT},
@@ -116,6 +125,34 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "mdr_index": regulatory["mdr_annex_ii"], "clauses": regulatory["clauses"],
         "pccp": regulatory["pccp"],
     }
+
+
+def _provenance(dvc_lock: Path, rule: dict) -> dict:
+    lock = load_yaml(dvc_lock, "dvc.lock") or {}
+    return provenance.data_provenance(lock.get("stages") or {}, rule["reader_stage"],
+                                      rule["synthetic_generators"])
+
+
+def _documents(trace, flags: dict, criteria_status: dict, regulatory: dict, facts: dict,
+               fingerprint: dict, fingerprint_path: Path) -> dict:
+    """GSPR checklist, AI Act Annex IV, threat model, post-market plan and the open items."""
+    items = documents.load_list(documents.OPEN_ITEMS, documents.OpenItem)
+    resolver = documents.Resolver(trace, flags, criteria_status, regulatory["sections"],
+                                  {o.id: o for o in items})
+    gspr = documents.gspr_rows(resolver)
+    annex_iv = documents.annex_iv_rows(resolver)
+    threats = documents.threat_rows(resolver, facts)
+    plan = pms.plan_view(pms.load_plan(), fingerprint, list(trace.design.criteria.values()),
+                         [m["id"] for m in regulatory["pccp"]], list(resolver.open_items), fingerprint_path)
+    cited = documents.citations(
+        [(f"GSPR {r['item'].ref}", r["item"].open) for r in gspr]
+        + [(f"AI Act Annex IV {r['item'].ref}", r["item"].open) for r in annex_iv]
+        + [(f"threat {r['item'].id}", r["item"].open) for r in threats]
+        + [(f"post-market plan: {o['item'].source}", o["item"].open) for o in plan["others"]])
+    open_rows = documents.open_item_rows(items, cited)
+    kinds = {kind: sum(1 for r in open_rows if r["item"].kind == kind) for kind in ("manufacturer input", "gap")}
+    return {"gspr": gspr, "annex_iv": annex_iv, "threats": threats, "pms": plan,
+            "open_items": open_rows, "open_counts": {"total": len(open_rows), **kinds}}
 
 
 def _curve(path: Path) -> str:

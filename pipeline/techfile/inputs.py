@@ -18,6 +18,7 @@ from pipeline.core.errors import UserError
 VNV_KEYS = ("criteria", "release_status", "models")
 TRAIN_KEYS = ("best_val_dice", "best_epoch", "epochs", "weights_sha256", "seed", "threads",
               "train_cases", "val_cases")
+DEID_KEYS = ("leak_check", "profile")  # the threat model quotes the leak count and the options retained
 SPLIT_KEYS = ("cases", "content_sha256", "evaluations", "max_evaluations", "history")  # a locked split in vnv.json
 SPLITS_KEYS = ("seed", "stratify_by", "locked", "splits", "counts")
 FINGERPRINT_KEYS = ("all", "per_site")

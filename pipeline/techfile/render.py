@@ -14,7 +14,9 @@ BOOK = "book.html.j2"
 REGION_CLASS = {"acceptable": "ok", "alarp": "warn", "unacceptable": "bad"}
 STATUS_CLASS = {"PASS": "ok", "passed": "ok", "verified": "ok", "releasable": "ok",
                 "FAIL": "bad", "failed": "bad", "not releasable": "bad", "error": "bad",
-                "INCONCLUSIVE": "warn", "skipped": "warn", "missing": "warn", "suspect": "warn", "draft": "warn"}
+                "INCONCLUSIVE": "warn", "skipped": "warn", "missing": "warn", "suspect": "warn", "draft": "warn",
+                "evidenced": "ok", "failing": "bad", "open": "warn", "manufacturer input": "warn",
+                "gap": "warn", "warning": "warn", "not applicable": "na"}
 
 
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:

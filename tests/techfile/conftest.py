@@ -38,16 +38,26 @@ def pdftoppm() -> str:
     Outside CI the test is skipped with the reason when it cannot be installed; under
     ``CI=true`` that is a failure, so the check cannot silently disappear.
     """
-    found = shutil.which("pdftoppm")
+    return _poppler("pdftoppm")
+
+
+@pytest.fixture(scope="session")
+def pdftotext() -> str:
+    """Path of Debian's ``pdftotext`` (same package and rules as ``pdftoppm``)."""
+    return _poppler("pdftotext")
+
+
+def _poppler(tool: str) -> str:
+    found = shutil.which(tool)
     if found is None and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "poppler-utils"]
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         if subprocess.run(install, capture_output=True, env=env).returncode != 0:
             subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env)
             subprocess.run(install, capture_output=True, env=env)
-        found = shutil.which("pdftoppm")
+        found = shutil.which(tool)
     if found is None:
-        reason = "pdftoppm (Debian poppler-utils) is not installed and could not be installed"
+        reason = f"{tool} (Debian poppler-utils) is not installed and could not be installed"
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " (CI=true: this check must run)")
         pytest.skip(reason)

@@ -24,6 +24,7 @@ from pipeline.design.items import (
 )
 from pipeline.core.provenance import source_state
 from pipeline.design.risk_plan import RiskPlan, ScaleLevel
+from pipeline.techfile.documents import referenced_requirements
 from pipeline.techfile.params import TechfileParams
 from pipeline.techfile.soup import load_purposes
 from pipeline.trace import reviews as rv
@@ -35,26 +36,39 @@ STAGES = ("cohort", "deid", "preprocess", "train", "compress", "export", "verify
 ONNX_BYTES = b"fake onnx bytes"
 TRACE_PAGES = 12
 PARAMS = TechfileParams(product_name="Fixture Lesion Segmenter", manufacturer="Fixture Devices")
+# hazard register text as long as the real register's, so the PDF layout is tested with real widths
+HAZARD_TEXT = ("Clinical studies are exported for development; an identifier survives de-identification "
+               "and is copied into the training data, logs or released documents.")
+
+
+SYNTHETIC_SOURCE = {"format": "dicom", "path": "data/deid", "segments": []}
+COHORT_PARAMS = {"seed": 11, "sites": [
+    {"name": "a", "institution": "site-a", "manufacturer": "SIEMENS"},
+    {"name": "b", "institution": "site-b", "manufacturer": "GE"}],
+    "external": {"seed": 12, "sites": [
+        {"name": "d", "institution": "Dunmore Community Hospital", "manufacturer": "Canon"}]}}
 
 
 def requirement_ids() -> list[str]:
-    """Every SRS the SOUP purposes name, plus the technical file's own requirements."""
-    ids = {i for p in load_purposes().values() for i in p.srs}
+    """Every SRS the SOUP purposes and the regulatory data name, plus the technical file's own."""
+    ids = {i for p in load_purposes().values() for i in p.srs} | referenced_requirements()
     return sorted(ids | {f"SRS-DOC-00{n}" for n in range(1, 5)})
 
 
-def make_run(root: Path, failed_criterion: bool = False) -> dict:
+def make_run(root: Path, failed_criterion: bool = False, data_source: dict | None = None) -> dict:
     """Write the recorded run under ``root`` and commit it; return the params config mapping.
 
     Args:
         root: an empty folder.
         failed_criterion: make VAL-001 fail (the release must become not releasable).
+        data_source: the ``preprocess.source`` recorded in dvc.lock; default: the de-identified
+            output of the synthetic cohort stage.
     """
     root.mkdir(parents=True, exist_ok=True)
     reqs = requirement_ids()
     _design(root, reqs)
     _tests_and_junit(root, reqs)
-    _pipeline(root, reqs)
+    _pipeline(root, reqs, data_source or SYNTHETIC_SOURCE)
     _metrics(root, failed_criterion)
     _mlflow(root)
     _record_outputs(root)
@@ -102,10 +116,12 @@ def _design(root: Path, reqs: list[str]) -> None:
                             ["alarp", "unacceptable", "unacceptable"]],
                     overall_residual_risk_policy="acceptable when no residual risk is unacceptable")
     _dump(root / "risk/plan.yaml", plan.model_dump(mode="json"))
-    risks = [Hazard(id=f"RISK-00{n}", title=f"Hazard {n}", hazard="h", sequence_of_events="s",
-                    hazardous_situation="hs", harm="harm", severity=3, probability=n + 1,
-                    controls=[f"RC-00{n}"], residual_severity=3 - n + 1 if n == 2 else 1,
-                    residual_probability=1) for n in (1, 2)]
+    risks = [Hazard(id=f"RISK-00{n}", title=f"Hazard {n} with a realistic title", hazard=HAZARD_TEXT,
+                    sequence_of_events=HAZARD_TEXT, hazardous_situation=HAZARD_TEXT, harm=HAZARD_TEXT,
+                    severity=3, probability=n + 1, controls=[f"RC-00{n}"],
+                    residual_severity=3 - n + 1 if n == 2 else 1, residual_probability=1,
+                    probability_rationale=f"Probability rationale {n}: " + HAZARD_TEXT,
+                    reduction_rationale=f"Reduction rationale {n}: " + HAZARD_TEXT) for n in (1, 2)]
     _dump(root / "risk/hazards.yaml", _items(risks))
     controls = [RiskControl(id="RC-001", title="Control one", type="protective_measure",
                             description="measure one", effectiveness="criterion passes",
@@ -141,7 +157,7 @@ def _tests_and_junit(root: Path, reqs: list[str], source: str | None = None) -> 
         + "".join(cases) + "</testsuite></testsuites>\n")
 
 
-def _pipeline(root: Path, reqs: list[str]) -> None:
+def _pipeline(root: Path, reqs: list[str], source: dict) -> None:
     outs = {"cohort": "data/raw", "deid": "data/deid", "preprocess": "data/preprocessed",
             "train": "models/teacher.pt", "compress": "models/candidates",
             "export": "release/models", "verify": "metrics/vnv.json"}
@@ -154,6 +170,10 @@ def _pipeline(root: Path, reqs: list[str]) -> None:
         lock[name] = {"cmd": spec[name]["cmd"],
                       "deps": [{"path": d, "md5": _md5(d)} for d in deps],
                       "outs": [{"path": outs[name], "md5": _md5(outs[name])}]}
+        recorded = {"cohort": {"cohort": COHORT_PARAMS}, "deid": {"deid": {"source": outs["cohort"]}},
+                    "preprocess": {"preprocess": {"source": source}}}.get(name)
+        if recorded:  # the parameters each stage ran with, as DVC records them
+            lock[name]["params"] = {"params.yaml": recorded}
         previous = name
     spec["techfile"] = {"desc": "technical file", "cmd": "python -m pipeline techfile",
                         "deps": ["metrics/vnv.json"], "outs": ["release/techfile", "release/manifest.json"],
@@ -230,7 +250,9 @@ def _metrics(root: Path, failed: bool) -> None:
                             "seed": 3, "threads": 2, "train_cases": 6, "val_cases": 2},
              "compress.json": compress_metrics(shipped=not failed),
              "export.json": {"opset": 17, "max_abs_diff": 1.2e-6},
-             "deid.json": {"files_in": 10, "written": 9, "quarantined": 1, "leaks": 0},
+             "deid.json": {"files_in": 10, "written": 9, "quarantined": 1,
+                           "leak_check": {"leaks": 0, "outputs_checked": 9},
+                           "profile": {"options": {"retain_patient_characteristics": True, "retain_uids": False}}},
              "cohort.json": {"patients": 4, "studies": 5},
              "fingerprint.json": {"all": _fp(["SIEMENS", "GE"]),
                                   "per_site": {"site-a": _fp(["SIEMENS"]), "site-b": _fp(["GE"])}}}
@@ -274,9 +296,12 @@ def compress_metrics(shipped: bool) -> dict:
 
 
 def _fp(manufacturers: list[str]) -> dict:
-    return {"cases": 3, "patients": 2, "shape_median": [32.0, 32.0, 12.0],
-            "spacing_median": [1.0, 1.0, 2.5], "label_ml_min": 0.1, "label_ml_median": 0.5,
-            "label_ml_max": 1.5, "empty_labels": 0, "manufacturers": manufacturers}
+    return {"cases": 3, "patients": 2, "shape_min": [30, 30, 10], "shape_median": [32.0, 32.0, 12.0],
+            "shape_max": [34, 34, 14], "spacing_min": [0.8, 0.8, 2.0], "spacing_median": [1.0, 1.0, 2.5],
+            "spacing_max": [1.2, 1.2, 3.0], "label_ml_min": 0.1, "label_ml_median": 0.5,
+            "label_ml_max": 1.5, "empty_labels": 0, "manufacturers": manufacturers,
+            "foreground_intensity": {"mean": 90.0, "std": 40.0, "p00_5": -20.0, "p50": 95.0 + len(manufacturers),
+                                     "p99_5": 180.0}}
 
 
 def _mlflow(root: Path) -> None:

@@ -15,6 +15,9 @@ from pipeline.core.errors import UserError
 from pipeline.core.provenance import evidence_lock_sha256, file_sha256
 from pipeline.techfile import stage
 from pipeline.techfile.context import TechfilePaths
+from pipeline.techfile import documents
+from pipeline.techfile.context import gather
+from tests.techfile import pdf_layout
 from tests.techfile.fixture import PARAMS, TRACE_PAGES, make_run
 
 pytestmark = pytest.mark.slow
@@ -86,7 +89,8 @@ def test_every_design_id_has_its_section_and_regulatory_headings(good_run):
                    "iec-release", "iec-config", "rm-plan", "rm-analysis", "rm-evaluation",
                    "rm-controls", "rm-residual", "rm-report", "fda-device", "fda-model",
                    "fda-data", "fda-validation", "fda-explain", "fda-labeling", "fda-pccp",
-                   "mdr-index", "clause-coverage"):
+                   "mdr-index", "clause-coverage", "gspr", "pms", "ai-act", "threat-model",
+                   "open-items"):
         assert f'<section id="{anchor}"' in html, anchor
 
 
@@ -97,7 +101,7 @@ def test_numbers_come_from_the_recorded_run(good_run):
     train = json.loads((root / "metrics/train.json").read_text())
     assert train["weights_sha256"] in html
     assert "Best validation Dice 0.9 at epoch 2 of 2" in html
-    assert "<td>site-b</td>" in html and "INCONCLUSIVE" in _section(html, "fda-validation")
+    assert "<td>site-b (synthetic site)</td>" in html and "INCONCLUSIVE" in _section(html, "fda-validation")
     assert file_sha256(root / "release/models/teacher.onnx") in _section(html, "fda-device")
     matrix = _section(html, "rm-evaluation")
     # RISK-002 is severity 3 / probability 3 before control (unacceptable), 2/1 after (acceptable)
@@ -277,3 +281,121 @@ def test_controls_show_verification_of_implementation_and_effectiveness(good_run
     row = row[:row.index("</tr>")]
     assert '<a href="#SRS-DOC-001">SRS-DOC-001</a>: 1/1 tests passed' in row
     assert '<a href="#VAL-001">VAL-001</a> <span class="badge ok">PASS</span>' in row
+
+
+@pytest.mark.verifies("SRS-DOC-002")
+def test_pdf_pages_hold_every_word_inside_the_margins_and_nothing_overprints(good_run, pdftotext):
+    # the hazard table's columns used to overprint: a table wider than its columns draws cells
+    # over each other, which only the word positions show
+    _, _, result = good_run
+    assert pdf_layout.problems(pdftotext, Path(result["pdf"])) == []
+
+
+@pytest.mark.verifies("SRS-DOC-002", "SRS-DOC-005", "SRS-DOC-006")
+def test_pdf_text_holds_the_gspr_checklist_pms_plan_annex_iv_threat_model_and_synthetic_data(good_run,
+                                                                                          pdftotext):
+    _, _, result = good_run
+    text = pdf_layout.text(pdftotext, Path(result["pdf"]))
+    for heading in ("General safety and performance requirements checklist",
+                    "Post-market surveillance and performance-monitoring plan",
+                    "Annex IV cross-reference", "Cybersecurity threat model of the device software",
+                    "Open items and manufacturer input"):
+        assert heading in text, heading
+    for token in ("17.4", "23.4", "PMS-IN-01", "PERF-01", "2(d)", "THR-01", "Data poisoning",
+                  "Supply-chain compromise", "OPEN-01", "Clinical evaluation"):
+        assert token in text, token
+    assert "Every performance figure in this file was measured on synthetic data" in text
+    assert "All performance evidence comes from a synthetic phantom cohort" in text
+
+
+@pytest.mark.verifies("SRS-DOC-005")
+def test_data_provenance_is_shown_wherever_performance_is_claimed(good_run):
+    html = _html(good_run[0])
+    claim = "Every performance figure in this file was measured on <strong>synthetic data</strong>"
+    for anchor in ("cover", "fda-validation", "fda-labeling", "fda-data"):
+        assert claim in _section(html, anchor), anchor
+    card = _section(html, "fda-labeling")
+    limits = card[card.index("<th>limitations</th>"):]
+    assert "All performance evidence comes from a synthetic phantom cohort" in limits.split("</tr>")[0]
+    assert "from 2 synthetic site(s) (SIEMENS (simulated scanner), GE (simulated scanner))" in card
+    # decided from dvc.lock: preprocess reads data/deid, written by deid from data/raw, written by cohort
+    chain = ("<code>preprocess</code> reads <code>data/deid</code> &larr; written by <code>deid</code> from "
+             "<code>data/raw</code> &larr; written by <code>cohort</code>")
+    assert chain in _section(html, "cover")
+    validation = _section(html, "fda-validation")
+    assert "site = site-a (synthetic site)" in validation and "site = site-b (synthetic site)" in validation
+    assert "<td>site-a (synthetic site)</td>" in _section(html, "fda-data")
+    gspr = _section(html, "gspr")
+    row = gspr[gspr.index('id="gspr-15.1"'):]
+    assert "<strong>Data:</strong> synthetic cohort only" in row[:row.index("</tr>")]
+
+
+@pytest.mark.verifies("SRS-DOC-005")
+def test_configured_user_data_is_named_by_its_reader_and_never_called_synthetic(tmp_path):
+    root = tmp_path / "run"
+    config = make_run(root, data_source={"format": "msd", "path": "/data/Task03_Liver"})
+    stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    html = _html(root)
+    cover = _section(html, "cover")
+    assert "read by the <code>msd</code> reader" in cover and "<code>/data/Task03_Liver</code>" in cover
+    assert "outside the pipeline" in cover and "manufacturer input" in cover
+    assert "synthetic" not in cover
+    assert "(synthetic site)" not in html and "(simulated scanner)" not in html
+    assert "<td>site-a</td>" in _section(html, "fda-data")
+
+
+@pytest.mark.verifies("SRS-DOC-006")
+def test_every_open_item_is_counted_on_the_cover_and_in_the_context(good_run):
+    root, config, _ = good_run
+    context = gather(PARAMS, TechfilePaths(root), config)
+    items = documents.load_list(documents.OPEN_ITEMS, documents.OpenItem)
+    assert [row["item"].id for row in context["open_items"]] == [i.id for i in items]
+    counts = context["open_counts"]
+    assert counts["total"] == len(items) == counts["manufacturer input"] + counts["gap"]
+    assert {i.title for i in items if i.kind == "manufacturer input"} >= {
+        "Clinical evaluation and post-market clinical follow-up", "Usability engineering file"}
+    html = _html(root)
+    cover = _section(html, "cover")
+    assert f"<strong>Open items: {counts['total']}</strong>" in cover
+    assert f"{counts['manufacturer input']} manufacturer input, {counts['gap']} gap(s)" in cover
+    for item in items:
+        assert f'<a href="#{item.id}">{item.id}</a>' in cover and f'<h2 id="{item.id}">' in html
+    clinical = context["open_items"][0]
+    assert clinical["item"].id == "OPEN-01" and "GSPR 1" in clinical["cited_by"]
+
+
+@pytest.mark.verifies("SRS-DOC-006")
+def test_gspr_annex_iv_and_threats_join_the_recorded_evidence(good_run):
+    html = _html(good_run[0])
+    gspr = _section(html, "gspr")
+    for ref in ("1", "9", "14.1", "17.1", "17.2", "17.3", "17.4", "22", "23.4"):
+        assert f'id="gspr-{ref}"' in gspr, ref
+    row = gspr[gspr.index('id="gspr-17.3"'):]
+    assert "not applicable" in row[:row.index("</tr>")] and "URS-003" in row[:row.index("</tr>")]
+    row = gspr[gspr.index('id="gspr-17.2"'):]
+    assert '<a href="#SRS-TRACE-002">SRS-TRACE-002</a>' in row[:row.index("</tr>")]
+    threats = _section(html, "threat-model")
+    row = threats[threats.index('id="THR-02"'):]
+    row = row[:row.index("</tr>")]
+    assert '<a href="#SRS-EXPORT-004">SRS-EXPORT-004</a>' in row
+    assert "1 of 1 verified model file(s) match the SHA-256 recorded by V&amp;V" in row
+    assert '<a href="#OPEN-08">OPEN-08</a>' in row
+    supply = threats[threats.index('id="THR-04"'):]
+    assert "requirements.lock: 0 of " in supply[:supply.index("</tr>")]
+    pms = _section(html, "pms")
+    row = pms[pms.index('id="PMS-IN-01"'):]
+    assert "0.8 to 1.2" in row[:row.index("</tr>")]  # spacing_min[0] .. spacing_max[0] of the fingerprint
+    assert '<a href="#fda-pccp">MOD-1</a>' in row[:row.index("</tr>")]
+    assert "one of SIEMENS, GE" in pms
+    assert "Dunmore Community Hospital (synthetic site)" in _section(html, "fda-labeling")
+
+
+@pytest.mark.verifies("SRS-DOC-002")
+def test_every_probability_and_reduction_shows_its_rationale(good_run):
+    analysis = _section(_html(good_run[0]), "rm-analysis")
+    for n in (1, 2):
+        assert f"Probability rationale {n}: Clinical studies" in analysis
+        assert f"Reduction rationale {n}: Clinical studies" in analysis
+    assert "<strong>Why P3:</strong> Probability rationale 2" in analysis
+    assert "<strong>Why S3/P3 &rarr; S2/P1:</strong> Reduction rationale 2" in analysis
+    assert "no rationale recorded" not in analysis
