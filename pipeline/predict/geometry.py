@@ -20,7 +20,7 @@ from pipeline.preprocess import transforms
 
 
 def preprocess(array: np.ndarray, affine: np.ndarray, spec: PreprocessingSpec) -> tuple[dict, np.ndarray]:
-    """Apply the training chain to a canonical array.
+    """Apply the training chain (on the image alone: there is no label) to a canonical array.
 
     Args:
         array: spatial axes only, canonical order (RAS+ for 3D).
@@ -29,29 +29,42 @@ def preprocess(array: np.ndarray, affine: np.ndarray, spec: PreprocessingSpec) -
     Returns:
         the MONAI data dict (kept for ``invert``) and the network input (1, *spatial) float32.
     """
-    chain = transforms.build(spec, spec.spatial_dims)
+    chain = transforms.build(spec, spec.spatial_dims, keys=("image",))
     world = torch.as_tensor(_affine4(affine), dtype=torch.float64)
     image = MetaTensor(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))[None], affine=world)
-    label = MetaTensor(torch.zeros_like(image.as_tensor()), affine=world)
-    data = chain({"image": image, "label": label})
+    data = chain({"image": image})
     data["_chain"] = chain
-    return data, data["image"].as_tensor().numpy().astype(np.float32)
+    return data, data["image"].as_tensor().numpy().astype(np.float32, copy=False)
 
 
 def invert(data: dict, logits: np.ndarray) -> np.ndarray:
     """Class probabilities back on the input grid, then the argmax mask (uint8, spatial only).
 
+    For two classes only one map goes back: the difference of the class probabilities
+    ``p1 - p0`` (``tanh`` of half the logit difference). Resampling is linear and the padding
+    that undoes the foreground crop is zero for every channel, so the inverted difference is
+    exactly the difference of the inverted probabilities and ``> 0`` is the two-channel argmax
+    (ties go to background in both), with half the memory on large inputs.
+
     Args:
         data: the dict ``preprocess`` returned.
         logits: (classes, *spatial) in the preprocessed frame.
     """
-    probs = torch.softmax(torch.from_numpy(np.asarray(logits, dtype=np.float32)), dim=0)
+    logits = np.asarray(logits, dtype=np.float32)
+    if logits.shape[0] == 2:
+        margin = np.tanh(0.5 * (logits[1] - logits[0]))[None]
+        return (_to_input_grid(data, torch.from_numpy(margin))[0] > 0).astype(np.uint8)
+    probs = torch.softmax(torch.from_numpy(logits), dim=0)
+    return _to_input_grid(data, probs).argmax(0).astype(np.uint8)
+
+
+def _to_input_grid(data: dict, maps: torch.Tensor) -> np.ndarray:
+    """Replay the recorded preprocessing backwards on ``maps`` (channels, *spatial)."""
     image = data["image"]
-    pred = MetaTensor(probs, meta=dict(image.meta))
+    pred = MetaTensor(maps, meta=dict(image.meta))
     pred.applied_operations = [dict(op) for op in image.applied_operations]
     inverter = Invertd(keys="pred", transform=data["_chain"], orig_keys="image", nearest_interp=False)
-    restored = inverter({"pred": pred, "image": image})["pred"]
-    return restored.as_tensor().numpy().argmax(0).astype(np.uint8)
+    return inverter({"pred": pred, "image": image})["pred"].as_tensor().numpy()
 
 
 def _affine4(affine: np.ndarray) -> np.ndarray:

@@ -20,23 +20,29 @@ from pipeline.preprocess.params import PreprocessParams
 KEYS = ("image", "label")
 
 
-def build(params: PreprocessParams, spatial_dims: int) -> Compose:
+MODES = {"image": "bilinear", "label": "nearest"}
+
+
+def build(params: PreprocessParams, spatial_dims: int, keys: tuple[str, ...] = KEYS) -> Compose:
     """Spacing -> orientation (3D, RAS) -> intensity normalisation -> foreground crop.
 
     Args:
         params: the ``preprocess`` section.
         spatial_dims: 2 or 3, from the data.
+        keys: the arrays transformed: image and label in training; the image alone in
+            ``predict`` (a zero label as large as the input would double its memory).
     """
     spacing = params.target_spacing_mm
     if len(spacing) != spatial_dims:
         raise ValueError(f"target_spacing_mm has {len(spacing)} values, the data is {spatial_dims}D")
-    steps = [Spacingd(keys=KEYS, pixdim=spacing, mode=("bilinear", "nearest"))]
+    keys = tuple(keys)
+    steps = [Spacingd(keys=keys, pixdim=spacing, mode=tuple(MODES[k] for k in keys))]
     if spatial_dims == 3:
-        steps.append(Orientationd(keys=KEYS, axcodes="RAS", labels=(("L", "R"), ("P", "A"), ("I", "S"))))
+        steps.append(Orientationd(keys=keys, axcodes="RAS", labels=(("L", "R"), ("P", "A"), ("I", "S"))))
     steps.append(intensity(params))
     if params.crop_foreground:
         threshold = params.crop_threshold
-        steps.append(CropForegroundd(keys=KEYS, source_key="image", margin=params.crop_margin,
+        steps.append(CropForegroundd(keys=keys, source_key="image", margin=params.crop_margin,
                                      select_fn=lambda x: x > threshold, allow_smaller=True))
     return Compose(steps)
 

@@ -114,3 +114,22 @@ def test_dicom_series_gives_seg_referencing_it_and_nifti(tmp_path, model3d):
     assert seg.StudyInstanceUID == ct.StudyInstanceUID
     summary = predict(model3d, series, tmp_path / "seg.nii.gz", threads=1)
     assert nib.load(tmp_path / "seg.nii.gz").shape == tuple(summary["input_shape"])
+
+
+@pytest.mark.verifies("SRS-EXPORT-003")
+def test_inverting_one_probability_difference_equals_the_two_channel_argmax():
+    import torch
+
+    from pipeline.predict import geometry
+
+    spec = tiny.spec(3).model_copy(update={"crop_foreground": True, "crop_threshold": 0.05,
+                                           "target_spacing_mm": [1.0, 1.3, 2.0]})
+    volume, _ = box_volume((34, 28, 16))
+    data, network_input = geometry.preprocess(volume, AFFINE, spec)
+    logits = np.random.default_rng(3).normal(0.0, 2.0, (2, *network_input.shape[1:])).astype(np.float32)
+    fast = geometry.invert(data, logits)
+    probs = torch.softmax(torch.from_numpy(logits), dim=0)
+    reference = geometry._to_input_grid(data, probs).argmax(0).astype(np.uint8)
+    assert fast.shape == reference.shape == volume.shape
+    assert reference.any() and (reference == 0).any()
+    assert int((fast != reference).sum()) == 0
