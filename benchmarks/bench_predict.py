@@ -63,8 +63,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         for name, shape in (("small", SMALL), ("large", LARGE)):
-            source = Path(tmp) / f"{name}.nii.gz"
-            nib.save(nib.Nifti1Image(phantom(shape, SPACING), affine), source)
+            source = Path(tmp) / f"{name}.nii"  # int16, uncompressed, as scanners' converters write CT
+            nib.save(nib.Nifti1Image(np.rint(phantom(shape, SPACING)).astype(np.int16), affine), source)
             seconds, peak, message = run_predict(source, Path(tmp) / f"{name}_mask.nii.gz")
             rows.append((name, shape, seconds, peak, message))
     for name, shape, seconds, peak, message in rows:
