@@ -5,14 +5,15 @@ largest validation case) through the product's own path (``pipeline.runtime.slid
 median of interleaved rounds in which every (model, runtime) pair and the torch-eager
 reference of each FP32 model run in turn, so load drift on a shared machine hits all alike.
 The validation Dice is per case, through the same path, with each model's own
-post-processing chosen on those cases (``pipeline.compress.postprocessing``): candidates are
+post-processing (operating point, component rule) chosen on those cases
+(``pipeline.compress.postprocessing``): candidates are
 compared as they would ship, and the per-case values allow a paired comparison.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -40,9 +41,10 @@ def open_all(files: dict[str, Path], runtimes: list[str], window: WindowSpec,
 
 
 def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_cases: list[dict],
-               window: WindowSpec, mode: str) -> dict[str, dict]:
-    """One model on every runtime: per-case validation Dice with its chosen post-processing,
-    and, for a model with PyTorch weights, its parity with them (what the export gate checks).
+               window: WindowSpec, mode: str, thresholds: Sequence[float] = (0.5,)) -> dict[str, dict]:
+    """One model on every runtime: per-case validation Dice with its chosen post-processing
+    (operating point and component rule), and, for a model with PyTorch weights, its parity
+    with them (what the export gate checks, at the operating point chosen on that runtime).
 
     Args:
         runs: runtime -> engine of this model's ONNX file.
@@ -51,30 +53,35 @@ def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_ca
         val_cases: validation cases with ``image`` and ``label``.
         window: the sliding-window settings.
         mode: ``auto`` or ``never`` (largest-component post-processing).
+        thresholds: foreground operating points to choose from.
     Returns:
         runtime -> ``val_dice``, ``per_case`` (case_id -> Dice), ``postprocessing`` and
         ``parity`` (``max_abs_diff``, ``argmax_mismatches``, ``voxels``; None without a module).
     """
-    masks = {runtime: [] for runtime in runs}
-    parity = {runtime: {"max_abs_diff": 0.0, "argmax_mismatches": 0, "voxels": 0} for runtime in runs}
+    logits = {runtime: [] for runtime in runs}
+    references = []
+    max_diff = {runtime: 0.0 for runtime in runs}
     for case in val_cases:
         reference = torch_predict_volume(module, case["image"], window) if module is not None else None
+        references.append(reference)
         for runtime, engine in runs.items():
-            logits = predict_volume(engine, case["image"], window)
-            masks[runtime].append(to_mask(logits))
+            logits[runtime].append(predict_volume(engine, case["image"], window))
             if reference is not None:
-                row = parity[runtime]
-                row["max_abs_diff"] = max(row["max_abs_diff"], float(np.abs(logits - reference).max()))
-                row["argmax_mismatches"] += int((to_mask(reference) != masks[runtime][-1]).sum())
-                row["voxels"] += int(masks[runtime][-1].size)
+                max_diff[runtime] = max(max_diff[runtime], float(np.abs(logits[runtime][-1] - reference).max()))
     truths = [np.asarray(case["label"])[0] for case in val_cases]
     out = {}
     for runtime in runs:
-        decision = postprocessing.decide(masks[runtime], truths, mode)
+        decision = postprocessing.decide(logits[runtime], truths, mode, thresholds)
         per_case = {case["case_id"]: round(value, 6)
                     for case, value in zip(val_cases, decision.pop("per_case"))}
+        parity = None
+        if module is not None:
+            threshold = decision["foreground_threshold"]
+            parity = {"max_abs_diff": max_diff[runtime], "voxels": sum(int(x[0].size) for x in logits[runtime]),
+                      "argmax_mismatches": sum(int((to_mask(ref, threshold) != to_mask(got, threshold)).sum())
+                                               for ref, got in zip(references, logits[runtime]))}
         out[runtime] = {"val_dice": decision["val_dice"], "per_case": per_case, "postprocessing": decision,
-                        "parity": parity[runtime] if module is not None else None}
+                        "parity": parity}
     return out
 
 

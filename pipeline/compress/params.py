@@ -73,6 +73,11 @@ class SelectionParams(StrictModel):
     parity_atol: float = Field(default=1e-4, gt=0.0, le=1e-2,
                                description="the export parity gate (must equal export.parity_atol)")
     max_argmax_mismatches: int = Field(default=0, ge=0, description="must equal export.max_argmax_mismatches")
+    speed_tie: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="eligible candidates within this share of the fastest one's time per volume count as "
+                    "equally fast; among them the smallest paired val Dice drop ships (latency medians on a "
+                    "shared 2-core machine moved by ~8 % between two identical networks)")
 
 
 class CompressParams(StrictModel):
@@ -88,12 +93,18 @@ class CompressParams(StrictModel):
     keep_largest_component: Literal["auto", "never"] = Field(
         default="auto", description="auto: per model, keep only the largest connected component "
                                     "when that raises its validation Dice; never: argmax only")
+    foreground_thresholds: list[float] = Field(
+        default=[0.5], min_length=1, max_length=50,
+        description="foreground-probability operating points tried per two-class model on validation "
+                    "cases (0.5 = argmax is always tried); the one with the highest mean val Dice ships")
     val_every: int = Field(default=4, ge=1, description="validate every N epochs (and after the last)")
     val_after: float = Field(default=0.0, ge=0.0, lt=1.0, description="share of the epochs before the first validation")
     latency_repeats: int = Field(default=5, ge=1, le=1000, description="interleaved rounds per latency median")
     bootstrap_samples: int = Field(default=2000, ge=100, le=100000, description="paired-drop CI resamples")
     seed: int = Field(ge=0)
     threads: int = Field(default=2, ge=1, le=256, description="pinned, as in training")
+    workers: int = Field(default=1, ge=1, le=64,
+                         description="candidates trained side by side (CPU only), each at threads // workers threads")
     sw_overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
     sw_batch_size: int = Field(default=4, ge=1)
 
@@ -102,6 +113,8 @@ class CompressParams(StrictModel):
         names = [c.name for c in self.candidates]
         if len(set(names)) != len(names) or "teacher" in names:
             raise ValueError(f"candidate names must be unique and not 'teacher': {names}")
+        if any(not 0.0 < t < 1.0 for t in self.foreground_thresholds):
+            raise ValueError(f"foreground_thresholds must lie inside (0, 1): {self.foreground_thresholds}")
         if len(set(self.runtimes)) != len(self.runtimes):
             raise ValueError(f"runtimes are listed twice: {self.runtimes}")
         return self

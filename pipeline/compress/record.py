@@ -25,6 +25,7 @@ class ShippedModel(StrictModel):
     runtime: str
     runtime_version: str
     keep_largest_component: bool
+    foreground_threshold: float = 0.5  # operating point chosen on validation (pipeline.compress.postprocessing)
     val_dice: float
     volume_ms: float
     bytes: int

@@ -16,7 +16,9 @@ Every candidate is judged on each runtime against the teacher on that same runti
   the network computes cannot ship it; OpenVINO's CPU plugin was 20-40x further from a float64
   reference than torch on the default networks and failed the 1e-4 gate).
 
-Among the eligible (candidate, runtime) pairs the fastest per volume ships (ties: the smaller
+Among the eligible (candidate, runtime) pairs, those within ``speed_tie`` of the fastest per
+volume count as equally fast (two networks of one architecture differ only by timing noise), and
+of them the one with the smallest mean paired Dice drop ships (then the faster, then the smaller
 file). When none is eligible, nothing is shipped as "compressed": ``chosen`` is None, the
 reason names what each candidate missed, and the teacher alone is released on its fastest
 runtime. A failed or non-shippable candidate is recorded with its reason, never chosen.
@@ -87,11 +89,16 @@ def choose(rows: list[dict], selection, clusters: dict[str, str], samples: int, 
                 "reason": "no candidate met every target (" + _targets(selection) + "): nothing is "
                           "released as a compressed model; the teacher ships alone, on "
                           f"{fastest_teacher['runtime']} (its fastest runtime)"}
-    best = min(eligible, key=lambda r: (r["volume_ms"], r["bytes"]))
+    fastest = min(r["volume_ms"] for r in eligible)
+    tied = [r for r in eligible if r["volume_ms"] <= fastest * (1.0 + selection.speed_tie)]
+    best = min(tied, key=lambda r: (judgements[key(r)]["dice_drop"]["mean"], r["volume_ms"], r["bytes"]))
     judgements[key(best)]["verdict"] = "chosen"
     chosen = judgements[key(best)]
     drop = chosen["dice_drop"]
-    reason = (f"{best['name']} on {best['runtime']} is the fastest candidate meeting every target "
+    how = ("the fastest candidate" if len(tied) == 1 else
+           f"of the {len(tied)} candidates within {selection.speed_tie:.0%} of the fastest time per volume, "
+           "the one with the smallest paired val Dice drop")
+    reason = (f"{best['name']} on {best['runtime']} is {how} meeting every target "
               f"({_targets(selection)}): {best['volume_ms']:.1f} ms per volume vs the teacher's "
               f"{teachers[best['runtime']]['volume_ms']:.1f} ms ({chosen['speedup']:.2f}x), "
               f"{chosen['size_reduction']:.2f}x smaller, paired val Dice drop {drop['mean']:+.4f} "

@@ -19,7 +19,9 @@ reads the chosen one), the choice record (``CompressionRecord``) and the metrics
 from __future__ import annotations
 
 import json
+import multiprocessing
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,12 +85,14 @@ def run(params: CompressParams, paths: CompressPaths, progress=None) -> dict:
     guard.check_not_locked([c["case_id"] for c in calibration], splits, "INT8 calibration")
     modules, fits = {select.TEACHER: teacher}, {}
     with atomic_dir(Path(paths.candidates)) as folder:
+        trained = _train_all(params, teacher, train, val, recipe, window, soft, device, progress)
         for spec in params.candidates:
-            bar = progress(f"compress {spec.name}") if progress else None
-            net, fits[spec.name] = _train(spec, teacher, train, val, recipe, window, params, soft, device, bar)
+            net, fits[spec.name] = trained[spec.name]
             modules[spec.name] = net
             save_checkpoint(folder / f"{spec.name}.pt", _cpu_state(net),
-                            _candidate_config(config, spec, fits[spec.name], net, pinned))
+                            _candidate_config(config, spec, fits[spec.name], net,
+                                              {**pinned, "threads": fits[spec.name]["threads"]}))
+        determinism.pin(params.seed, params.threads)
         rows = _measure(modules, params, window, val, calibration)
     clusters = {c["case_id"]: str(c.get("patient_id") or c["case_id"]) for c in val}
     choice = select.choose(rows, params.selection, clusters, params.bootstrap_samples, params.seed)
@@ -106,6 +110,37 @@ def _recipe(config: dict, path: Path) -> RecipeParams:
     return RecipeParams.model_validate(config["recipe"])
 
 
+def _train_all(params: CompressParams, teacher, train, val, recipe, window, soft, device: str, progress) -> dict:
+    """Every candidate trained: name -> (network, fit record).
+
+    On the CPU with ``compress.workers`` > 1 the candidates train in that many worker processes
+    at ``threads // workers`` threads each: on the 2-core machine two 1-thread trainings side by
+    side do more steps per second than one after another at 2 threads (torch's second thread
+    adds about half a core's worth on these small 3D networks). Each candidate is seeded and
+    pinned the same way in any process, so its weights depend only on the seed and its thread
+    count (recorded in its checkpoint), not on which worker ran it or when.
+    """
+    workers = min(params.workers, len(params.candidates)) if device == "cpu" else 1
+    if workers <= 1:
+        out = {}
+        for spec in params.candidates:
+            bar = progress(f"compress {spec.name}") if progress else None
+            out[spec.name] = _train(spec, teacher, train, val, recipe, window, params, soft, device, bar)
+        return out
+    threads = max(1, params.threads // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=determinism.pin,
+                             initargs=(params.seed, threads)) as pool:
+        futures = {spec.name: pool.submit(_train, spec, teacher, train, val, recipe, window, params, soft, device,
+                                          None) for spec in params.candidates}
+        out = {}
+        for spec in params.candidates:
+            out[spec.name] = futures[spec.name].result()
+            print(f"compress: {spec.name} trained in {out[spec.name][1]['seconds']} s "
+                  f"({threads} thread(s), {workers} candidates at a time)", flush=True)
+        return out
+
+
 def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, soft, device, bar):
     torch.manual_seed(params.seed)
     if spec.method == "prune":
@@ -117,7 +152,8 @@ def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, s
     loss = loop.distillation_loss(kd_weight, params.distill.temperature, recipe.batch_dice)
     result = fit.fit(net, train, val, recipe, window.spatial_dims, spec.epochs, loss, params.seed, device,
                      params.val_every, soft if kd_weight > 0 else None, bar, params.val_after)
-    return net, {**result, "method": spec.method, "kd_weight": kd_weight, "epochs": spec.epochs}
+    return net, {**result, "method": spec.method, "kd_weight": kd_weight, "epochs": spec.epochs,
+                 "threads": torch.get_num_threads()}
 
 
 def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: list[dict],
@@ -146,7 +182,8 @@ def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: lis
             source, precision = sources[name]
             runs = {rt: e for (n, rt), e in opened.items() if n == name and not isinstance(e, str)}
             module = modules[source] if precision == "fp32" else None
-            results = measure.validation(runs, module, val, window, params.keep_largest_component)
+            results = measure.validation(runs, module, val, window, params.keep_largest_component,
+                                         params.foreground_thresholds)
             for runtime in runtimes:
                 engine = opened[name, runtime]
                 row = {"name": name, "source": source, "precision": precision, "runtime": runtime,
@@ -182,12 +219,14 @@ def _record(choice: dict, rows: list[dict], params: CompressParams, train, val, 
                                   checkpoint=f"{row['source']}.pt", runtime=row["runtime"],
                                   runtime_version=row["runtime_version"],
                                   keep_largest_component=row["postprocessing"]["keep_largest_component"],
+                                  foreground_threshold=row["postprocessing"]["foreground_threshold"],
                                   val_dice=row["val_dice"], volume_ms=row["volume_ms"], bytes=row["bytes"],
                                   dice_drop=judged["dice_drop"], speedup=judged["speedup"],
                                   size_reduction=judged["size_reduction"])
     teacher = ShippedModel(candidate=select.TEACHER, method="none", precision="fp32", checkpoint=None,
                            runtime=teacher_row["runtime"], runtime_version=teacher_row["runtime_version"],
                            keep_largest_component=teacher_row["postprocessing"]["keep_largest_component"],
+                           foreground_threshold=teacher_row["postprocessing"]["foreground_threshold"],
                            val_dice=teacher_row["val_dice"], volume_ms=teacher_row["volume_ms"],
                            bytes=teacher_row["bytes"])
     return CompressionRecord(teacher=teacher, compressed=compressed, reason=choice["reason"],
@@ -212,7 +251,7 @@ def _metrics(choice: dict, rows: list[dict], fits: dict, record: CompressionReco
             "teacher": record.teacher.model_dump(mode="json"), "candidates": rows,
             "training": {name: {k: v for k, v in f.items() if k != "per_case"} for name, f in fits.items()},
             "runtimes_available": engines.available(), "train_cases": n_train, "val_cases": n_val,
-            "threads": pinned["threads"], "seed": params.seed}
+            "threads": pinned["threads"], "workers": params.workers, "seed": params.seed}
 
 
 def _candidate_config(teacher_config: dict, spec: CandidateParams, result: dict, net, pinned: dict) -> dict:

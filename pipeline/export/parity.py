@@ -24,7 +24,8 @@ class ParityError(UserError):
 def compare(module, onnx_model, cases: list[dict], spec) -> list[dict]:
     """Per case: max |logit difference|, argmax mismatches, voxels, and Dice of the ONNX mask.
 
-    The logits and argmax masks are compared as they come out of the networks; the Dice is of
+    The logits, and the masks at the model's operating point (``spec.foreground_threshold``;
+    0.5 is the argmax), are compared as they come out of the networks; the Dice is of
     the ONNX mask after the post-processing ``spec`` asks for (what ``predict`` returns).
 
     Args:
@@ -37,10 +38,11 @@ def compare(module, onnx_model, cases: list[dict], spec) -> list[dict]:
     for case in cases:
         reference = torch_predict_volume(module, case["image"], spec)
         exported = predict_volume(onnx_model, case["image"], spec)
-        mask = to_mask(exported)
+        threshold = getattr(spec, "foreground_threshold", 0.5)
+        mask = to_mask(exported, threshold)
         rows.append({"case_id": case["case_id"], "voxels": int(mask.size),
                      "max_abs_diff": float(np.abs(reference - exported).max()),
-                     "argmax_mismatches": int((to_mask(reference) != mask).sum()),
+                     "argmax_mismatches": int((to_mask(reference, threshold) != mask).sum()),
                      "dice": dice(postprocess.apply(mask, spec), np.asarray(case["label"])[0])})
     return rows
 

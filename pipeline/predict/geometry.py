@@ -37,23 +37,27 @@ def preprocess(array: np.ndarray, affine: np.ndarray, spec: PreprocessingSpec) -
     return data, data["image"].as_tensor().numpy().astype(np.float32, copy=False)
 
 
-def invert(data: dict, logits: np.ndarray) -> np.ndarray:
-    """Class probabilities back on the input grid, then the argmax mask (uint8, spatial only).
+def invert(data: dict, logits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Class probabilities back on the input grid, then the mask (uint8, spatial only).
 
-    For two classes only one map goes back: the difference of the class probabilities
-    ``p1 - p0`` (``tanh`` of half the logit difference). Resampling is linear and the padding
-    that undoes the foreground crop is zero for every channel, so the inverted difference is
-    exactly the difference of the inverted probabilities and ``> 0`` is the two-channel argmax
-    (ties go to background in both), with half the memory on large inputs.
+    For two classes only one map goes back: the foreground probability's excess over the
+    model's operating point ``t``, ``(p1 - p0) - (2 t - 1) = 2 (p1 - t)`` (``p1 - p0`` is the
+    ``tanh`` of half the logit difference), and ``> 0`` is the mask. Resampling is linear, so the
+    inverted map is exactly the inverted probability's excess; the padding that undoes the
+    foreground crop is zero, which ``> 0`` reads as background whatever ``t`` (padding ``p1 - p0``
+    itself would read as ``p1 = 0.5``, foreground for any ``t < 0.5``). At ``t = 0.5`` this is the
+    two-channel argmax (ties to background in both), with half the memory on large inputs. More
+    classes take the argmax of the inverted probabilities.
 
     Args:
         data: the dict ``preprocess`` returned.
         logits: (classes, *spatial) in the preprocessed frame.
+        threshold: the model's foreground operating point (``spec.foreground_threshold``).
     """
     logits = np.asarray(logits, dtype=np.float32)
     if logits.shape[0] == 2:
-        margin = np.tanh(0.5 * (logits[1] - logits[0]))[None]
-        return (_to_input_grid(data, torch.from_numpy(margin))[0] > 0).astype(np.uint8)
+        excess = (np.tanh(0.5 * (logits[1] - logits[0])) - np.float32(2.0 * threshold - 1.0))[None]
+        return (_to_input_grid(data, torch.from_numpy(excess))[0] > 0).astype(np.uint8)
     probs = torch.softmax(torch.from_numpy(logits), dim=0)
     return _to_input_grid(data, probs).argmax(0).astype(np.uint8)
 

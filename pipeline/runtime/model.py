@@ -7,7 +7,7 @@ Typical use::
 
     model = OnnxModel.load("release/models/compressed.onnx")   # checks <file>.sha256
     logits = predict_volume(model, volume, model.spec)          # volume: (C, *spatial) float32,
-    mask = to_mask(logits)                                      # already preprocessed
+    mask = to_mask(logits, model.spec.foreground_threshold)   # volume already preprocessed
 
 ``OnnxModel.load`` reads the file's bytes once, compares their SHA-256 with the digest
 recorded beside it (``<file>.sha256``) or passed as ``expected_sha256``, and builds the

@@ -89,9 +89,27 @@ def blending_weights(patch_size: tuple[int, ...]) -> np.ndarray:
     return torch.clamp(weight, min=floor).numpy()
 
 
-def to_mask(logits: np.ndarray) -> np.ndarray:
-    """Class index per voxel (uint8) from logits (classes, *spatial)."""
-    return np.asarray(logits).argmax(0).astype(np.uint8)
+def to_mask(logits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Class index per voxel (uint8) from logits (classes, *spatial).
+
+    With two classes a voxel is foreground when its foreground probability exceeds
+    ``threshold`` (the model's operating point): ``softmax(l)[1] > t`` is
+    ``l1 - l0 > log(t / (1 - t))``, so no probabilities are formed; at 0.5 this is the argmax
+    (ties go to background in both). More classes take the argmax and accept only 0.5.
+    """
+    logits = np.asarray(logits)
+    if logits.shape[0] == 2:
+        return (logits[1] - logits[0] > margin_of(threshold)).astype(np.uint8)
+    if threshold != 0.5:
+        raise ValueError(f"a threshold ({threshold}) applies only to two-class logits, not {logits.shape[0]} classes")
+    return logits.argmax(0).astype(np.uint8)
+
+
+def margin_of(threshold: float) -> float:
+    """The logit difference ``l1 - l0`` at which the foreground probability equals ``threshold``."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be inside (0, 1), not {threshold}")
+    return float(np.log(threshold / (1.0 - threshold)))
 
 
 def check_volume(volume: np.ndarray, spec: WindowSpec) -> np.ndarray:

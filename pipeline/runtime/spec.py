@@ -62,3 +62,15 @@ class PreprocessingSpec(WindowSpec):
     keep_largest_component: bool = Field(
         default=False, description="after the argmax, keep only the largest connected foreground "
                                    "component (chosen on validation cases: pipeline.compress.postprocessing)")
+    foreground_threshold: float = Field(
+        default=0.5, gt=0.0, lt=1.0,
+        description="two-class models: a voxel is foreground when its foreground probability exceeds "
+                    "this operating point (0.5 is the argmax; chosen on validation cases: "
+                    "pipeline.compress.postprocessing)")
+
+    @model_validator(mode="after")
+    def _threshold_two_class(self) -> "PreprocessingSpec":
+        if self.foreground_threshold != 0.5 and len(self.labels) != 2:
+            raise ValueError(f"foreground_threshold {self.foreground_threshold} needs a two-class model; "
+                             f"this one has {len(self.labels)} labels (the argmax, 0.5, applies)")
+        return self

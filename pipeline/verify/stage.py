@@ -191,7 +191,7 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[dict], params: Veri
             start = time.perf_counter()
             logits = predict_volume(model, case["image"], model.spec)
             seconds = time.perf_counter() - start
-            pred = postprocess.apply(to_mask(logits), model.spec) == FOREGROUND
+            pred = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec) == FOREGROUND
             values = metrics.all_metrics(pred, truth, case["spacing"], params.nsd_tolerance_mm)
             masks[name][case["case_id"]] = pred
             rows[name].append({**_attributes(case), **values, "inference_ms": round(1000 * seconds, 3)})

@@ -83,3 +83,14 @@ def test_paired_drop_is_the_mean_of_per_case_differences_with_an_interval():
     assert same["mean"] == same["ci_lower"] == same["ci_upper"] == 0.0
     with pytest.raises(ValueError, match="different cases"):
         paired_drop(teacher, {"x": 1.0}, CLUSTERS, 100, 0)
+
+
+@pytest.mark.verifies("SRS-COMP-001", "SRS-COMP-003")
+def test_candidates_tied_on_speed_are_split_by_accuracy():
+    rows = [row(TEACHER, ms=300), row("scratch", ms=92, size=640, drop=0.003),
+            row("distilled", ms=99, size=640, drop=-0.005), row("fastest", ms=72, size=640, drop=-0.009)]
+    result = pick(rows[:3])
+    assert result["chosen"] == "distilled@ort"  # 99 ms is within 10 % of 92 ms: the smaller drop wins
+    assert "within 10% of the fastest" in result["reason"]
+    assert pick(rows[:3], TARGETS.model_copy(update={"speed_tie": 0.0}))["chosen"] == "scratch@ort"
+    assert pick(rows)["chosen"] == "fastest@ort"  # 72 ms: alone within 10 % of itself

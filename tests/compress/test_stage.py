@@ -117,3 +117,30 @@ def test_kd_loss_is_zero_for_identical_logits_and_positive_otherwise():
     logits = torch.randn(2, 2, 4, 4, 4)
     assert float(loop.kd_loss(logits, logits, 2.0)) == pytest.approx(0.0, abs=1e-6)
     assert float(loop.kd_loss(logits, -logits, 2.0)) > 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.verifies("SRS-TRAIN-002")
+def test_candidates_trained_side_by_side_equal_those_trained_in_turn(tmp_path):
+    """Worker processes change when a candidate trains, not what it learns: the same seed and
+    thread count give the same weights bit for bit."""
+    from pipeline.data.cache import load_cases
+    from pipeline.recipe import determinism
+    from pipeline.recipe.params import RecipeParams
+    from pipeline.runtime.spec import WindowSpec
+
+    cache, splits = tiny.make_cache(tmp_path)
+    teacher, config = load_checkpoint(tiny.make_teacher(tmp_path / "teacher.pt"))
+    loaded = load_cases(cache, json.loads(splits.read_text()), ["train", "val"])
+    recipe = RecipeParams.model_validate(config["recipe"])
+    window = WindowSpec(spatial_dims=3, patch_size=tiny.PATCH, sw_overlap=0.25, sw_batch_size=2)
+    soft = fit.teacher_logits(teacher, loaded["train"], recipe)
+    weights = {}
+    for workers, threads in ((1, 1), (2, 2)):
+        params = tiny.compress_params(workers=workers, threads=threads)
+        determinism.pin(params.seed, params.threads)
+        trained = compress_stage._train_all(params, teacher, loaded["train"], loaded["val"], recipe, window, soft,
+                                            "cpu", None)
+        weights[workers] = {name: (determinism.weights_sha256(net.state_dict()), result["threads"])
+                            for name, (net, result) in trained.items()}
+    assert weights[1] == weights[2] and {t for _, t in weights[2].values()} == {1}

@@ -50,3 +50,28 @@ def test_write_json_is_stable(tmp_path):
     write_json(tmp_path / "b.json", {"a": [1, 2], "b": 1})
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert json.loads((tmp_path / "a.json").read_text()) == {"a": [1, 2], "b": 1}
+
+
+@pytest.mark.verifies("SRS-PLAT-006")
+def test_shared_outputs_get_the_release_modes_and_others_stay_private(tmp_path):
+    import stat
+
+    from pipeline.core.atomic import SHARED_DIR_MODE, SHARED_FILE_MODE, atomic_dir, write_json
+
+    def mode(path):
+        return stat.S_IMODE(path.stat().st_mode)
+
+    with atomic_dir(tmp_path / "release", shared=True) as folder:
+        (folder / "models").mkdir(mode=0o700)
+        (folder / "models" / "m.onnx").write_bytes(b"x")
+        (folder / "models" / "m.onnx").chmod(0o600)
+    release = tmp_path / "release"
+    assert mode(release) == mode(release / "models") == SHARED_DIR_MODE == 0o755
+    assert mode(release / "models" / "m.onnx") == SHARED_FILE_MODE == 0o644
+    write_json(tmp_path / "manifest.json", {}, shared=True)
+    assert mode(tmp_path / "manifest.json") == 0o644
+    with atomic_dir(tmp_path / "quarantine") as folder:
+        (folder / "index.json").write_text("{}")
+    assert mode(tmp_path / "quarantine") == 0o700  # not shared unless asked
+    write_json(tmp_path / "private.json", {})
+    assert mode(tmp_path / "private.json") == 0o600

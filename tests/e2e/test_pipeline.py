@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +81,7 @@ def first_run(repo):
     return done
 
 
-@pytest.mark.verifies("SRS-PLAT-005", "SRS-DOC-003", "SRS-COMP-005")
+@pytest.mark.verifies("SRS-PLAT-005", "SRS-DOC-003", "SRS-COMP-005", "SRS-PLAT-006")
 def test_dvc_repro_leaves_a_complete_release(repo, first_run):
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     for stage in stages:
@@ -98,6 +99,11 @@ def test_dvc_repro_leaves_a_complete_release(repo, first_run):
     assert ("models/compressed.onnx" in released) is compress["compressed"]
     if not compress["compressed"]:
         assert vnv["criteria"]["VAL-002"]["status"] == "FAIL" and vnv["release_status"] == "not releasable"
+    # one file-mode policy under release/ (SRS-PLAT-006)
+    modes = {path.relative_to(repo).as_posix(): stat.S_IMODE(path.stat().st_mode)
+             for path in [repo / "release", *(repo / "release").rglob("*")] if not path.is_symlink()}
+    wrong = {p: oct(m) for p, m in modes.items() if m != (0o755 if (repo / p).is_dir() else 0o644)}
+    assert not wrong, wrong
 
 
 @pytest.mark.verifies("SRS-PLAT-005")

@@ -34,3 +34,20 @@ def test_volume_with_infinite_value_is_refused():
     volume[0, 1, 2, 3] = np.inf
     with pytest.raises(UserError, match="1 NaN or infinite"):
         check_volume(volume, spec)
+
+
+@pytest.mark.verifies("SRS-COMP-004")
+def test_mask_at_an_operating_point_is_the_foreground_probability_above_it():
+    from pipeline.runtime.sliding import margin_of, to_mask
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 6, 5, 4)).astype(np.float32)
+    probability = torch.softmax(torch.from_numpy(logits), 0)[1].numpy()
+    assert np.array_equal(to_mask(logits), logits.argmax(0))
+    for threshold in (0.5, 0.3, 0.15, 0.8):
+        assert np.array_equal(to_mask(logits, threshold), (probability > threshold).astype(np.uint8))
+    assert margin_of(0.5) == 0.0
+    with pytest.raises(ValueError, match="two-class"):
+        to_mask(np.zeros((3, 2, 2), np.float32), 0.3)
+    with pytest.raises(ValueError, match="inside"):
+        margin_of(1.0)
