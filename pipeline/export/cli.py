@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--choice", default="models/compression.json", help="compress stage's choice")
     parser.add_argument("--cache", default="data/preprocessed", help="preprocessed cache")
     parser.add_argument("--splits", default="data/splits.json", help="splits JSON")
+    parser.add_argument("--fingerprint", default="metrics/fingerprint.json",
+                        help="data-set fingerprint (its acquisition ranges are written into the model files)")
     parser.add_argument("--out", default="release/models", help="folder for the ONNX files")
     parser.add_argument("--metrics", default="metrics/export.json", help="metrics JSON")
     parser.add_argument("--train-metrics", default="metrics/train.json", help="where a training run ID may be")
@@ -34,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
 
     paths = stage.ExportPaths(teacher=Path(args.teacher), candidates=Path(args.candidates), choice=Path(args.choice),
                               cache=Path(args.cache), splits=Path(args.splits), out_dir=Path(args.out),
-                              metrics=Path(args.metrics))
+                              metrics=Path(args.metrics), fingerprint=Path(args.fingerprint))
     for path in (paths.teacher, paths.choice, paths.splits):
         if not path.is_file():
             raise UserError(f"{path} not found: run the train and compress stages first")

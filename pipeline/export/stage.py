@@ -42,6 +42,7 @@ class ExportPaths:
     splits: Path
     out_dir: Path
     metrics: Path
+    fingerprint: Path | None = None  # the preprocess fingerprint: its acquisition ranges go into each file
 
 
 def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
@@ -62,16 +63,18 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
     shipped = {"teacher": (Path(paths.teacher), record.teacher)}
     if record.compressed is not None:
         shipped["compressed"] = (Path(paths.candidates) / record.compressed.checkpoint, record.compressed)
+    ranges = meta.acquisition_ranges_from_file(Path(paths.fingerprint)) if paths.fingerprint else None
     splits = json.loads(Path(paths.splits).read_text())
     val = load_cases(Path(paths.cache), splits, ["val"])["val"]
     results, loaded = {}, {}
-    with atomic_dir(Path(paths.out_dir)) as tmp:
+    with atomic_dir(Path(paths.out_dir), shared=True) as tmp:  # release/models: the shared file modes
         for role, (checkpoint, model) in shipped.items():
             module, config = load_checkpoint(checkpoint)
-            spec = build_spec(preprocess, config, params, model.keep_largest_component)
+            spec = build_spec(preprocess, config, params, model.keep_largest_component, model.foreground_threshold)
             data = meta.build_metadata(role, params.model_version, git_commit, training_run_id, spec,
                                        params.intended_use, str(config.get("weights_sha256", "unknown")),
-                                       _compression(role, model), runtime=model.runtime)
+                                       _compression(role, model), runtime=model.runtime,
+                                       acquisition=ranges)
             written = export_onnx(module, tmp / f"{role}.onnx", spec.spatial_dims, spec.in_channels,
                                   spec.patch_size, params.opset, params.exporter, data)
             onnx_model = OnnxModel.load(tmp / f"{role}.onnx", threads=params.threads)
@@ -84,7 +87,8 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
                              "candidate": model.candidate, "precision": model.precision,
                              "runtime": onnx_model.runtime, "runtime_version": onnx_model.engine.version,
                              "parity_cases": rows, "parity": parity.summarise(rows),
-                             "keep_largest_component": spec.keep_largest_component}
+                             "keep_largest_component": spec.keep_largest_component,
+                             "foreground_threshold": spec.foreground_threshold}
         latency = _volume_latency(loaded, val, params.latency_repeats)
     metrics = _metrics(params, results, latency, record)
     write_json(Path(paths.metrics), metrics)
@@ -92,7 +96,7 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
 
 
 def build_spec(preprocess, config: dict, export: ExportParams,
-               keep_largest_component: bool = False) -> PreprocessingSpec:
+               keep_largest_component: bool = False, foreground_threshold: float = 0.5) -> PreprocessingSpec:
     """The spec from the ``preprocess`` params, a checkpoint's training config and ``export``.
 
     Args:
@@ -100,6 +104,7 @@ def build_spec(preprocess, config: dict, export: ExportParams,
         config: the checkpoint's ``config`` (patch size, dims, orientation).
         export: the ``export`` section (labels, sliding-window overlap and batch).
         keep_largest_component: the post-processing chosen for this model on validation cases.
+        foreground_threshold: the operating point chosen for this model on validation cases.
     """
     return PreprocessingSpec(
         spatial_dims=int(config["spatial_dims"]), in_channels=int(config.get("in_channels", 1)),
@@ -108,7 +113,7 @@ def build_spec(preprocess, config: dict, export: ExportParams,
         crop_foreground=preprocess.crop_foreground, crop_threshold=float(preprocess.crop_threshold),
         crop_margin=preprocess.crop_margin, patch_size=[int(v) for v in config["patch_size"]],
         sw_overlap=export.sw_overlap, sw_batch_size=export.sw_batch_size, labels=list(export.labels),
-        keep_largest_component=keep_largest_component)
+        keep_largest_component=keep_largest_component, foreground_threshold=foreground_threshold)
 
 
 def _compression(role: str, model: ShippedModel) -> dict[str, str]:

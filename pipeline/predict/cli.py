@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pipeline.runtime.engines import RUNTIMES
@@ -13,7 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "predict", help="segment a DICOM series folder, a NIfTI file or a 2D image with an ONNX model",
         description="Checks the model's SHA-256 (MODEL.onnx.sha256), preprocesses as in training, runs "
                     "sliding-window inference on the runtime the model file records (chosen by "
-                    "measurement) and writes the mask on the input's grid.")
+                    "measurement) and writes the mask on the input's grid, with a JSON report of each "
+                    "connected lesion's volume (mL). The input is first checked against the intended use "
+                    "(DICOM modality; voxel spacing and image size within the ranges the model file "
+                    "carries) by the rule in pipeline/predict/data/intended_use.yaml.")
     parser.add_argument("model", help="the .onnx file (release/models/compressed.onnx or teacher.onnx)")
     parser.add_argument("input", help="a DICOM series folder, a .nii/.nii.gz file or a 2D image")
     parser.add_argument("output", help="*.nii.gz / *.nii, *.dcm (DICOM SEG, DICOM input) or *.png (2D input)")
@@ -25,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--voxel-spacing", type=float, nargs=3, default=None, metavar=("X", "Y", "Z"),
                         help="voxel size in mm of a NIfTI file that records no geometry (qform and sform codes 0)")
     parser.add_argument("--sha256", default=None, help="require this SHA-256 instead of the sidecar's")
+    parser.add_argument("--report", default=None, metavar="PATH",
+                        help="the JSON report of lesion volumes (default: OUTPUT with its mask suffix "
+                             "replaced by .json, e.g. mask.nii.gz -> mask.json)")
+    parser.add_argument("--outside-intended-use", action="store_true",
+                        help="run even where the input is outside the intended use (not validated: "
+                             "printed as a warning and recorded in the report)")
     parser.set_defaults(func=main)
 
 
@@ -33,7 +43,13 @@ def main(args: argparse.Namespace) -> int:
 
     summary = predict(Path(args.model), Path(args.input), Path(args.output), threads=args.threads,
                       pixel_spacing_mm=args.pixel_spacing, expected_sha256=args.sha256, runtime=args.runtime,
-                      voxel_spacing_mm=tuple(args.voxel_spacing) if args.voxel_spacing else None)
+                      voxel_spacing_mm=tuple(args.voxel_spacing) if args.voxel_spacing else None,
+                      report_path=Path(args.report) if args.report else None,
+                      outside_intended_use=args.outside_intended_use)
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    volume = f"{summary['volume_ml']:.3f} mL" if summary["volume_ml"] is not None else "2D"
     print(f"predict: {summary['runtime']}: {summary['format']} mask {summary['input_shape']} -> {summary['output']} "
-          f"({summary['foreground_voxels']} foreground voxels, {summary['seconds']} s)")
+          f"({summary['foreground_voxels']} foreground voxels, {summary['lesions']} lesion(s), {volume}, "
+          f"{summary['seconds']} s); report {summary['report']}")
     return 0

@@ -20,6 +20,11 @@ from pipeline.core.errors import UserError
 NIFTI = (".nii", ".nii.gz")
 SPACING_RANGE_MM = (0.01, 50.0)  # a voxel edge outside this is a broken header, not a CT
 IMAGES_2D = (".png", ".tif", ".tiff", ".gif", ".jpg", ".jpeg", ".bmp")
+FRAMES = {  # what the millimetres of each input kind's own affine mean
+    "dicom": "DICOM patient coordinates (LPS, mm); voxel index (slice, row, column) of the series volume",
+    "nifti": "NIfTI world coordinates (RAS, mm, the file's sform/qform); voxel index (i, j, k) of the file",
+    "image": "image plane (mm from the first pixel's centre at the stated pixel spacing); index (row, column)",
+}
 
 
 @dataclass
@@ -79,7 +84,8 @@ def read_dicom_series(folder: Path) -> InputImage:
     _check_array(volume.array, str(folder))
     _check_spacing(np.linalg.norm(volume.affine[:3, :3], axis=0), str(folder))
     image = InputImage(kind="dicom", array=volume.array, affine=LPS_TO_RAS @ volume.affine,
-                       extra={"datasets": datasets, "volume": volume})
+                       extra={"datasets": datasets, "volume": volume, "input_affine": volume.affine,
+                              "frame": FRAMES["dicom"]})
     return _canonical(image)
 
 
@@ -112,7 +118,7 @@ def read_nifti(path: Path, voxel_spacing_mm: tuple[float, float, float] | None =
         raise UserError(f"{path} records its own geometry: --voxel-spacing is only for files that do not")
     _check_spacing(np.linalg.norm(affine[:3, :3], axis=0), str(path))
     image = InputImage(kind="nifti", array=array.astype(np.float32), affine=affine,
-                       extra={"nifti": nii})
+                       extra={"nifti": nii, "input_affine": affine, "frame": FRAMES["nifti"]})
     return _canonical(image)
 
 
@@ -131,7 +137,8 @@ def read_image_2d(path: Path, pixel_spacing_mm: float) -> InputImage:
     if array.ndim != 2:
         raise UserError(f"{path} has shape {array.shape}: expected a 2D grey image")
     affine = np.diag([pixel_spacing_mm, pixel_spacing_mm, 1.0])
-    return InputImage(kind="image", array=array.astype(np.float32), affine=affine)
+    return InputImage(kind="image", array=array.astype(np.float32), affine=affine,
+                      extra={"input_affine": affine, "frame": FRAMES["image"]})
 
 
 def to_input_order(image: InputImage, mask: np.ndarray) -> np.ndarray:
@@ -139,6 +146,12 @@ def to_input_order(image: InputImage, mask: np.ndarray) -> np.ndarray:
     if image.back is None:
         return mask
     return np.ascontiguousarray(nio.apply_orientation(mask, image.back))
+
+
+def input_geometry(image: InputImage) -> tuple[np.ndarray, str]:
+    """The input's own index -> mm affine (in its own array order, as ``to_input_order`` gives) and
+    what its coordinates mean (``FRAMES``)."""
+    return np.asarray(image.extra["input_affine"], dtype=np.float64), image.extra["frame"]
 
 
 def _canonical(image: InputImage) -> InputImage:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from pipeline.core.errors import UserError
-from pipeline.predict import geometry, reader, writer
+from pipeline.predict import geometry, intended_use, lesions, reader, report, writer
 from pipeline.runtime import postprocess
 from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume
@@ -14,7 +14,8 @@ from pipeline.runtime.sliding import predict_volume
 
 def predict(model_path: Path, input_path: Path, output_path: Path, threads: int = 2,
             pixel_spacing_mm: float | None = None, expected_sha256: str | None = None,
-            runtime: str | None = None, voxel_spacing_mm: tuple[float, float, float] | None = None) -> dict:
+            runtime: str | None = None, voxel_spacing_mm: tuple[float, float, float] | None = None,
+            report_path: Path | None = None, outside_intended_use: bool = False) -> dict:
     """Segment one input with an exported ONNX model.
 
     Args:
@@ -27,11 +28,17 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
         runtime: run on this runtime instead of the one the model file records (the one its
             verification ran on).
         voxel_spacing_mm: the voxel size of a NIfTI input that records no geometry.
+        report_path: where the JSON report goes (default: the output's name with ``.json``).
+        outside_intended_use: run even where the intended-use rule refuses the input (recorded
+            in the report, with a warning).
     Returns:
-        a summary (format, shapes, foreground voxels, seconds).
+        a summary (format, shapes, foreground voxels, lesions and total mL, report path,
+        warnings, seconds).
     """
     start = time.perf_counter()
     check_paths(Path(model_path), Path(input_path), Path(output_path))
+    report_path = Path(report_path) if report_path is not None else report.default_path(Path(output_path))
+    report.check_path(report_path, Path(model_path), Path(input_path), Path(output_path))
     model = OnnxModel.load(Path(model_path), expected_sha256=expected_sha256, threads=threads, runtime=runtime)
     spec = model.spec
     spacing = pixel_spacing_mm if pixel_spacing_mm is not None else spec.target_spacing_mm[0]
@@ -40,17 +47,29 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
         raise UserError(f"input {input_path} is {image.array.ndim}D (shape {image.array.shape}), "
                         f"the model {model_path} expects {spec.spatial_dims}D")
     writer.output_kind(Path(output_path), image)  # refuse a wrong output name before the work
+    use = intended_use.check(image, model.metadata, allow_outside=outside_intended_use)
     data, volume = geometry.preprocess(image.array, image.affine, spec)
     if min(volume.shape[1:]) < 1:
         raise UserError(_emptied(input_path, image.array, spec))
     logits = predict_volume(model, volume, spec)
-    mask = postprocess.apply(geometry.invert(data, logits), spec)
-    kind = writer.write(Path(output_path), image, mask, model.metadata, spec.labels)
+    mask = postprocess.apply(geometry.invert(data, logits, spec.foreground_threshold), spec)
+    own_affine, frame = reader.input_geometry(image)
+    in_order = reader.to_input_order(image, mask)
+    measured = lesions.measure(in_order, own_affine, spec.labels)
+    descriptions = report.seg_descriptions(measured, use, spec.labels) if image.kind == "dicom" else None
+    kind = writer.write(Path(output_path), image, mask, model.metadata, spec.labels, descriptions)
+    seconds = round(time.perf_counter() - start, 3)
+    report.write(report_path, report.build(
+        source=Path(input_path), input_kind=image.kind, input_shape=list(in_order.shape), output=Path(output_path),
+        output_format=kind, model_path=Path(model_path), model=model, lesions=measured, frame=frame,
+        affine=own_affine, intended_use=use, seconds=seconds))
     return {"model": str(model_path), "model_sha256": model.sha256, "runtime": model.runtime,
             "input": str(input_path),
             "output": str(output_path), "format": kind, "input_shape": list(image.array.shape),
             "network_shape": list(volume.shape[1:]), "foreground_voxels": int((mask > 0).sum()),
-            "seconds": round(time.perf_counter() - start, 3)}
+            "lesions": measured["total"]["lesions"], "volume_ml": measured["total"]["volume_ml"],
+            "report": str(report_path), "warnings": list(use["warnings"]),
+            "outside_intended_use": use["outside_intended_use"], "seconds": seconds}
 
 
 def check_paths(model: Path, source: Path, output: Path) -> None:

@@ -35,7 +35,8 @@ def output_kind(path: Path, image: InputImage) -> str:
                     "(DICOM SEG, DICOM input) or *.png (2D input)")
 
 
-def write(path: Path, image: InputImage, mask: np.ndarray, metadata: dict[str, str], labels: list[str]) -> str:
+def write(path: Path, image: InputImage, mask: np.ndarray, metadata: dict[str, str], labels: list[str],
+          descriptions: tuple[str, dict[int, str]] | None = None) -> str:
     """Write ``mask`` (canonical grid of ``image``) to ``path`` atomically; return the format.
 
     Args:
@@ -44,12 +45,14 @@ def write(path: Path, image: InputImage, mask: np.ndarray, metadata: dict[str, s
         mask: class index per voxel on the canonical input grid.
         metadata: the model file's metadata (version, role) for the SEG's algorithm identification.
         labels: class names by index.
+        descriptions: for a DICOM SEG, its SeriesDescription and each segment's SegmentDescription
+            (the lesion count and volumes: ``report.seg_descriptions``).
     """
     kind = output_kind(path, image)
     if kind == "nifti":
         data = _nifti_bytes(image, mask, gz=Path(path).name.lower().endswith(".gz"))
     elif kind == "seg":
-        data = _seg_bytes(image, mask, metadata, labels)
+        data = _seg_bytes(image, mask, metadata, labels, descriptions)
     else:
         data = _png_bytes(mask, len(labels))
     with atomic_file(Path(path), mode="wb") as handle:
@@ -76,7 +79,8 @@ def _nifti_bytes(image: InputImage, mask: np.ndarray, gz: bool) -> bytes:
     return raw
 
 
-def _seg_bytes(image: InputImage, mask: np.ndarray, metadata: dict[str, str], labels: list[str]) -> bytes:
+def _seg_bytes(image: InputImage, mask: np.ndarray, metadata: dict[str, str], labels: list[str],
+               texts: tuple[str, dict[int, str]] | None = None) -> bytes:
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
@@ -101,6 +105,12 @@ def _seg_bytes(image: InputImage, mask: np.ndarray, metadata: dict[str, str], la
         software_versions=metadata.get("model_version", "unknown"), device_serial_number="none",
         content_label="PREDICTION", content_description="Automatic segmentation: review before use",
         omit_empty_frames=False)
+    if texts is not None:
+        series, per_segment = texts
+        seg.SeriesDescription = series[:64]  # LO
+        for item in seg.SegmentSequence:
+            if int(item.SegmentNumber) in per_segment:
+                item.SegmentDescription = per_segment[int(item.SegmentNumber)][:1024]  # ST
     buffer = io.BytesIO()
     seg.save_as(buffer)
     return buffer.getvalue()

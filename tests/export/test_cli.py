@@ -32,7 +32,8 @@ def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
     assert main(["--params", "params.yaml", "compress", *common, "--candidates", "candidates",
                  "--choice", "choice.json", "--metrics", "compress.json"]) == 0
     assert main(["--params", "params.yaml", "export", *common, "--candidates", "candidates", "--choice",
-                 "choice.json", "--out", "release", "--metrics", "export.json"]) == 0
+                 "choice.json", "--out", "release", "--metrics", "export.json",
+                 "--fingerprint", str(tiny.make_fingerprint(tmp_path / "fingerprint.json"))]) == 0
     import mlflow
 
     runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")
@@ -45,4 +46,6 @@ def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
     for role in ("teacher", "compressed"):  # the validation decision travels in the file (SRS-COMP-004)
         model = OnnxModel.load(tmp_path / "release" / f"{role}.onnx")
         assert model.spec.keep_largest_component is choice[role]["keep_largest_component"]
+        assert model.spec.foreground_threshold == choice[role]["foreground_threshold"]
+        assert json.loads(model.metadata["acquisition_ranges"])["shape_max"] == list(tiny.SHAPE)
         assert model.runtime == choice[role]["runtime"]  # and so does the runtime chosen by measurement

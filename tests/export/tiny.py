@@ -48,6 +48,13 @@ def make_cache(root: Path, patients: int = 8) -> tuple[Path, Path]:
     return folder, root / "splits.json"
 
 
+def make_fingerprint(path: Path) -> Path:
+    """A data-set fingerprint of the tiny cache's acquisition (the ``all`` summary export reads)."""
+    write_json(path, {"all": {"cases": 8, "spacing_min": [1.0, 1.0, 2.0], "spacing_max": [1.0, 1.0, 2.0],
+                              "shape_min": list(SHAPE), "shape_max": list(SHAPE), "manufacturers": ["x"]}})
+    return path
+
+
 def make_teacher(path: Path, seed: int = 0) -> Path:
     """A random-init tiny UNet saved as the train stage saves ``models/teacher.pt``."""
     torch.manual_seed(seed)
