@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "pipeline.verify.cli",
     "pipeline.trace.cli",
     "pipeline.techfile.cli",
+    "pipeline.governance.cli",  # release approve | revoke | verify | diff, soup review
 )
 
 EXIT_USER_ERROR = 2

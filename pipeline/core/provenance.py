@@ -33,12 +33,26 @@ def git_commit(repo: Path = Path(".")) -> str:
     return commit + ("-dirty" if dirty else "")
 
 
+# Signed approvals of a release (``pipeline.governance``): committing them does not change the
+# release they sign, so commits that touch nothing else do not count as the release's commit.
+SIGNATURE_RECORDS = "governance/approvals"
+
+
 def head_commit(repo: Path = Path(".")) -> str | None:
-    """The commit checked out in ``repo`` (no ``-dirty`` suffix); None outside a git checkout."""
+    """The commit checked out in ``repo`` (no ``-dirty`` suffix); None outside a git checkout.
+
+    Commits that only add or change approval records (``SIGNATURE_RECORDS``) are skipped: the
+    release built from the commit below them is the same release.
+    """
     try:
-        return _git(repo, "rev-parse", "HEAD")
+        head = _git(repo, "rev-parse", "HEAD")
     except (OSError, subprocess.CalledProcessError):
         return None
+    try:
+        last = _git(repo, "log", "-1", "--format=%H", "HEAD", "--", ".", f":(exclude){SIGNATURE_RECORDS}")
+    except (OSError, subprocess.CalledProcessError):
+        return head
+    return last or head
 
 
 def uncommitted_changes(repo: Path = Path("."), lock_name: str = str(LOCK_FILE)) -> list[str] | None:

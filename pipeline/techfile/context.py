@@ -18,6 +18,10 @@ from pipeline.core.errors import UserError
 from pipeline.core.provenance import DOCUMENT_STAGES
 from pipeline.core.provenance import file_sha256
 from pipeline.core.yaml_io import load_yaml
+from pipeline.governance.changes import load_report
+from pipeline.governance.paths import CHANGES_DIR
+from pipeline.governance.soup_review import locked_versions, review_states
+from pipeline.governance.views import approvals_view
 from pipeline.techfile import architecture, documents, inputs, plots, pms, provenance, riskfile, soup
 from pipeline.techfile.manifest import released_files
 from pipeline.techfile.params import TechfileParams
@@ -68,6 +72,8 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
                              None if paths.at(i.junit).is_file() else i.junit)
     product = _product(params, paths.at(i.pyproject))
     soup_rows = soup.soup_list(paths.at(i.lock_file), paths.at(i.pyproject), soup.load_purposes())
+    reviews = review_states(Path(paths.root), locked_versions(paths.at(i.lock_file)))
+    soup_rows = soup.apply_reviews(soup_rows, reviews)  # signed reviews in governance/soup_reviews
     _check_ids(soup_rows, design.requirements, "SOUP purposes (pipeline/techfile/data/soup.yaml)")
     edges = architecture.data_flow(trace.stages)
     criteria_status = {cid: r["status"] for cid, r in vnv["criteria"].items()}
@@ -124,6 +130,10 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         "released_groups": _groups(released),
         "mdr_index": regulatory["mdr_annex_ii"], "clauses": regulatory["clauses"],
         "pccp": regulatory["pccp"],
+        # release governance: the policy and approvers (the signatures are in approvals.html, outside
+        # the manifest they sign) and the change report of `release diff`, when one was written
+        "governance": approvals_view(Path(paths.root)),
+        "changes": load_report(paths.at(params.release_dir) / CHANGES_DIR.name),
     }
 
 

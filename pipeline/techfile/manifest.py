@@ -5,25 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.core.atomic import write_json
-from pipeline.core.provenance import file_sha256
+from pipeline.governance.release_files import released_files
 
-
-def released_files(release_dir: Path, exclude: Path) -> list[dict]:
-    """``path``, ``sha256`` and ``bytes`` of every file under ``release_dir``, sorted by path.
-
-    Args:
-        release_dir: the release folder.
-        exclude: the manifest itself (not listed in itself).
-    """
-    root = Path(release_dir)
-    files = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.resolve() == Path(exclude).resolve() or any(part.startswith(".") for part in
-                                                             path.relative_to(root).parts):
-            continue
-        files.append({"path": path.relative_to(root).as_posix(), "sha256": file_sha256(path),
-                      "bytes": path.stat().st_size})
-    return files
+__all__ = ["released_files", "write_manifest"]
 
 
 def write_manifest(path: Path, release_dir: Path, build: dict, status: dict,
@@ -42,5 +26,5 @@ def write_manifest(path: Path, release_dir: Path, build: dict, status: dict,
                 "dvc_lock_evidence_sha256": build["dvc_lock_sha256"], "mlflow_runs": dict(sorted(runs.items())),
                 "release_status": status["status"], "reasons": status["reasons"],
                 "files": released_files(Path(release_dir), Path(path))}
-    write_json(Path(path), manifest)
+    write_json(Path(path), manifest, shared=True)
     return manifest

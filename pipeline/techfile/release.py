@@ -31,7 +31,7 @@ def build_identity(root: Path, dvc_lock: Path) -> dict:
     if commit is None:
         raise UserError(f"{root} is not a git checkout: the release date and identity come "
                         "from the git commit")
-    done = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%cI"],
+    done = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%cI", commit],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0 or not done.stdout.strip():
         raise UserError(f"cannot read the commit date in {root}: {done.stderr.strip()}")

@@ -30,15 +30,16 @@ def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
     return env
 
 
-def render_html(context: dict, templates: Path = TEMPLATES) -> str:
+def render_html(context: dict, templates: Path = TEMPLATES, template: str = BOOK) -> str:
     """The HTML book; a value the templates need but the context lacks is a ``UserError``.
 
     Args:
         context: from ``context.gather``.
         templates: the template folder.
+        template: the page (the book by default).
     """
     try:
-        return environment(templates).get_template(BOOK).render(**context)
+        return environment(templates).get_template(template).render(**context)
     except jinja2.UndefinedError as exc:
         raise UserError(f"technical file template needs a value the recorded run does not "
                         f"provide: {exc.message}") from None

@@ -171,3 +171,20 @@ def _safe_dist(name: str) -> md.Distribution | None:
         return md.distribution(name)
     except md.PackageNotFoundError:
         return None
+
+
+def apply_reviews(rows: list[dict], states: dict[str, dict]) -> list[dict]:
+    """Rows with the signed known-anomaly reviews (``governance/soup_reviews``) applied: ``done``
+    for the reviewed version, ``open`` again when the locked version changed since the review.
+
+    Args:
+        rows: from ``soup_list``.
+        states: from ``pipeline.governance.soup_review.review_states``.
+    """
+    out = []
+    for row in rows:
+        state = states.get(canonicalize_name(row["name"]))
+        if state is not None:
+            row = {**row, "anomaly_review": state["state"], "anomaly_notes": state["note"]}
+        out.append(row)
+    return out

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
-from pipeline.core.atomic import atomic_dir
+from pathlib import Path
+
+from pipeline.core.atomic import atomic_dir, atomic_file
+from pipeline.core.provenance import file_sha256
+from pipeline.governance.views import approvals_view
 from pipeline.techfile import render
 from pipeline.techfile.context import TechfilePaths, gather
 from pipeline.techfile.manifest import write_manifest
@@ -14,6 +18,8 @@ from pipeline.techfile.sbom import build_sbom
 HTML_NAME = "technical_file.html"
 PDF_NAME = "technical_file.pdf"
 SBOM_NAME = "sbom.cdx.json"
+APPROVALS_TEMPLATE = "approvals.html.j2"
+APPROVALS_NAME = "approvals.html"  # not in the manifest (governance.paths.UNSIGNED_PAGES)
 
 
 def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = True) -> dict:
@@ -34,7 +40,7 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
                        "serial": sbom["serialNumber"], "spec": sbom["specVersion"]}
     html = render.render_html(context)
     out = paths.at(params.out)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, shared=True) as tmp:  # release/techfile: the shared file modes
         tmp.chmod(0o755)  # handed over: readable by others (mkdtemp creates 0700)
         (tmp / HTML_NAME).write_text(html, encoding="utf-8")
         (tmp / SBOM_NAME).write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
@@ -45,6 +51,22 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
     manifest = write_manifest(paths.at(params.manifest), paths.at(params.release_dir),
                               context["build"], context["release"], context["runs"])
     paths.at(params.manifest).chmod(0o644)
+    write_approvals_page(context, paths, out / APPROVALS_NAME, paths.at(params.manifest))
     return {"status": context["release"]["status"], "reasons": context["release"]["reasons"],
             "html": str(out / HTML_NAME), "pdf": str(out / PDF_NAME) if pdf else None,
             "files": len(manifest["files"])}
+
+
+def write_approvals_page(context: dict, paths: TechfilePaths, target: Path, manifest: Path) -> None:
+    """The signatures over the manifest just written, each marked whether it signs it.
+
+    Args:
+        context: the gathered context (product, build).
+        paths: the repository root.
+        target: ``release/techfile/approvals.html``.
+        manifest: ``release/manifest.json``.
+    """
+    governance = approvals_view(Path(paths.root), file_sha256(manifest))
+    html = render.render_html({**context, "governance": governance}, template=APPROVALS_TEMPLATE)
+    with atomic_file(target, shared=True) as handle:
+        handle.write(html)

@@ -20,4 +20,10 @@ Decisions worth knowing:
   produced (``dvc.lock`` dependency hashes, MLflow input tags, model and evidence SHA-256 in
   ``vnv.json``) is suspect until the evidence is produced again by ``dvc repro``: evidence
   cannot be reviewed into validity.
+- Change impact runs both ways: an item edited since its review also marks the items it links to
+  (its parents) suspect, and a stage output recorded with a new hash marks the criteria results
+  and explanation evidence produced from the old one suspect until their stage runs again.
+- ``trace check`` (not the site, which is rendered inside ``dvc repro``) adds the ``approval``
+  gate: ``python -m pipeline release verify``'s findings (``pipeline.governance``). The site's
+  ``approvals.html`` lists the signatures and revocations; it is not listed in the manifest.
 """

@@ -56,6 +56,19 @@ def check(trace: Trace, as_of: str | None = None) -> list[Problem]:
     return problems
 
 
+def approval_problems(trace: Trace) -> list[Problem]:
+    """The ``approval`` gate: ``release verify``'s findings (missing, invalid, revoked or stale
+    signatures, released files changed since approval).
+
+    Not part of ``check``: the documents rendered inside ``dvc repro`` must not depend on the
+    approvals that sign them, or every approval would change what it signs. ``trace check`` adds it.
+    """
+    from pipeline.governance.verify import verify_release
+
+    return [Problem("approval", f.subject, f"{f.kind}: {f.message}", "failed")
+            for f in verify_release(trace.paths.root)]
+
+
 def _workspace(trace: Trace, pending: set[str]) -> list[Problem]:
     """Every output a stage recorded in ``dvc.lock`` must still hold the recorded content:
     metrics, V&V evidence, models and data are what the documents cite."""
@@ -237,11 +250,13 @@ def _suspects(trace: Trace, pending: set[str]) -> list[Problem]:
         for target, reason in rv.suspect_links(trace.reviews, node, own, targets):
             out.append(Problem("suspect", node, f"{reason}; review with `python -m pipeline "
                                f"trace review {node}`", "suspect", (target,)))
-    for stale in stale_inputs(trace.stages):
-        if stale.stage not in pending:
-            out.append(Problem("suspect", stale.stage, f"input {stale.path} is now "
-                               f"{stale.current} (stage {stale.producer}) but the evidence was "
-                               f"produced from {stale.used}; run dvc repro", "suspect"))
+    out += _changed_upstream(trace)
+    stale = [s for s in stale_inputs(trace.stages) if s.stage not in pending]
+    for entry in stale:
+        out.append(Problem("suspect", entry.stage, f"input {entry.path} is now "
+                           f"{entry.current} (stage {entry.producer}) but the evidence was "
+                           f"produced from {entry.used}; run dvc repro", "suspect"))
+    out += _evidence_on_stale_inputs(trace, stale, pending)
     producers = {p: (s.name, h) for s in trace.stages.values() for p, h in s.out_hashes.items()}
     for run in trace.runs.values():
         if run.stage in pending or run.stage not in trace.stages:
@@ -252,6 +267,45 @@ def _suspects(trace: Trace, pending: set[str]) -> list[Problem]:
                 out.append(Problem("suspect", run.stage, f"MLflow run {run.run_id} used "
                                    f"{path} {used}, dvc.lock now records {current}; run dvc "
                                    "repro", "suspect"))
+    return out
+
+
+def _changed_upstream(trace: Trace) -> list[Problem]:
+    """Change impact upstream: an item edited since its review makes each item it links to (its
+    user needs, the controls it implements, a risk's controls, a stage's requirements) suspect too,
+    until ``trace review`` records the edited item again."""
+    out = []
+    items = trace.design.items()
+    for node, (own, _) in trace.reviewable().items():
+        record = trace.reviews.get(node)
+        if record is None or record.get("fingerprint") == own:
+            continue
+        for target in trace.links.get(node, []):
+            if target in items:
+                out.append(Problem("suspect", target, f"{node} links to it and changed since that link was "
+                                   f"reviewed; check that {target} still holds, then review with "
+                                   f"`python -m pipeline trace review {node}`", "suspect", (node,)))
+    return out
+
+
+def _evidence_on_stale_inputs(trace: Trace, stale: list, pending: set[str]) -> list[Problem]:
+    """Change impact downstream: a stage output recorded with a new hash (a new data set or model)
+    makes the criteria results and explanation evidence produced from the old one suspect, until
+    the stage that produces them has run again (then its recorded inputs match)."""
+    affected: dict[str, str] = {}
+    for entry in stale:
+        for name in downstream(trace.stages, entry.stage):
+            affected.setdefault(name, f"{entry.path} (now {entry.current[:12]}, stage {entry.producer})")
+    producer = next((name for name, stage in trace.stages.items()
+                     if trace.paths.vnv in stage.outs and name in affected and name not in pending), None)
+    if producer is None:
+        return []
+    why = (f"rests on {affected[producer]}, which changed after stage {producer} produced it; "
+           f"run dvc repro (stage {producer})")
+    out = [Problem("suspect", cid, f"result {why}", "suspect", (producer,))
+           for cid in trace.design.criteria if cid in trace.vnv.criteria]
+    out += [Problem("suspect", ev.path, f"explanation evidence {why}", "suspect", (producer, *ev.requirements))
+            for ev in trace.vnv.evidence]
     return out
 
 

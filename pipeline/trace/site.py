@@ -18,6 +18,9 @@ import jinja2
 
 from pipeline.core import provenance
 from pipeline.core.atomic import atomic_dir, dumps_json
+from pipeline.governance.changes import load_report
+from pipeline.governance.paths import CHANGES_DIR
+from pipeline.governance.views import approvals_view
 from pipeline.trace.gates import Problem
 from pipeline.trace.graph import Trace
 from pipeline.trace.pages import node_pages
@@ -26,7 +29,9 @@ from pipeline.trace.status import FLAGS, badges, node_flags
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "trace"
 SECTIONS = [("index.html", "Matrix"), ("risks.html", "Risks"), ("stages.html", "Stages"),
-            ("verification.html", "Verification"), ("problems.html", "Problems")]
+            ("verification.html", "Verification"), ("problems.html", "Problems"),
+            ("approvals.html", "Approvals")]
+CHANGES_PAGE = "../changes/index.html"  # written by `release diff REV` beside the site
 
 
 def summary(trace: Trace, problems: list[Problem]) -> dict[str, Any]:
@@ -68,13 +73,14 @@ def write_site(trace: Trace, problems: list[Problem], out: Path,
                              keep_trailing_newline=True)
     flags = node_flags(trace, problems)
     view = View(trace, problems, flags)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, shared=True) as tmp:  # release/trace: the shared file modes
         view.evidence = _copy_evidence(trace, tmp)
-        common = _common(trace, problems, view)
+        common = _common(trace, problems, view, out)
         for name, template in (("index.html", "index.html"), ("risks.html", "risks.html"),
                                ("stages.html", "stages.html"),
                                ("verification.html", "verification.html"),
-                               ("problems.html", "problems.html")):
+                               ("problems.html", "problems.html"),
+                               ("approvals.html", "approvals.html")):
             _render(env, template, tmp / name, dict(common, self_file=name))
         for page in node_pages(view):
             _render(env, "item.html", tmp / page["file"], dict(common, page=page, self_file=""))
@@ -82,7 +88,7 @@ def write_site(trace: Trace, problems: list[Problem], out: Path,
             {**summary(trace, problems), "problems": [p.line() for p in problems]}))
 
 
-def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]:
+def _common(trace: Trace, problems: list[Problem], view: View, site: Path) -> dict[str, Any]:
     root = Path(trace.paths.root)
     inputs = []
     for label, name in (("dvc.lock (evidence stages)", "dvc_lock"), ("test report", "junit"),
@@ -93,6 +99,7 @@ def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]
             digest = provenance.evidence_lock_sha256(path) if name == "dvc_lock" else provenance.file_sha256(path)
         inputs.append({"label": label, "path": getattr(trace.paths, name), "sha256": digest})
     return {
+        "governance": approvals_view(root), "changes": _changes(site),
         "sections": SECTIONS, "flags": FLAGS, "view": view, "trace": trace,
         "plan": trace.design.plan, "problems": [p.line() for p in problems],
         "status": summary(trace, problems),
@@ -117,6 +124,16 @@ def _common(trace: Trace, problems: list[Problem], view: View) -> dict[str, Any]
                    for name, (rel, recorded) in sorted(trace.vnv.models.items())],
         "absent_models": dict(sorted(trace.vnv.absent_models.items())),
     }
+
+
+def _changes(site: Path) -> dict[str, Any] | None:
+    """The change report's summary and link, when ``release diff`` wrote one beside the site
+    (``release/changes`` next to ``release/trace``)."""
+    report = load_report(Path(site).resolve().parent / CHANGES_DIR.name)
+    if report is None:
+        return None
+    return {"href": CHANGES_PAGE, "rev": report["from"]["rev"], "commit": report["from"]["commit"],
+            "summary": report["summary"]}
 
 
 def _sha_or_missing(path: Path) -> str:

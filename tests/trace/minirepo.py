@@ -66,6 +66,7 @@ class MiniRepo:
         self.outputs = {"out/read": OUT_CONTENT}  # what the stages wrote (hashed in the lock)
         self.tests = {"test_a.py": TEST_FILE}
         self.junit: list[tuple[str, str, str]] | None = [("tests.test_a", "test_sorts", "passed")]
+        self.policy: dict[str, Any] = {"required_roles": []}  # no approval needed unless a test asks
         self.vnv: dict[str, Any] | None = {"criteria": [{"id": "VAL-001", "status": "PASS",
                                                          "value": 0.9, "threshold": 0.8}]}
 
@@ -76,7 +77,8 @@ class MiniRepo:
                  "risk/hazards.yaml": self.risks, "risk/controls.yaml": self.controls,
                  "verification/criteria.yaml": {"criteria": self.criteria},
                  "dvc.yaml": {"stages": self.stages},
-                 "dvc.lock": {"schema": "2.0", "stages": self.lock}}
+                 "dvc.lock": {"schema": "2.0", "stages": self.lock},
+                "governance/policy.yaml": self.policy}
         for rel, data in files.items():
             _write(self.root / rel, yaml.safe_dump(data, sort_keys=False))
         for name, text in self.tests.items():

@@ -119,3 +119,74 @@ def test_site_navigates_offline_with_no_broken_link_and_filters(browser, site: P
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=False)
     assert SCREENSHOT.stat().st_size > 0
+
+
+@pytest.fixture(scope="module")
+def governed_site(tmp_path_factory) -> Path:
+    """A small committed repository whose release has two approvals (one revoked) and a change
+    report beside the site: ``release/trace`` is returned."""
+    import yaml
+
+    from pipeline.governance.approvals import approve, revoke
+    from pipeline.governance.changes import write_report
+    from pipeline.governance.diff import diff_release
+    from pipeline.techfile.manifest import write_manifest
+    from tests.trace.minirepo import MiniRepo
+
+    base = tmp_path_factory.mktemp("governed")
+    repo = MiniRepo(base / "repo").review_all()
+    keys = {}
+    for role in ("quality_assurance", "regulatory_affairs"):
+        keys[role] = base / role
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys[role])], check=True)
+    repo.policy = {"required_roles": list(keys)}
+    (repo.root / "governance").mkdir(exist_ok=True)
+    (repo.root / "governance/approvers.yaml").write_text(yaml.safe_dump({"approvers": [
+        {"name": name, "role": role, "public_key": keys[role].with_suffix(".pub").read_text()}
+        for name, role in (("Jane Doe", "quality_assurance"), ("Rick Roe", "regulatory_affairs"))]}))
+    shutil.copy(ROOT / "governance/change_rules.yaml", repo.root / "governance/change_rules.yaml")
+    repo.write()
+    git = ["git", "-C", str(repo.root), "-c", "user.email=t@example.org", "-c", "user.name=t"]
+    for cmd in (["init", "-q"], ["add", "."], ["commit", "-qm", "release 1"]):
+        subprocess.run(git + cmd, check=True, capture_output=True)
+    repo.reqs[0]["text"] = "Slices are sorted along the scanner's slice normal."
+    repo.write()
+    (repo.root / "release/models").mkdir(parents=True)
+    (repo.root / "release/models/compressed.onnx").write_bytes(b"model")
+    write_report(diff_release(repo.root, "HEAD"), repo.root / "release/changes")
+    build = {"commit": "c" * 40, "date": "2026-11-26T00:00:00+00:00", "draft": False, "changed_files": [],
+             "dvc_lock_sha256": "0" * 64}
+    write_manifest(repo.root / "release/manifest.json", repo.root / "release", build,
+                   {"status": "releasable", "reasons": []}, {})
+    approve(repo.root, keys["quality_assurance"], "Jane Doe", "quality_assurance", "approved for release")
+    wrong = approve(repo.root, keys["regulatory_affairs"], "Rick Roe", "regulatory_affairs", "approved for release")
+    revoke(repo.root, wrong.stem, keys["regulatory_affairs"], "Rick Roe", "regulatory_affairs",
+           "signed before the labeling review")
+    out = repo.root / "release/trace"
+    trace = build_trace(TracePaths(root=repo.root))
+    write_site(trace, check(trace), out)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.verifies("SRS-GOV-003", "SRS-TRACE-004")
+def test_approvals_page_shows_every_signature_and_revocation(browser, governed_site: Path) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    external: list[str] = []
+    page.on("request", lambda request: None if request.url.startswith("file:") else external.append(request.url))
+    page.goto((governed_site / "index.html").as_uri())
+    page.click("header >> text=Approvals")
+    assert page.url.endswith("/approvals.html")
+    rows = page.locator("#approval-table tbody tr")
+    assert rows.count() == 2
+    text = [rows.nth(i).inner_text() for i in range(2)]
+    assert any("Jane Doe" in t and "quality_assurance" in t and "approved for release" in t
+               and "SHA256:" in t and "valid" in t for t in text)
+    assert any("Rick Roe" in t and "revoked" in t and "signed before the labeling review" in t for t in text)
+    assert "signed before the labeling review" in page.locator("#revocation-table").inner_text()
+    assert page.locator("#approver-table tbody tr").count() == 2
+    page.click("#changes-link")
+    assert page.url.endswith("/changes/index.html")
+    change = page.locator("#change-requirement-SRS-TST-001")
+    assert "new submission" in change.inner_text() and "scanner's" in change.locator(".ins").first.inner_text()
+    assert external == []

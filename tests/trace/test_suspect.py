@@ -43,8 +43,9 @@ def test_editing_a_requirement_after_its_verification_marks_it_and_its_children(
         repo: MiniRepo) -> None:
     repo.reqs[0]["text"] = "Slices are sorted along the normal, then flipped."
     items = {p.item for p in repo.problems() if p.gate == "suspect"}
-    # its own verification (tests), the control citing it, the criterion and the stage
-    assert items == {"SRS-TST-001", "RC-001", "VAL-001", "read"}
+    # its own verification (tests), the control citing it and that it implements, the criterion,
+    # the stage and, upstream, the user need it derives from (SRS-GOV-005: impact both ways)
+    assert items == {"SRS-TST-001", "RC-001", "VAL-001", "read", "URS-001"}
 
 
 @pytest.mark.verifies("SRS-TRACE-003")

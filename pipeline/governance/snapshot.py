@@ -1,0 +1,177 @@
+"""What a release is made of, read from git at a revision or from the working tree.
+
+Design items (raw YAML, keyed by ID), the acceptance-criteria results (``metrics/vnv.json``: in
+the working tree, or at a revision from the DVC cache by the md5 its ``dvc.lock`` records), the
+output hashes of the evidence stages (``dvc.lock``), the SOUP versions (``requirements.lock``) and
+``params.yaml``. A file a revision does not have is empty, never an error: early releases lack
+what later ones added.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.core.errors import UserError
+from pipeline.core.provenance import DOCUMENT_STAGES
+
+# area -> (files or folders, key holding the list inside a mapping file)
+DESIGN = {
+    "user_need": (["requirements/user_needs.yaml"], None),
+    "requirement": (["requirements/software"], None),
+    "risk": (["risk/hazards.yaml"], None),
+    "control": (["risk/controls.yaml"], None),
+    "criterion": (["verification"], "criteria"),
+}
+VNV = "metrics/vnv.json"
+LOCK = "dvc.lock"
+SOUP_LOCK = "requirements.lock"
+PARAMS = "params.yaml"
+
+
+@dataclass
+class Snapshot:
+    """One release's state; ``commit`` is None for the working tree."""
+
+    label: str
+    commit: str | None
+    date: str | None
+    items: dict[str, dict[str, dict]] = field(default_factory=dict)  # area -> id -> item
+    results: dict[str, dict] | None = None  # criterion -> {status, models: {name: value}}
+    results_note: str = ""
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # stage -> path -> md5
+    soup: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def at_revision(root: Path, rev: str) -> Snapshot:
+    """The release recorded at git revision ``rev``.
+
+    Args:
+        root: the repository root.
+        rev: any git revision (``HEAD~1``, a tag, a commit).
+    """
+    root = Path(root)
+    try:
+        commit = _git(root, "rev-parse", "--verify", f"{rev}^{{commit}}")
+    except subprocess.CalledProcessError:
+        raise UserError(f"release diff: {rev!r} is not a git revision of {root}") from None
+    date = _git(root, "log", "-1", "--format=%cI", commit)
+    listing = _git(root, "ls-tree", "-r", "--name-only", commit).splitlines()
+
+    def read(rel: str) -> str | None:
+        if rel not in listing:
+            return None
+        return _git(root, "show", f"{commit}:{rel}", strip=False)
+
+    snap = Snapshot(rev, commit, date)
+    _fill(snap, read, listing)
+    lock = _yaml(read(LOCK)) or {}
+    md5 = next((o.get("md5") for s in (lock.get("stages") or {}).values() for o in s.get("outs") or []
+                if str(o.get("path")) == VNV), None)
+    cached = _dvc_cache(root, md5) if md5 else None
+    if cached is None:
+        snap.results_note = (f"{VNV} of {rev} is not available: " + ("its dvc.lock records none" if not md5 else
+                             f"md5 {md5} is not in the DVC cache (dvc pull, or run at that revision)"))
+    else:
+        snap.results = criteria_results(json.loads(cached.read_text()))
+    return snap
+
+
+def working_tree(root: Path, commit: str | None) -> Snapshot:
+    """The release in the working tree (the current one).
+
+    Args:
+        root: the repository root.
+        commit: the release's commit, for the label.
+    """
+    root = Path(root)
+
+    def read(rel: str) -> str | None:
+        path = root / rel
+        return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    listing = sorted(p.relative_to(root).as_posix() for folder in ("requirements", "risk", "verification")
+                     if (root / folder).is_dir() for p in (root / folder).rglob("*.yaml"))
+    snap = Snapshot("working tree", commit, None)
+    _fill(snap, read, listing)
+    vnv = root / VNV
+    if vnv.is_file():
+        snap.results = criteria_results(json.loads(vnv.read_text()))
+    else:
+        snap.results_note = f"{VNV} not found: run dvc repro"
+    return snap
+
+
+def criteria_results(vnv: dict) -> dict[str, dict]:
+    """``criterion -> {status, models: {model: {status, value}}}`` of a ``vnv.json``."""
+    raw = vnv.get("criteria") or {}
+    rows = raw if isinstance(raw, dict) else {str(r.get("id")): r for r in raw}
+    out = {}
+    for cid, result in sorted(rows.items()):
+        models = {name: {"status": m.get("status"), "value": m.get("value")}
+                  for name, m in sorted((result.get("models") or {}).items())}
+        out[cid] = {"status": result.get("status"), "models": models}
+    return out
+
+
+def _fill(snap: Snapshot, read, listing: list[str]) -> None:
+    for area, (sources, key) in DESIGN.items():
+        items: dict[str, dict] = {}
+        for source in sources:
+            files = [source] if source.endswith(".yaml") else sorted(
+                f for f in listing if f.startswith(source + "/") and f.endswith(".yaml")
+                and "/" not in f[len(source) + 1:])
+            for rel in files:
+                data = _yaml(read(rel))
+                if key is not None:
+                    data = data.get(key) if isinstance(data, dict) else None
+                for entry in data or []:
+                    if isinstance(entry, dict) and "id" in entry:
+                        items[str(entry["id"])] = {**entry, "_file": rel}
+        snap.items[area] = items
+    lock = _yaml(read(LOCK)) or {}
+    for stage, entry in sorted((lock.get("stages") or {}).items()):
+        if stage in DOCUMENT_STAGES:
+            continue
+        snap.outputs[stage] = {str(o["path"]): str(o.get("md5") or o.get("etag") or "unknown")
+                               for o in entry.get("outs") or []}
+    snap.soup = _pins(read(SOUP_LOCK) or "")
+    snap.params = _yaml(read(PARAMS)) or {}
+
+
+def _pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _dvc_cache(root: Path, md5: str) -> Path | None:
+    for cache in (root / ".dvc" / "cache" / "files" / "md5", root / ".dvc" / "cache"):
+        path = cache / md5[:2] / md5[2:]
+        if path.is_file():
+            return path
+    return None
+
+
+def _yaml(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def _git(root: Path, *args: str, strip: bool = True) -> str:
+    done = subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True)
+    return done.stdout.strip() if strip else done.stdout

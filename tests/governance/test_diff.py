@@ -1,0 +1,125 @@
+"""release diff REV: what changed since the release at a git revision, classified against the PCCP."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.cli import main
+from pipeline.core.errors import UserError
+from pipeline.governance.classify import classify, load_rules
+from pipeline.governance.diff import diff_release
+from tests.trace.minirepo import MiniRepo
+
+RULES = Path(__file__).resolve().parents[2] / "governance" / "change_rules.yaml"
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), "-c", "user.email=t@example.org", "-c", "user.name=t", *args],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _vnv(value: float) -> dict:
+    status = "PASS" if value >= 0.8 else "FAIL"
+    return {"criteria": {"VAL-001": {"status": status, "models": {"teacher": {"status": status, "value": value}}}}}
+
+
+def _lock(repo: MiniRepo, vnv: dict, model: str) -> None:
+    content = json.dumps(vnv).encode()
+    md5 = hashlib.md5(content).hexdigest()
+    cache = repo.root / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(content)
+    repo.lock = {"read": repo.lock["read"],
+                 "train": {"cmd": "x", "outs": [{"path": "models/teacher.pt", "md5": model}]},
+                 "verify": {"cmd": "y", "outs": [{"path": "metrics/vnv.json", "md5": md5}]}}
+    repo.vnv = vnv
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> MiniRepo:
+    """A repository with one committed release: design items, lock, params, SOUP pins."""
+    repo = MiniRepo(tmp_path / "repo")
+    _lock(repo, _vnv(0.90), "a" * 32)
+    repo.write()
+    (repo.root / "governance").mkdir(exist_ok=True)
+    shutil.copy(RULES, repo.root / "governance/change_rules.yaml")
+    (repo.root / "params.yaml").write_text(yaml.safe_dump({"train": {"epochs": 40}, "techfile": {"out": "a"}}))
+    (repo.root / "requirements.lock").write_text("numpy==2.1.0\ntorch==2.13.0\n")
+    _git(repo.root, "init", "-q")
+    _git(repo.root, "add", ".")
+    _git(repo.root, "commit", "-qm", "release 1")
+    return repo
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_an_edited_requirement_is_listed_with_its_text_change(history, capsys):
+    history.reqs[0]["text"] = "Slices are sorted along the scanner's slice normal."
+    history.write()
+    _git(history.root, "commit", "-qam", "edit SRS-TST-001")
+    assert main(["release", "diff", "HEAD~1", "--root", str(history.root)]) == 0
+    assert "requirement: SRS-TST-001: changed [new submission]" in capsys.readouterr().out
+    report = json.loads((history.root / "release/changes/changes.json").read_text())
+    (change,) = report["changes"]
+    assert change["fields"][0]["field"] == "text"
+    assert change["fields"][0]["before"] == "Slices are sorted along the normal."
+    assert change["fields"][0]["after"] == "Slices are sorted along the scanner's slice normal."
+    html = (history.root / "release/changes/index.html").read_text()
+    assert "SRS-TST-001" in html and '<span class="ins">scanner&#39;s</span>' in html
+    first = (history.root / "release/changes/index.html").read_bytes()
+    assert main(["release", "diff", "HEAD~1", "--root", str(history.root)]) == 0
+    assert (history.root / "release/changes/index.html").read_bytes() == first  # no wall-clock time
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_results_hashes_soup_and_params_are_compared(history):
+    _lock(history, _vnv(0.85), "b" * 32)
+    history.risks[0]["reduction_rationale"] = "Sorting by the normal is exact."
+    history.needs.append({**history.needs[0], "id": "URS-002", "title": "Another need"})
+    history.write()
+    (history.root / "requirements.lock").write_text("numpy==2.2.0\ntorch==3.0.0\n")
+    (history.root / "params.yaml").write_text(yaml.safe_dump({"train": {"epochs": 40}, "techfile": {"out": "b"}}))
+    report = diff_release(history.root, "HEAD")
+    found = {(c["area"], c["id"]): c for c in report["changes"]}
+    result = found[("result", "VAL-001")]
+    assert result["models"][0]["delta"] == pytest.approx(-0.05)
+    assert result["classification"] == "documentation only"
+    assert found[("output", "train:models/teacher.pt")]["classification"] == "within PCCP"
+    assert found[("output", "train:models/teacher.pt")]["modification"] == "MOD-1"
+    assert found[("soup", "numpy")]["classification"] == "within PCCP"
+    assert found[("soup", "torch")]["classification"] == "new submission"  # a new major version
+    assert found[("params", "techfile.out")]["classification"] == "documentation only"
+    assert found[("user_need", "URS-002")]["action"] == "added"
+    assert found[("risk", "RISK-001")]["classification"] == "documentation only"
+    assert report["summary"]["verdict"] == "new submission needed"
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_a_failing_result_puts_the_release_outside_the_pccp(history):
+    _lock(history, _vnv(0.70), "b" * 32)
+    history.write()
+    found = {(c["area"], c["id"]): c for c in diff_release(history.root, "HEAD")["changes"]}
+    assert found[("result", "VAL-001")]["classification"] == "new submission"
+    assert found[("output", "train:models/teacher.pt")]["classification"] == "new submission"
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_an_unknown_revision_or_bad_rules_are_one_message(history, tmp_path):
+    with pytest.raises(UserError, match="'v9' is not a git revision"):
+        diff_release(history.root, "v9")
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(yaml.safe_dump({"rules": [{"area": "model", "classification": "within PCCP", "why": "x y z"}]}))
+    with pytest.raises(UserError, match="unknown area"):
+        load_rules(bad)
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_a_change_no_rule_covers_needs_a_new_submission():
+    verdict = classify({"area": "output", "action": "changed", "id": "newstage:x"}, load_rules(RULES), True)
+    assert verdict["classification"] == "new submission" and verdict["rule"] is None
