@@ -1,107 +1,132 @@
-"""De-identification throughput: this stage against ``dicognito`` on the same files, one run.
+"""De-identification throughput: the stage with its leak check against ``dicognito``, and scaling.
 
-Corpora: every file of pydicom's test files (pydicom-data included) that pydicom reads as
-DICOM plus a small generated cohort (the default sites, two patients each); then the cohort
-alone, where almost every file is de-identified rather than quarantined. Both tools read
-each file, de-identify it and write it to a fresh folder, in one process. Ours is timed twice:
-the de-identifier alone (leak check off) and the whole stage (with the independent leak
-check), and both with two worker processes (``deid.workers: 2``; "deid+leakcheck" is what
-``dvc repro`` runs with the default ``deid.workers: 1``). Each measurement is the best of ``REPEATS`` alternating runs (the machine is shared).
+Corpora, generated into a temporary folder by the cohort generator (``params.yaml``'s
+``cohort`` section, external cohort included):
+
+* ``cohort``: the default cohort (``BENCH_DEID_PATIENTS`` patients per site instead of the
+  section's, if set; the external cohort shrinks in proportion);
+* ``10x``: the same with ``BENCH_DEID_SCALE`` (default 10) times the patients per site;
+* ``10x, half``: the first half of the patient folders of ``10x`` (links), so that
+  ``10x`` / ``10x, half`` is the time ratio of twice the corpus (target: at most 2.2).
+
+Timed on each corpus (the half and the whole 10x corpus back to back per tool, so that load
+drift on a shared machine spares the scaling ratio), ``REPEATS`` times, best kept:
+``dicognito`` (one process: read, anonymize, write every file; it keeps private tags and checks
+nothing), ``deid`` (our de-identifier alone, leak check off, one process), ``stage 1 worker``
+(de-identifier and independent leak check, one process) and ``stage N workers`` (what
+``dvc repro`` runs: ``deid.workers`` of ``params.yaml``, processes for both). At the defaults
+(16 patients per site, 10x) this takes about an hour on the 2-core reference machine; set
+``BENCH_DEID_PATIENTS=2`` for a run of about a quarter of an hour.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-REPEATS = 2
-PATIENTS_PER_SITE = 2
+REPEATS = 1
+KEY = b"benchmark-key-0123456789abcdef-0123456789"
 
 
 def main() -> None:
+    from pipeline.params import load_section
+
+    workers = load_section("deid", Path("params.yaml")).workers
+    scale = int(os.environ.get("BENCH_DEID_SCALE", "10"))
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = build_corpus(Path(tmp) / "corpus")
-        # The whole corpus (many pydicom test files are quarantined by us, which is cheap),
-        # then the cohort alone (almost every file de-identified): the fair like-for-like case.
-        for number, (label, folder) in enumerate((("pydicom test files + generated cohort", corpus),
-                                                  ("generated cohort only", corpus / "cohort"))):
-            _compare(label, folder, Path(tmp) / f"runs-{number}")  # outside the corpus
+        root = Path(tmp)
+        base = _generate(root / "cohort", 1)
+        large = _generate(root / "large", scale)
+        half = _half(large, root / "half")
+        names = ("dicognito", "deid", "stage 1 worker", f"stage {workers} workers")
+        corpora = {"cohort": base, f"{scale}x, half": half, f"{scale}x": large}
+        timings: dict[str, dict[str, float]] = {label: {} for label in corpora}
+        for repeat in range(REPEATS):
+            for name in names:  # the cohort: every tool in turn
+                _time(name, "cohort", base, root / "runs", workers, timings, repeat)
+            for name in names:  # half then whole, back to back, so that load drift spares the ratio
+                for label in (f"{scale}x, half", f"{scale}x"):
+                    _time(name, label, corpora[label], root / "runs", workers, timings, repeat)
+        for label, folder in corpora.items():
+            count = len(_files(folder))
+            print(f"corpus {label}: {count} files")
+            for name, seconds in timings[label].items():
+                print(f"  {name:18s} {count / seconds:8.1f} files/s  ({seconds:7.1f} s)  "
+                      f"x dicognito {timings[label]['dicognito'] / seconds:.2f}")
+        for name in names:
+            ratio = timings[f"{scale}x"][name] / timings[f"{scale}x, half"][name]
+            print(f"scaling {name:18s} time(2x corpus) / time(corpus) = {ratio:.2f} "
+                  f"({scale}x against its half)")
 
 
-def _compare(label: str, corpus: Path, scratch: Path) -> None:
-    files = sorted(p for p in corpus.rglob("*") if p.is_file())
-    timings: dict[str, float] = {}
-    for repeat in range(REPEATS):
-        for name, bench in (("dicognito", _dicognito), ("deid", _ours_no_check), ("deid+leakcheck", _ours),
-                            ("deid 2 workers", _ours_two_workers), ("stage 2 workers", _stage_two_workers)):
-            seconds = bench(corpus, files, scratch / f"{name}-{repeat}")
-            timings[name] = min(timings.get(name, float("inf")), seconds)
-    rates = {name: len(files) / seconds for name, seconds in timings.items()}
-    print(f"corpus: {len(files)} files ({label})")
-    for name, rate in rates.items():
-        print(f"  {name:15s} {rate:8.1f} files/s  ({timings[name]:.2f} s)")
-    for name in ("deid", "deid+leakcheck", "deid 2 workers", "stage 2 workers"):
-        print(f"  ratio {name} / dicognito = {rates[name] / rates['dicognito']:.2f}")
+def _time(name: str, label: str, corpus: Path, scratch: Path, workers: int,
+          timings: dict[str, dict[str, float]], repeat: int) -> None:
+    out = scratch / f"{label}-{name}-{repeat}".replace(" ", "-").replace(",", "")
+    if name == "dicognito":
+        seconds = _dicognito(_files(corpus), out)
+    else:
+        count = workers if name.endswith("workers") else 1
+        seconds = _ours(corpus, out, check=name != "deid", workers=count)
+    shutil.rmtree(out, ignore_errors=True)  # the 10x outputs would fill a small disk
+    timings[label][name] = min(timings[label].get(name, float("inf")), seconds)
+    print(f"  {label:12s} {name:18s} {seconds:7.1f} s", flush=True)
 
 
-def build_corpus(root: Path) -> Path:
-    """Links to pydicom's readable test files plus a small generated cohort under ``root``."""
-    import pydicom
-    import pydicom.data
+def _files(corpus: Path) -> list[Path]:
+    from pipeline.deid.inputs import list_files
 
+    return list_files(corpus)  # follows the half corpus's links, as the stage does
+
+
+def _generate(out: Path, scale: int) -> Path:
+    """The default cohort with ``scale`` times its patients (and the env override)."""
     from pipeline.cohort.generate import run as generate
     from pipeline.params import load_section
 
-    for number, name in enumerate(sorted(pydicom.data.get_testdata_files())):
-        path = Path(name)
-        if not path.is_file():
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:
-            continue
-        target = root / "pydicom" / f"{number:04d}-{path.name}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(path, target)
-    params = load_section("cohort", Path("params.yaml")).model_copy(update={"patients_per_site": PATIENTS_PER_SITE})
-    generate(params, root / "cohort")
-    return root
+    params = load_section("cohort", Path("params.yaml"))
+    base = int(os.environ.get("BENCH_DEID_PATIENTS", params.patients_per_site))
+    update = {"patients_per_site": base * scale}
+    if params.external is not None:
+        external = max(1, round(params.external.patients_per_site * base / params.patients_per_site)) * scale
+        update["external"] = params.external.model_copy(update={"patients_per_site": external})
+    start = time.perf_counter()
+    generate(params.model_copy(update=update), out)
+    files = sum(1 for p in out.rglob("*") if p.is_file())
+    print(f"generated {out.name}: {files} files in {time.perf_counter() - start:.0f} s", flush=True)
+    return out
 
 
-def _ours(corpus: Path, files: list[Path], out: Path, check: bool = True, workers: int = 1) -> float:
-    from pipeline.deid.batch import DeidPaths, run
+def _half(corpus: Path, out: Path) -> Path:
+    """Links to the first half of the patient folders of ``corpus`` (sorted per site)."""
+    for site in sorted(p for p in corpus.iterdir() if p.is_dir()):
+        patients = sorted(p for p in site.iterdir() if p.is_dir())
+        for patient in patients[: len(patients) // 2]:
+            target = out / site.name / patient.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(patient, target)
+    return out
+
+
+def _ours(corpus: Path, out: Path, check: bool, workers: int) -> float:
+    from pipeline.deid.batch import DeidPaths, Refused, run
     from pipeline.deid.keys import SecretKey
     from pipeline.params import load_section
 
     params = load_section("deid", Path("params.yaml"))
-    params = params.model_copy(update={
-        "max_quarantined_share": 1.0,
-        "workers": workers,
-    })
+    params = params.model_copy(update={"max_quarantined_share": 1.0, "workers": workers})
     start = time.perf_counter()
-    run(params, DeidPaths(corpus, out / "out", out / "quarantine"), SecretKey(b"benchmark-key-0123456789"),
-        check_leaks=check)
+    try:
+        run(params, DeidPaths(corpus, out / "out", out / "quarantine"), SecretKey(KEY), check_leaks=check)
+    except Refused as exc:  # timed all the same; the reason is shown
+        print(f"  (the run was refused: {str(exc)[:300]})")
     return time.perf_counter() - start
 
 
-def _ours_two_workers(corpus: Path, files: list[Path], out: Path) -> float:
-    return _ours(corpus, files, out, check=False, workers=2)
-
-
-def _stage_two_workers(corpus: Path, files: list[Path], out: Path) -> float:
-    return _ours(corpus, files, out, check=True, workers=2)
-
-
-def _ours_no_check(corpus: Path, files: list[Path], out: Path) -> float:
-    return _ours(corpus, files, out, check=False)
-
-
-def _dicognito(corpus: Path, files: list[Path], out: Path) -> float:
+def _dicognito(files: list[Path], out: Path) -> float:
     import pydicom
     from dicognito.anonymizer import Anonymizer
 

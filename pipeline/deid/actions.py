@@ -20,7 +20,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag
 from pydicom.uid import UID_dictionary
 
-from pipeline.deid import dates, textclean
+from pipeline.deid import dates, names, textclean
 from pipeline.deid.allowlist import AllowList
 from pipeline.deid.profile import Profile
 from pipeline.deid.pseudonyms import Pseudonymizer
@@ -49,6 +49,7 @@ class FileContext:
     pseudonym: str
     offset_days: int
     identifying: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # person names: PN values, name-bearing private values
     to_clean: list[tuple[Dataset, BaseTag, bool]] = field(default_factory=list)
     removed_unknown: int = 0
     removed_private: int = 0
@@ -63,11 +64,12 @@ def deidentify(ds: Dataset, ctx: FileContext) -> None:
     """
     _walk(ds, ctx)
     if ctx.to_clean:
-        words = textclean.identifier_words(ctx.identifying)
-        quick = _ascii_words(words)
+        words = textclean.identifier_words(ctx.identifying + ctx.names)
+        people = frozenset(names.words_of(name) for name in ctx.names)
+        quick = _ascii_words(words | {word for person in people for word in person})
         for dataset, tag, generic in ctx.to_clean:
             if generic or not _surely_clean(dataset, tag, quick):
-                _clean(dataset, tag, words, generic)
+                _clean(dataset, tag, words, generic, people)
     if ctx.profile.private_action == "C":
         prune_private_creators(ds)
     ds.PatientName = ctx.pseudonym
@@ -103,8 +105,12 @@ def _walk(ds: Dataset, ctx: FileContext) -> None:
                 continue
             else:
                 continue  # allow-listed and not a date: kept raw
-        if action in ("Z", "X", "D") and vr in TEXT_VRS | DATE_VRS:
+        if vr == "PN":
+            ctx.names.extend(_strings(ds[tag].value))
+        elif action in ("Z", "X", "D") and vr in TEXT_VRS | DATE_VRS:
             ctx.identifying.extend(_strings(ds[tag].value))
+        elif action in ("Z", "X", "D") and vr == "SQ":  # removed whole: its names still count
+            ctx.names.extend(names.removed_sequence_names(ds, tag))
         _apply(ds, tag, vr, action, ctx)
 
 
@@ -159,10 +165,11 @@ def _surely_clean(ds: Dataset, tag: BaseTag, quick: list[bytes] | None) -> bool:
     return not any(word in upper for word in quick)
 
 
-def _clean(ds: Dataset, tag: BaseTag, words: frozenset[str], generic: bool) -> None:
+def _clean(ds: Dataset, tag: BaseTag, words: frozenset[str], generic: bool,
+           people: frozenset[tuple[str, ...]]) -> None:
     element = ds[tag]
     values = list(element.value) if isinstance(element.value, (list, tuple)) else [element.value]
-    cleaned = [textclean.clean_text(str(v), words, generic) for v in values if v is not None]
+    cleaned = [textclean.clean_text(str(v), words, generic, people) for v in values if v is not None]
     if not generic and cleaned == [str(v) for v in values if v is not None]:
         return  # nothing identifying: the allow-listed value stays exactly as it was
     cleaned = [value for value in cleaned if value]
@@ -171,6 +178,8 @@ def _clean(ds: Dataset, tag: BaseTag, words: frozenset[str], generic: bool) -> N
 
 def _private(ds: Dataset, tag: BaseTag, ctx: FileContext) -> None:
     element_offset = tag.element
+    if element_offset >= 0x1000:  # a name copied into a private block is still the patient's name
+        ctx.names.extend(names.private_names(ds, tag))
     if ctx.profile.private_action == "C" and 0x1000 <= element_offset:
         creator_tag = BaseTag((tag.group << 16) | (element_offset >> 8))
         creator = ds.get(creator_tag)

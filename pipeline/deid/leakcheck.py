@@ -16,18 +16,26 @@ of digits (a date, a numeric ID) counts inside text only where no digit touches 
 longer run of digits (the decimal hash of a new UID) it is indistinguishable from chance, and
 with 40-digit UIDs in every output path a cohort of a few thousand files holds some 8-digit
 input date somewhere by chance (48 patients did: 1 false leak). Any private element left in an
-output is a leak unless safe private attributes are retained.
+output is a leak unless safe private attributes are retained. Person names are also searched
+in any order of their words, as whole words with punctuation ignored (``leaknames``).
+
+Cost: reading the inputs and outputs once each, plus one pass of two Aho-Corasick automata
+(``pyahocorasick``) over each distinct text, so it grows linearly with the data; the former
+scan of every text for every value grew with files x patients (29.5 s for 24 patients, about
+75 s for 48).
 """
 
 from __future__ import annotations
 
-import re
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.deid.leakvalues import (  # the checker's own half: no de-identifier code
+import ahocorasick
+
+from pipeline.deid import leaknames  # the checker's own half: no de-identifier code
+from pipeline.deid.leakvalues import (
     SEARCH_TEXT_VRS,
     WHOLE_VALUE_VRS,
     LeakPolicy,
@@ -169,19 +177,53 @@ def _search(ds, relative: str, needles: Needles, own_dates: set[str], texts: dic
 
 
 def _substrings(texts: dict[str, str], needles: Needles, result: LeakResult, policy: LeakPolicy) -> None:
-    searched = [(v, k) for v, k in needles.values.items() if len(v) >= policy.min_substring_length]
+    """Every identifying value inside every collected text, in one pass per text.
+
+    Two Aho-Corasick automata (``pyahocorasick``) replace a scan per (text, value) pair, so the
+    cost grows with the size of the texts and of the values, not with their product: values
+    of at least ``min_substring_length`` characters, every date and the input path components
+    inside the texts as they are (upper case, spacing normalised); person names in any order
+    as whole words of the texts with punctuation ignored. Each value is reported once per text.
+    """
+    searched = [(v, k) for v, k in needles.values.items()
+                if len(v) >= policy.min_substring_length and k != leaknames.ORDERED]
     searched += [(v, "date in text") for v in needles.dates]
     whole = set(needles.values)
     searched += [(v, k) for v, k in needles.paths.items() if v not in whole]
+    ordered = [(v, k) for v, k in needles.values.items() if k == leaknames.ORDERED]
+    plain, by_words = _automaton(searched), _automaton(ordered)
     for text, location in texts.items():
-        for value, kind in searched:
-            if value in text and (value != text or value not in whole) and _stands_alone(value, text):
-                output, _, where = location.partition(": ")
-                result.leaks.append(Leak(output, where, f"{kind} (inside text)"))
+        found = set()
+        if plain is not None:
+            for end, (index, value) in plain.iter(text):
+                if index not in found and (value != text or value not in whole) \
+                        and _stands_alone(text, end - len(value) + 1, end):
+                    found.add(index)
+        words = leaknames.words_form(text) if by_words is not None else ""
+        if words:
+            for end, (index, value) in by_words.iter(words):
+                start = end - len(value) + 1
+                if (start == 0 or words[start - 1] == " ") and (end + 1 == len(words) or words[end + 1] == " "):
+                    found.add(len(searched) + index)
+        for index in sorted(found):
+            kind = searched[index][1] if index < len(searched) else ordered[index - len(searched)][1]
+            output, _, where = location.partition(": ")
+            result.leaks.append(Leak(output, where, f"{kind} (inside text)"))
 
 
-def _stands_alone(value: str, text: str) -> bool:
-    """Whether ``value`` occurs in ``text`` as itself: digit-only values not inside a digit run."""
-    if not value.isdigit():
+def _automaton(values: list[tuple[str, str]]):
+    """An Aho-Corasick automaton yielding (index, value) for each of ``values``; None if empty."""
+    if not values:
+        return None
+    automaton = ahocorasick.Automaton()
+    for index, (value, _) in enumerate(values):
+        automaton.add_word(value, (index, value))
+    automaton.make_automaton()
+    return automaton
+
+
+def _stands_alone(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end + 1]`` stands as itself: a digit-only value not inside a digit run."""
+    if not text[start:end + 1].isdigit():
         return True
-    return re.search(rf"(?<!\d){value}(?!\d)", text) is not None
+    return (start == 0 or not text[start - 1].isdigit()) and (end + 1 == len(text) or not text[end + 1].isdigit())

@@ -35,7 +35,9 @@ def burned_in_reason(ds: Dataset, policy: BurnedInParams) -> str | None:
 
 def pixel_problem(ds: Dataset) -> str | None:
     """``"missing_pixel_data"`` for an image SOP class without pixels, ``"truncated_pixel_data"``
-    when native (uncompressed) pixel data is shorter than its rows x columns x frames say.
+    when native (uncompressed) pixel data is shorter than its description says: rows x columns
+    x samples x frames x bits allocated, bits packed, where YBR_FULL_422 stores two samples per
+    pixel (PS3.3 C.7.6.3.1.2: half the bytes of RGB), as pydicom's ``get_expected_length``.
 
     Args:
         ds: the input dataset (file meta included).
@@ -49,12 +51,14 @@ def pixel_problem(ds: Dataset) -> str | None:
     if syntax.is_compressed:
         return None
     try:
+        rows, columns, bits = (int(ds[keyword].value) for keyword in ("Rows", "Columns", "BitsAllocated"))
+        samples = int(ds.get("SamplesPerPixel") or 1)
         frames = int(ds.get("NumberOfFrames") or 1)
-        count = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel") or 1) * frames
-        bits = int(ds.BitsAllocated)
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError):
         return "missing_pixel_description"
-    expected = (count * bits + 7) // 8
+    if str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422" and samples == 3:
+        samples = 2  # two Y, one Cb and one Cr per pair of pixels
+    expected = (rows * columns * samples * frames * bits + 7) // 8
     return "truncated_pixel_data" if len(ds.PixelData) < expected else None
 
 

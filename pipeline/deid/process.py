@@ -14,7 +14,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, AllTransferSyntaxes
 
-from pipeline.deid import actions, marking, pixels
+from pipeline.deid import actions, endian, marking, pixels
 from pipeline.deid.allowlist import AllowList
 from pipeline.deid.outpath import UnsafePathValue, output_path
 from pipeline.deid.params import DeidParams
@@ -124,6 +124,11 @@ def _problem(ds: Dataset, engine: Engine) -> str | None:
 
 
 def _deidentify(ds: Dataset, engine: Engine) -> Outcome:
+    if endian.is_big_endian(ds):  # retired byte order: rewritten as explicit VR little endian
+        try:
+            endian.to_little_endian(ds)
+        except endian.ConversionError as exc:
+            return Outcome(reason="big_endian_not_convertible", detail=str(exc))
     key = patient_key(ds)
     pseudonym = engine.pseudo.patient(key)
     codes = engine.profile.method_codes()

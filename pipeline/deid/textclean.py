@@ -34,7 +34,8 @@ def identifier_words(values: list[str]) -> frozenset[str]:
     return frozenset(words)
 
 
-def clean_text(text: str, words: frozenset[str], generic: bool = True) -> str:
+def clean_text(text: str, words: frozenset[str], generic: bool = True,
+               names: frozenset[tuple[str, ...]] = frozenset()) -> str:
     """``text`` without the identifying ``words`` (and, if ``generic``, dates and long numbers).
 
     Args:
@@ -43,11 +44,17 @@ def clean_text(text: str, words: frozenset[str], generic: bool = True) -> str:
         generic: also remove anything shaped like a date or a long number; off for allow-listed
             technical text (codes, versions), where only the file's own identifying words
             (numbers excepted) are removed.
+        names: the words of each person name of the file (``names.words_of``): a run of two
+            or more words of one name, in any order and separated by spaces, commas or full
+            stops, is removed however short each word is ("Li Wu", "Hugo J. Okafor").
     """
+    cleaned = text
+    for pattern in _name_patterns(names):
+        cleaned = pattern.sub(_drop_run, cleaned)
     if generic:
-        cleaned = _LONG_NUMBER.sub(" ", _DATE_LIKE.sub(" ", text))
+        cleaned = _LONG_NUMBER.sub(" ", _DATE_LIKE.sub(" ", cleaned))
     else:
-        cleaned, words = text, _without_numbers(words)
+        words = _without_numbers(words)
     pattern = _pattern(words)
     if pattern is not None:
         cleaned = pattern.sub(" ", cleaned)
@@ -68,3 +75,20 @@ def _pattern(words: frozenset[str]) -> re.Pattern | None:
         return None
     alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
     return re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _name_patterns(names: frozenset[tuple[str, ...]]) -> tuple[re.Pattern, ...]:
+    patterns = []
+    for words in sorted(names):
+        named = [word for word in words if not word.isdigit()]
+        if len(named) < 2:
+            continue
+        one = "(?:" + "|".join(re.escape(word) for word in sorted(named, key=len, reverse=True)) + ")"
+        patterns.append(re.compile(rf"(?<![^\W_]){one}(?:[\s,.]+{one})+\.?(?![^\W_])", re.IGNORECASE))
+    return tuple(patterns)
+
+
+def _drop_run(match: re.Match) -> str:
+    """A run of name words goes unless every word in it is a single letter (initials alone)."""
+    return " " if any(len(word) > 1 for word in _WORD.findall(match.group(0))) else match.group(0)
