@@ -109,12 +109,16 @@ def test_numbers_come_from_the_recorded_run(good_run):
     assert re.search(r'class="ok"><a href="#RISK-002">', matrix)
 
 
-@pytest.mark.verifies("SRS-DOC-001", "SRS-COMP-005")
+@pytest.mark.verifies("SRS-DOC-001", "SRS-COMP-005", "SRS-COMP-004")
 def test_compression_shows_the_shipped_model_its_runtime_and_every_candidate(good_run, failed_run):
     shipped = _section(_html(good_run[0]), "fda-model")
     assert "<strong>half</strong>" in shipped and "<strong>openvino-cpu 2026.4.1</strong>" in shipped
     assert "4.5x faster" in shipped and "(95 % CI -0.002 to 0.011, 3 cases)" in shipped
     assert "No compressed model is released" not in shipped
+    # each model's operating point, chosen on validation, is stated (SRS-COMP-004)
+    assert "above a lesion probability of <strong>0.25</strong> and keeps only the largest" in shipped
+    assert "the compressed model above <strong>0.3</strong>" in shipped
+    assert "above 0.25 (teacher), above 0.3 (compressed model)" in _section(_html(good_run[0]), "fda-labeling")
     none = _section(_html(failed_run[0]), "fda-model")  # the failed fixture's compress stage chose none
     assert "No compressed model is released" in none and "<strong>not met</strong>" in none
     assert "paired val Dice drop +0.0400 &gt; 0.01" in none
