@@ -100,14 +100,19 @@ def review_states(root: Path, pins: dict[str, str]) -> dict[str, dict]:
 
 def locked_versions(lock: Path) -> dict[str, str]:
     """Canonical name -> version of every pin in a pip lock file."""
+    return {canonical(name): version for name, version in read_pins(lock).items()}
+
+
+def read_pins(lock: Path) -> dict[str, str]:
+    """Name (as written) -> version of every ``name==version`` line of a pip lock file."""
     if not Path(lock).is_file():
-        raise UserError(f"{lock} not found (the locked SOUP versions)")
+        raise UserError(f"missing input: {lock} (the locked SOUP environment) not found")
     pins = {}
     for line in Path(lock).read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
-            pins[canonical(name)] = version.strip()
+            pins[name.strip()] = version.strip()
     return pins
 
 

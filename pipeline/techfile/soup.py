@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 from pydantic import Field, ValidationError
 
 from pipeline.core.errors import UserError
+from pipeline.governance.soup_review import read_pins
 from pipeline.core.params_base import StrictModel
 
 SOUP_DATA = Path(__file__).parent / "data" / "soup.yaml"
@@ -42,14 +43,7 @@ def read_lock(path: Path) -> dict[str, str]:
     Args:
         path: ``requirements.lock``.
     """
-    if not Path(path).is_file():
-        raise UserError(f"missing input: {path} (the locked SOUP environment) not found")
-    pins = {}
-    for line in Path(path).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            name, version = line.split("==", 1)
-            pins[name.strip()] = version.strip()
+    pins = read_pins(path)
     if not pins:
         raise UserError(f"{path} pins no package (expected lines name==version)")
     return pins
