@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import graphlib
+import subprocess
 from dataclasses import dataclass
 
 from pipeline.core.provenance import file_sha256
@@ -85,18 +86,41 @@ def _workspace(trace: Trace, pending: set[str]) -> list[Problem]:
     return out
 
 
+# Files that record a run, not sources: committing them after `make test` (the release flow
+# commits dvc.lock after `make techfile`) leaves the tested sources as they were.
+RUN_RECORDS = ("dvc.lock", "verification/test_split_log.json", "governance/approvals/")
+
+
 def _test_report_source(trace: Trace) -> list[Problem]:
-    """The test report must come from a test session on exactly the committed sources."""
+    """The test report must come from a test session on exactly the committed sources: the
+    release's commit, or an earlier one from which only run records (``RUN_RECORDS``) changed."""
     if trace.commit is None or not trace.junit_found:
         return []
     source = trace.junit_source
-    if source == trace.commit:
+    if source == trace.commit or (source and _only_run_records_since(trace.paths.root, source, trace.commit)):
         return []
     why = ("records no source commit" if source is None else f"ran on {source[:12]}"
            + (" with uncommitted changes" if source.endswith("-dirty") else ""))
     return [Problem("suspect", trace.paths.junit, f"the test report {why}, the release is built from "
                     f"{trace.commit[:12]}: run `make test` on the committed sources, then `make techfile`",
                     "suspect")]
+
+
+def _only_run_records_since(root, source: str, commit: str) -> bool:
+    """Whether ``source`` is an ancestor of ``commit`` and every file changed between them is a
+    run record (False when git cannot tell, e.g. a ``-dirty`` source or an unknown commit)."""
+    try:
+        subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", source, commit],
+                       check=True, capture_output=True)
+        changed = subprocess.run(["git", "-C", str(root), "diff", "--name-only", source, commit],
+                                 check=True, capture_output=True, text=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return all(_is_run_record(path) for path in changed)
+
+
+def _is_run_record(path: str) -> bool:
+    return any(path == record or (record.endswith("/") and path.startswith(record)) for record in RUN_RECORDS)
 
 
 def _draft(trace: Trace) -> list[Problem]:

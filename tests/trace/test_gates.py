@@ -242,3 +242,33 @@ def test_a_recorded_folder_is_hashed_as_dvc_does_and_a_changed_file_in_it_is_see
         "changed: out/deid: differs from what stage read recorded in dvc.lock"]
     shutil.rmtree(folder)
     assert [line.split(":")[1] for line in repo.lines() if line.startswith("changed")] == [" out/deid"]
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_a_test_report_stays_valid_across_commits_of_run_records_only(tmp_path) -> None:
+    import subprocess
+
+    from pipeline.trace.gates import _test_report_source
+    from pipeline.trace.graph import Trace, TracePaths
+
+    def commit(path, text):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+        git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", path], check=True)
+        return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+
+    def problems(source, release):
+        return _test_report_source(Trace(design=None, stages={}, tests={}, vnv=None, runs={}, reviews={},
+                                         junit_found=True, paths=TracePaths(root=tmp_path), commit=release,
+                                         junit_source=source))
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    tested = commit("pipeline/x.py", "x = 1\n")
+    lock = commit("dvc.lock", "stages: {}\n")
+    approved = commit("governance/approvals/a.json", "{}\n")
+    assert problems(tested, lock) == [] and problems(tested, approved) == []
+    edited = commit("pipeline/x.py", "x = 2\n")
+    assert problems(tested, edited) and problems(lock, edited)  # a source changed after the tests
+    assert problems(edited, tested)  # a report from a later commit is not the release's either
