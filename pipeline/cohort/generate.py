@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import multiprocessing
 import random
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +35,17 @@ def run(params: CohortParams, out_dir: Path) -> dict:
         params: the validated ``cohort`` section.
         out_dir: the folder to create; an existing one is replaced only on success.
     """
-    patients = []
+    jobs = [(seed, site, number, index)  # the external cohort depends on nothing else
+            for seed, sites, count in _cohorts(params)
+            for index, (site, number) in enumerate(((s, n) for s in sites for n in range(count)), start=1)]
     with atomic_dir(Path(out_dir)) as tmp:
-        for seed, sites, count in _cohorts(params):  # the external cohort depends on nothing else
-            jobs = [(site, number) for site in sites for number in range(count)]
-            for index, (site, number) in enumerate(progress(jobs, desc=f"cohort {seed}"), start=1):
-                patients.append(_patient(params, seed, site, number, index, tmp))
+        if params.workers <= 1:
+            patients = [_patient(params, *job, tmp) for job in progress(jobs, desc="cohort")]
+        else:  # every patient is seeded by its own key and written to its own folder: any order gives the same files
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(params.workers, len(jobs)), mp_context=context) as pool:
+                done = pool.map(_patient, *zip(*[(params, *job, tmp) for job in jobs]))
+                patients = list(progress(done, total=len(jobs), desc=f"cohort ({params.workers} processes)"))
     return _summary(params, patients)
 
 

@@ -51,6 +51,7 @@ class CohortParams(StrictModel):
     sites: list[SiteParams] = Field(min_length=1, max_length=32)
     external: ExternalCohortParams | None = Field(
         default=None, description="a held-out external test cohort (its own seed and sites); null for none")
+    workers: int = Field(1, ge=1, le=64, description="processes; the output is byte-identical for any number")
 
     @model_validator(mode="after")
     def _unique_site_names(self) -> "CohortParams":

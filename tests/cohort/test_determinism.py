@@ -25,6 +25,15 @@ def test_same_seed_gives_identical_files(tiny_cohort, tmp_path):
 
 
 @pytest.mark.verifies("SRS-DATA-001")
+def test_worker_processes_give_identical_files_and_summary(tiny_cohort, tmp_path):
+    first, summary = tiny_cohort
+    parallel = run(tiny_params(workers=2), tmp_path / "parallel")
+    a, b = _files(first), _files(tmp_path / "parallel")
+    assert a.keys() == b.keys() and [name for name in a if a[name] != b[name]] == []
+    assert parallel == summary
+
+
+@pytest.mark.verifies("SRS-DATA-001")
 def test_other_seed_gives_other_patients(tiny_cohort, tmp_path):
     first, _ = tiny_cohort
     run(tiny_params(seed=8), tmp_path / "other")

@@ -8,10 +8,11 @@ SITE = dict(institution="Test Hospital", model="Model X", rows=32, columns=28, s
             noise_hu=10.0)
 
 
-def tiny_params(seed: int = 7) -> CohortParams:
+def tiny_params(seed: int = 7, workers: int = 1) -> CohortParams:
     """Two sites, three patients each, one follow-up and one dose screen."""
     return CohortParams.model_validate({
         "seed": seed,
+        "workers": workers,
         "patients_per_site": 3,
         "followup_every": 2,
         "dose_report_every": 3,

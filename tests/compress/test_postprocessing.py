@@ -12,10 +12,10 @@ from tests.runtime.masks import ISLAND, LESION, blobs, logits_of
 
 @pytest.mark.verifies("SRS-COMP-004")
 def test_rule_is_chosen_when_it_raises_validation_dice():
-    truths = [blobs(LESION), blobs(LESION)]
-    masks = [blobs(LESION, ISLAND), blobs(LESION)]
+    truths = [blobs(LESION)] * 4
+    masks = [blobs(LESION, ISLAND)] * 3 + [blobs(LESION)]
     decision = postprocessing.decide([logits_of(m) for m in masks], truths)
-    assert decision["keep_largest_component"] and decision["cases_changed"] == 1
+    assert decision["keep_largest_component"] and decision["cases_changed"] == 3
     assert decision["val_dice_largest_component"] == decision["val_dice"] == 1.0 > decision["val_dice_without"]
 
 
@@ -72,3 +72,28 @@ def test_argmax_is_kept_when_no_threshold_helps_and_for_more_classes():
     three = np.concatenate([logits_of(truth), np.full((1, *truth.shape), -9.0, np.float32)])
     decision = postprocessing.decide([three], [truth], thresholds=[0.3])
     assert decision["foreground_threshold"] == 0.5 and list(decision["val_dice_by_threshold"]) == ["0.5"]
+
+
+@pytest.mark.verifies("SRS-COMP-004")
+def test_one_standard_error_rule_keeps_the_simpler_choice_within_noise():
+    def option(name, per_case):
+        return {"name": name, "per_case": per_case, "val_dice": float(np.mean(per_case))}
+
+    simple = option("argmax", [0.80, 0.90, 0.70, 0.85])
+    # best on average, but only through one case: the paired differences are noisy
+    lucky = option("lucky", [0.80, 0.90, 0.70, 0.95])
+    chosen, best, margin = postprocessing.one_standard_error([simple, lucky])
+    assert best["name"] == "lucky" and chosen["name"] == "argmax" and margin == pytest.approx(0.025)
+    # the same mean gain on every case is beyond the noise: the change is made
+    steady = option("steady", [0.825, 0.925, 0.725, 0.875])
+    chosen, best, margin = postprocessing.one_standard_error([simple, steady])
+    assert chosen["name"] == best["name"] == "steady" and margin == 0.0
+
+
+@pytest.mark.verifies("SRS-COMP-004")
+def test_decision_records_the_best_choice_beside_the_chosen_one():
+    truth = blobs(LESION)
+    decision = postprocessing.decide([logits_of(truth)] * 3, [truth] * 3, thresholds=[0.3])
+    assert decision["rule"] == "one standard error"
+    assert decision["best"] == {"foreground_threshold": 0.5, "keep_largest_component": False, "val_dice": 1.0,
+                                "standard_error": 0.0}
