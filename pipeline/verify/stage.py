@@ -97,8 +97,9 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    expected_weights=models["teacher"].metadata.get(
                                                        "weights_sha256"))
         result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent)
-        looks = {split: _record_evaluation(paths, split, split_cases, models, result)
-                 for split, split_cases in (("test", cases), ("external", external)) if split_cases}
+        looks = {split: _record_evaluation(paths, split, split_cases, models, result, plan, split_rows)
+                 for split, split_cases, split_rows in (("test", cases, rows), ("external", external, external_rows))
+                 if split_cases}
         out = {
             "release_status": result.pop("release_status"), **result,
             "models": {n: {"path": str(paths.models[n]), "sha256": m.sha256,
@@ -130,13 +131,16 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
 
 
 def _record_evaluation(paths: VerifyPaths, split: str, cases: list[dict], models: dict,
-                       result: dict) -> tuple[str, list]:
+                       result: dict, plan, rows: dict[str, list[dict]]) -> tuple[str, list]:
     """Append this evaluation of a locked split to the log; its identity and every evaluation so far."""
     identity = evaluations.split_identity(cases)
     failed = [c for c in result["failed"] if result["criteria"][c]["split"] == split]
+    versions = {n: evaluations.model_version(m.path) for n, m in models.items()}
+    judged = [c.model_dump(mode="json", exclude={"title", "rationale"}) for c in plan.criteria if c.split == split]
     entry = evaluations.Evaluation(split=split, split_sha256=identity, git_commit=git_commit(Path(".")),
                                    models={n: m.sha256 for n, m in models.items()},
-                                   release_status=result["release_status"], failed=failed)
+                                   release_status=result["release_status"], failed=failed,
+                                   model_versions=versions, look=evaluations.look_key(versions, judged, rows))
     if paths.evaluation_log is None:
         return identity, [entry]
     return identity, evaluations.append(paths.evaluation_log, entry).of_split(identity, split)
@@ -149,7 +153,8 @@ def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits:
     return {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
             "content_sha256": identity,
             "locked": split in splits.get("locked", []),
-            "evaluations": len(history),
+            "evaluations": evaluations.looks(history),  # looks: a run that showed the same is no new one
+            "runs": len(history),
             "max_evaluations": plan.test_split_policy.max_evaluations,
             "history": [e.model_dump(mode="json") for e in history],
             "patients": len({c["patient_id"] for c in cases}),
