@@ -357,7 +357,7 @@ def _release(trace: Trace) -> list[Problem]:
                                f"{file_sha256(path)[:12]}); run dvc repro", "suspect"))
     for split, (used, allowed) in sorted(trace.vnv.split_evaluations.items()):
         if used > allowed:
-            out.append(Problem("test-split", f"{split} split", f"evaluated {used} times, more than the V&V "
+            out.append(Problem("test-split", f"{split} split", f"looked at {used} times, more than the V&V "
                                f"plan's test_split_policy allows ({allowed}): refresh it with new patients "
                                "before a release claims performance on it", "failed"))
     status = trace.vnv.release_status

@@ -57,7 +57,7 @@ class VnvResults:
     release_status: str | None = None
     models: dict[str, tuple[str, str]] = field(default_factory=dict)
     absent_models: dict[str, str] = field(default_factory=dict)
-    # locked split (test, external) -> (evaluations so far, this one included; the plan's limit)
+    # locked split (test, external) -> (looks so far, this one included; the plan's limit)
     split_evaluations: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -106,7 +106,7 @@ def load_vnv(path: Path, evidence_dir: str = "reports/vnv") -> VnvResults:
     for name in ("test", "external"):
         split = data.get(f"{name}_split") or {}
         if split.get("evaluations") is not None and split.get("max_evaluations") is not None:
-            looks[name] = (int(split["evaluations"]), int(split["max_evaluations"]))
+            looks[name] = (int(split.get("looks", split["evaluations"])), int(split["max_evaluations"]))
     return VnvResults(True, criteria, evidence, str(release) if release else None, models, absent, looks)
 
 

@@ -153,8 +153,8 @@ def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits:
     return {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
             "content_sha256": identity,
             "locked": split in splits.get("locked", []),
-            "evaluations": evaluations.looks(history),  # looks: a run that showed the same is no new one
-            "runs": len(history),
+            "evaluations": len(history),  # runs, this one included, every one listed in the history
+            "looks": evaluations.looks(history),  # what the policy limits: a run that showed the same is no new look
             "max_evaluations": plan.test_split_policy.max_evaluations,
             "history": [e.model_dump(mode="json") for e in history],
             "patients": len({c["patient_id"] for c in cases}),

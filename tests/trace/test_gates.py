@@ -167,8 +167,18 @@ def test_a_test_split_evaluated_more_often_than_the_plan_allows_fails(repo: Mini
     repo.vnv["test_split"] = {"evaluations": 3, "max_evaluations": 3}
     assert not [line for line in repo.lines() if line.startswith("test-split")]
     repo.vnv["test_split"] = {"evaluations": 4, "max_evaluations": 3}
-    assert ("test-split: test split: evaluated 4 times, more than the V&V plan's test_split_policy "
+    assert ("test-split: test split: looked at 4 times, more than the V&V plan's test_split_policy "
             "allows (3): refresh it with new patients before a release claims performance on it") in repo.lines()
+
+
+@pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-008")
+def test_the_policy_limits_looks_not_runs(repo: MiniRepo) -> None:
+    repo.vnv["test_split"] = {"evaluations": 6, "looks": 2, "max_evaluations": 3}  # re-runs that showed the same
+    assert not [line for line in repo.lines() if line.startswith("test-split")]
+    repo.vnv["test_split"] = {"evaluations": 6, "looks": 4, "max_evaluations": 3}
+    assert [line for line in repo.lines() if line.startswith("test-split")] == [
+        "test-split: test split: looked at 4 times, more than the V&V plan's test_split_policy "
+        "allows (3): refresh it with new patients before a release claims performance on it"]
 
 
 @pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-007")
@@ -178,7 +188,7 @@ def test_the_external_split_is_held_to_the_same_policy(repo: MiniRepo) -> None:
     assert not [line for line in repo.lines() if line.startswith("test-split")]
     repo.vnv["external_split"] = {"evaluations": 4, "max_evaluations": 3}
     assert [line for line in repo.lines() if line.startswith("test-split")] == [
-        "test-split: external split: evaluated 4 times, more than the V&V plan's test_split_policy "
+        "test-split: external split: looked at 4 times, more than the V&V plan's test_split_policy "
         "allows (3): refresh it with new patients before a release claims performance on it"]
 
 
