@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 
-.PHONY: setup repro test test-fast bench techfile lock clean-venv
+.PHONY: setup repro test test-fast bench techfile lock clean-venv services-deps services-up services-down team-pull
 
 setup: $(STAMP)
 
@@ -24,9 +24,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# A checkout without the identified data but with the de-identified data (a teammate's clone
+# after `dvc pull -r team`: data/raw is never pushed) skips the stages whose only change is
+# that missing data, so it re-runs nothing that the identified zone already ran.
+REPRO_FLAGS := $(if $(wildcard data/raw),,$(if $(wildcard data/deid),--allow-missing))
+
 repro: setup
 	$(BIN)/python -m pipeline check-params
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro $(REPRO_FLAGS)
 	@echo
 	@echo "Results:"
 	@echo "  raw synthetic cohort (DICOM)      data/raw/"
@@ -34,7 +39,7 @@ repro: setup
 	@echo "  MLflow runs (sqlite)              mlflow.db  (browse: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
 	@echo "  release (documents, site, models) release/"
 
-test: setup
+test: setup services-deps
 	@mkdir -p reports
 	$(BIN)/python -m pytest --junitxml=reports/junit.xml --html=reports/tests.html --self-contained-html
 
@@ -52,11 +57,39 @@ techfile: setup
 bench: setup
 	$(BIN)/python -m benchmarks $(BENCH)
 
+# The team services (PostgreSQL, SeaweedFS S3, MLflow with basic auth) on loopback addresses,
+# state in .services/ (see "Working as a team" in the README). PostgreSQL is Debian's package,
+# installed here when missing and this user may (root with apt-get); without it the services
+# tests are skipped outside CI.
+services-deps:
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "services-deps: installing PostgreSQL (Debian's postgresql package)"; \
+	    mkdir -p /etc/postgresql-common; \
+	    test -e /etc/postgresql-common/createcluster.conf || \
+	      echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "services-deps: PostgreSQL is missing (apt-get install postgresql); services tests will be skipped"; \
+	  fi; \
+	fi
+
+services-up: setup services-deps
+	$(BIN)/python -m pipeline.services up
+
+services-down: setup
+	$(BIN)/python -m pipeline.services down
+
+# A teammate's clone, with the team's env sourced: every shareable output of dvc.lock (all but
+# the identified ones, which are never in the remote).
+team-pull: setup
+	$(BIN)/python -m pipeline.services pull
+
 # Re-resolve the pins into requirements.lock (needs the package registry).
 lock:
 	rm -rf /tmp/pipeline-lock-venv
 	$(PYTHON) -m venv /tmp/pipeline-lock-venv
-	/tmp/pipeline-lock-venv/bin/python -m pip install --quiet ".[test]"
+	/tmp/pipeline-lock-venv/bin/python -m pip install --quiet ".[test,team]"
 	/tmp/pipeline-lock-venv/bin/python -m pip freeze --exclude-editable --exclude pipeline \
 	  | sed -e 's/^torch==\([0-9.]*\)+cpu/torch==\1/' > requirements.lock
 
