@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.nets.unet import check_levels
+from pipeline.nets.params import check_levels
 from pipeline.core.params_base import StrictModel
 from pipeline.runtime.engines import RUNTIMES
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.nets.unet import NetworkParams
+from pipeline.nets.params import NetworkParams
 from pipeline.recipe.params import RecipeParams
 
 
