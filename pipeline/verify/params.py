@@ -39,4 +39,7 @@ class VerifyParams(StrictModel):
     seed: int = Field(ge=0)
     worst_cases: int = Field(default=3, ge=1, le=50, description="worst cases listed per model")
     threads: int = Field(default=2, ge=1, le=256, description="ONNX Runtime and torch threads")
+    timing_repeats: int = Field(
+        default=3, ge=1, le=100,
+        description="interleaved timing rounds per test case (median), after the untimed run that gives the metrics")
     explain: ExplainParams = Field(default_factory=ExplainParams)

@@ -21,7 +21,6 @@ criteria name it with ``split: external``. Each locked split's evaluations are c
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume, to_mask
 from pipeline.data.cache import load_cases
 from pipeline.core.provenance import file_sha256, git_commit
+from pipeline.core.timing import interleaved_medians
 from pipeline.verify import criteria, evaluations, metrics, report
 from pipeline.verify.params import VerifyParams
 from pipeline.verify.plan import load_plan
@@ -185,21 +185,24 @@ def _evaluate_model(model: OnnxModel, cases: list[dict], params: VerifyParams,
 
 def _evaluate_test(models: dict[str, OnnxModel], cases: list[dict], params: VerifyParams,
                    progress) -> tuple[dict[str, list[dict]], dict[str, dict[str, np.ndarray]]]:
-    """Every model on every case, the models in turn for each case, each run timed."""
+    """Every model on every case; per case the models' sliding-window times are the medians of
+    ``timing_repeats`` rounds in which they run in turn (one run each gave single-shot outliers:
+    2 of 16 cases of the first look at the 20261128 split timed the compressed model 1.6-2.4x
+    slower than cases of the same size), then one more run gives the metrics."""
     rows: dict[str, list[dict]] = {name: [] for name in models}
     masks: dict[str, dict[str, np.ndarray]] = {name: {} for name in models}
     for model in models.values():  # first calls allocate; keep them out of the timings
         predict_volume(model, np.zeros((model.spec.in_channels, *model.spec.patch_size), np.float32), model.spec)
     for case in (progress(cases) if progress else cases):
         truth = np.asarray(case["label"])[0] == FOREGROUND
+        calls = {name: (lambda m=model: predict_volume(m, case["image"], m.spec)) for name, model in models.items()}
+        seconds = interleaved_medians(calls, params.timing_repeats, warmup=0)
         for name, model in models.items():
-            start = time.perf_counter()
             logits = predict_volume(model, case["image"], model.spec)
-            seconds = time.perf_counter() - start
             pred = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec) == FOREGROUND
             values = metrics.all_metrics(pred, truth, case["spacing"], params.nsd_tolerance_mm)
             masks[name][case["case_id"]] = pred
-            rows[name].append({**_attributes(case), **values, "inference_ms": round(1000 * seconds, 3)})
+            rows[name].append({**_attributes(case), **values, "inference_ms": round(1000 * seconds[name], 3)})
     return rows, masks
 
 

@@ -203,3 +203,23 @@ def test_the_external_split_is_evaluated_and_counted_apart_from_the_test_split(p
     assert saved[1]["split_sha256"] == again["external_split"]["content_sha256"] != saved[0]["split_sha256"]
     # without an external split, nothing about it is claimed
     assert stage.run(_params(False), paths)["external_split"] is None
+
+
+@pytest.mark.verifies("SRS-VNV-002")
+def test_each_case_is_timed_as_the_median_of_interleaved_rounds(paths, tmp_path, monkeypatch):
+    calls = []
+    real = stage.predict_volume
+
+    def counting(model, image, spec):
+        calls.append(model.path.name)
+        return real(model, image, spec)
+
+    monkeypatch.setattr(stage, "predict_volume", counting)
+    params = _params(False).model_copy(update={"timing_repeats": 2})
+    out = stage.run(params, stage.VerifyPaths(**{**paths.__dict__, "out_dir": tmp_path / "vnv",
+                                                 "metrics": tmp_path / "vnv.json"}))
+    cases = out["test_split"]["cases"] + (out["external_split"] or {}).get("cases", 0)
+    compressed = paths.models["compressed"].name
+    # one warm-up call, then per locked case 2 timed rounds + 1 run for the metrics (the teacher also
+    # runs once per validation case for VAL-015)
+    assert calls.count(compressed) == 1 + 3 * cases
