@@ -22,10 +22,12 @@ from pipeline.governance.changes import load_report
 from pipeline.governance.paths import CHANGES_DIR
 from pipeline.governance.soup_review import locked_versions, review_states
 from pipeline.governance.views import approvals_view
-from pipeline.techfile import architecture, documents, inputs, plots, pms, provenance, riskfile, soup
+from pipeline.techfile import (architecture, documents, inputs, lifecycle, models as model_files, performance,
+                               plots, pms, provenance, riskfile, soup)
 from pipeline.techfile.manifest import released_files
 from pipeline.techfile.params import TechfileParams
 from pipeline.techfile.release import build_identity, release_status
+from pipeline.techfile.component_hashes import component_hashes
 from pipeline.techfile.sbom import build_sbom
 from pipeline.trace import gates, status
 from pipeline.trace.graph import TracePaths, build_trace
@@ -67,10 +69,12 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         raise UserError("the recorded evidence does not match dvc.lock:\n  " + "\n  ".join(changed))
     flags = status.node_flags(trace, problems)
     build = build_identity(Path(paths.root), paths.at(i.dvc_lock))
-    models = inputs.model_checks(Path(paths.root), vnv["models"], paths.at(i.vnv))
+    models = model_files.identities(Path(paths.root),
+                                    inputs.model_checks(Path(paths.root), vnv["models"], paths.at(i.vnv)))
     release = release_status(vnv, problems, models,
                              None if paths.at(i.junit).is_file() else i.junit)
     product = _product(params, paths.at(i.pyproject))
+    product["versions"] = model_files.versions(product["version"], models)
     soup_rows = soup.soup_list(paths.at(i.lock_file), paths.at(i.pyproject), soup.load_purposes())
     reviews = review_states(Path(paths.root), locked_versions(paths.at(i.lock_file)))
     soup_rows = soup.apply_reviews(soup_rows, reviews)  # signed reviews in governance/soup_reviews
@@ -86,15 +90,21 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
             "cohort": inputs.load_metrics(paths.at(i.cohort), "cohort summary")}
     fingerprint = inputs.load_fingerprint(paths.at(i.fingerprint))
     origin = _provenance(paths.at(i.dvc_lock), regulatory["data_provenance"])
-    sbom_doc = build_sbom(product, soup_rows, build["commit"], build["date"], file_sha256(paths.at(i.lock_file)))
+    hashes = component_hashes(paths.at(i.lock_file), soup_rows)
+    sbom_doc = build_sbom(product, soup_rows, build["commit"], build["date"], file_sha256(paths.at(i.lock_file)),
+                          hashes, models)
     facts = documents.facts(origin, models, paths.at(i.lock_file), sbom_doc["components"], soup_rows,
                             data["deid"], paths.at(i.deid))
-    docs = _documents(trace, flags, criteria_status, regulatory, facts, fingerprint, paths.at(i.fingerprint))
+    docs = _documents(trace, flags, criteria_status, regulatory, facts, fingerprint, paths.at(i.fingerprint),
+                      {"root": Path(paths.root), "problems": problems, "soup": soup_rows, "models": models})
     return {
         "product": product, "build": build, "release": release, "design": design,
+        "sbom_document": sbom_doc,
         "trace": trace, "problems": problems,
         "flags": {node: status.badges(f) for node, f in flags.items()},
         "vnv": vnv, "criteria_status": criteria_status, "model_checks": models,
+        "criterion_rows": performance.criterion_rows(list(design.criteria.values()), vnv),
+        "subgroup_rows": performance.subgroup_rows(vnv),
         "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "external_split",
                                                           "external_summary", "worst_cases", "settings")
                       if vnv.get(k)},
@@ -144,8 +154,9 @@ def _provenance(dvc_lock: Path, rule: dict) -> dict:
 
 
 def _documents(trace, flags: dict, criteria_status: dict, regulatory: dict, facts: dict,
-               fingerprint: dict, fingerprint_path: Path) -> dict:
-    """GSPR checklist, AI Act Annex IV, threat model, post-market plan and the open items."""
+               fingerprint: dict, fingerprint_path: Path, code: dict) -> dict:
+    """GSPR checklist, AI Act Annex IV, threat model, post-market plan, the IEC 62304 life-cycle
+    records and the open items (``code``: root, gate problems, SOUP rows and model identities)."""
     items = documents.load_list(documents.OPEN_ITEMS, documents.OpenItem)
     resolver = documents.Resolver(trace, flags, criteria_status, regulatory["sections"],
                                   {o.id: o for o in items})
@@ -154,14 +165,17 @@ def _documents(trace, flags: dict, criteria_status: dict, regulatory: dict, fact
     threats = documents.threat_rows(resolver, facts)
     plan = pms.plan_view(pms.load_plan(), fingerprint, list(trace.design.criteria.values()),
                          [m["id"] for m in regulatory["pccp"]], list(resolver.open_items), fingerprint_path)
+    cycle = lifecycle.view(lifecycle.load(), code["root"], trace, code["problems"], code["soup"],
+                           regulatory["sections"], resolver.open_items, code["models"])
     cited = documents.citations(
         [(f"GSPR {r['item'].ref}", r["item"].open) for r in gspr]
         + [(f"AI Act Annex IV {r['item'].ref}", r["item"].open) for r in annex_iv]
         + [(f"threat {r['item'].id}", r["item"].open) for r in threats]
-        + [(f"post-market plan: {o['item'].source}", o["item"].open) for o in plan["others"]])
+        + [(f"post-market plan: {o['item'].source}", o["item"].open) for o in plan["others"]]
+        + [(f"IEC 62304 {label}", ids) for label, ids in cycle["cited"]])
     open_rows = documents.open_item_rows(items, cited)
     kinds = {kind: sum(1 for r in open_rows if r["item"].kind == kind) for kind in ("manufacturer input", "gap")}
-    return {"gspr": gspr, "annex_iv": annex_iv, "threats": threats, "pms": plan,
+    return {"gspr": gspr, "annex_iv": annex_iv, "threats": threats, "pms": plan, "lifecycle": cycle,
             "open_items": open_rows, "open_counts": {"total": len(open_rows), **kinds}}
 
 

@@ -259,6 +259,10 @@ def facts(origin: dict, models: list[dict], lock_file: Path, sbom_components: li
     pins = sum(1 for line in lines if "==" in line)
     hashed_pins = sum(1 for line in lines if "==" in line and "--hash=" in line)
     hashed = sum(1 for c in sbom_components if c.get("hashes"))
+    bases = [p["value"] for c in sbom_components for p in c.get("properties", []) if p["name"] == "pipeline:hash_basis"]
+    from_lock = sum(1 for b in bases if "requirements.lock admits" in b)
+    basis = (f" ({from_lock} from the lock's --hash, {len(bases) - from_lock} digests of the installed "
+             "distribution's RECORD, which are not wheel-file hashes)" if bases else "")
     direct = [r for r in soup_rows if r["direct"]]
     open_reviews = sum(1 for r in direct if r["anomaly_review"] == "open")
     matching = sum(1 for m in models if m["match"])
@@ -276,7 +280,7 @@ def facts(origin: dict, models: list[dict], lock_file: Path, sbom_components: li
                                   "recorded by V&V", "status": "passed" if matching == len(models) else "failed"},
         "lock_hashes": {"text": f"{lock_file.name}: {hashed_pins} of {pins} pins carry a --hash (pip "
                                 "--require-hashes)", "status": "passed" if pins and hashed_pins == pins else "warning"},
-        "sbom_hashes": {"text": f"SBOM: {hashed} of {len(sbom_components)} components carry a hash",
+        "sbom_hashes": {"text": f"SBOM: {hashed} of {len(sbom_components)} components carry a SHA-256{basis}",
                         "status": "passed" if sbom_components and hashed == len(sbom_components) else "warning"},
         "soup_reviews": {"text": f"{open_reviews} of {len(direct)} direct SOUP anomaly reviews open",
                          "status": "passed" if not open_reviews else "warning"},

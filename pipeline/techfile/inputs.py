@@ -175,7 +175,15 @@ def load_splits(path: Path) -> dict:
     overlap = sorted(set.intersection(*patients.values())) if patients else []
     pairs = [(a, b, len(patients[a] & patients[b])) for a in sorted(patients)
              for b in sorted(patients) if a < b]
-    return {"external_sites": [], **data, "overlaps": pairs, "shared_patients": overlap}
+    strata: dict[str, dict[str, int]] = {}
+    for name, cases in data["splits"].items():
+        for case in cases:
+            if case.get("stratum") is not None:
+                counts = strata.setdefault(name, {})
+                counts[str(case["stratum"])] = counts.get(str(case["stratum"]), 0) + 1
+    return {"external_sites": [], **data, "overlaps": pairs, "shared_patients": overlap,
+            "strata": {name: dict(sorted(c.items())) for name, c in strata.items()} | {
+                name: {} for name in data["splits"] if name not in strata}}
 
 
 def load_fingerprint(path: Path) -> dict:

@@ -13,7 +13,6 @@ from pipeline.techfile import render
 from pipeline.techfile.context import TechfilePaths, gather
 from pipeline.techfile.manifest import write_manifest
 from pipeline.techfile.params import TechfileParams
-from pipeline.techfile.sbom import build_sbom
 
 HTML_NAME = "technical_file.html"
 PDF_NAME = "technical_file.pdf"
@@ -34,10 +33,13 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
         pdf: also write the PDF (tests of the HTML skip it for speed).
     """
     context = gather(params, paths, config)
-    sbom = build_sbom(context["product"], context["soup"], context["build"]["commit"],
-                      context["build"]["date"], context["environment"]["lock_sha256"])
+    sbom = context["sbom_document"]
+    hashed = [c for c in sbom["components"] if c.get("hashes")]
+    bases = sorted({p["value"] for c in hashed for p in c.get("properties", []) if p["name"] == "pipeline:hash_basis"})
     context["sbom"] = {"file": SBOM_NAME, "components": len(sbom["components"]),
-                       "serial": sbom["serialNumber"], "spec": sbom["specVersion"]}
+                       "serial": sbom["serialNumber"], "spec": sbom["specVersion"], "hashed": len(hashed),
+                       "models": sum(1 for c in sbom["components"] if c["type"] == "machine-learning-model"),
+                       "hash_bases": bases}
     html = render.render_html(context)
     out = paths.at(params.out)
     with atomic_dir(out, shared=True) as tmp:  # release/techfile: the shared file modes

@@ -6,7 +6,6 @@ from typing import Any
 
 from pipeline.core import provenance
 from pipeline.trace.site_view import KIND_LABELS, View
-from pipeline.trace.status import badges
 
 HIDDEN_FIELDS = {"id", "title", "derives_from", "implements", "controls", "requirements",
                  "effectiveness_evidence"}
@@ -22,9 +21,9 @@ def node_pages(view: View) -> list[dict[str, Any]]:
 def _page(view: View, node: str) -> dict[str, Any]:
     trace, kind = view.trace, view.trace.kind(node)
     page = {"id": node, "title": view.title(node), "kind": KIND_LABELS[kind],
-            "file": view.href(node), "badges": badges(view.flags.get(node, set())),
-            "fields": [], "groups": [], "tables": [], "images": [],
-            "problems": view.problems_of(node)}
+            "file": view.href(node), "badges": view.ref(node)["badges"],
+            "fields": [], "groups": [], "tables": [], "images": [], "files": [], "results": [],
+            "validation": None, "report": None, "problems": view.problems_of(node)}
     item = trace.design.items().get(node)
     if item is not None:
         page["fields"] = [(k.replace("_", " "), _text(v)) for k, v in item.model_dump().items()
@@ -42,6 +41,9 @@ def _group(page: dict, heading: str, refs: list[dict]) -> None:
 def _user_need(view: View, node: str, page: dict) -> None:
     _group(page, "Derived software requirements (traced from)",
            view.refs(view.incoming(node, "requirement")))
+    page["validation"] = view.validation(node)
+    files = {f.path: f for r in view.need_requirements(node) for f in view.released_for(r)}
+    page["files"] = [_file(f) for f in files.values()]
 
 
 def _requirement(view: View, node: str, page: dict) -> None:
@@ -59,6 +61,7 @@ def _requirement(view: View, node: str, page: dict) -> None:
     if criteria:
         page["fields"].append(("results", "; ".join(view.result_text(c) for c in criteria)))
     page["images"] = [e for e in view.evidence if node in e["requirements"]]
+    page["files"] = [_file(f) for f in view.released_for(node)]
 
 
 def _risk(view: View, node: str, page: dict) -> None:
@@ -84,9 +87,29 @@ def _control(view: View, node: str, page: dict) -> None:
 
 
 def _criterion(view: View, node: str, page: dict) -> None:
+    trace = view.trace
+    criterion = trace.design.criteria[node]
+    result = trace.vnv.criteria.get(node)
     page["fields"].append(("result", view.result_text(node)))
-    _group(page, "Verifies requirements (traces to)",
-           view.refs(view.trace.design.criteria[node].requirements))
+    split = trace.vnv.split_identity.get(criterion.split)
+    if split:
+        looks = trace.vnv.split_evaluations.get(criterion.split)
+        page["fields"].append(("judged on", f"the locked {criterion.split} split: {split.get('cases')} cases, "
+                               f"content SHA-256 {split.get('content_sha256')}"
+                               + (f"; look {looks[0]} of at most {looks[1]} the V&V plan allows" if looks else "")))
+    else:
+        page["fields"].append(("judged on", f"the {criterion.split} split"))
+    _group(page, "Verifies requirements (traces to)", view.refs(criterion.requirements))
+    page["results"] = [{"model": g.model, "group": g.group, "n": g.n, "value": _num(g.value),
+                        "interval": (f"{g.mean:.4g} [{g.ci_lower:.4g}, {g.ci_upper:.4g}]"
+                                     if None not in (g.mean, g.ci_lower, g.ci_upper) else "not recorded"),
+                        "threshold": f"{criterion.statistic} {criterion.comparison} {criterion.threshold:g}",
+                        "status": g.status, "reason": g.reason}
+                       for g in (result.groups if result is not None else ())]
+    page["report"] = {"label": f"V&V results ({trace.paths.vnv})", "href": view.vnv_copy,
+                      "sha256": _sha(trace, "vnv")}
+    page["images"] = [e for e in view.evidence if set(e["requirements"]) & set(criterion.requirements)]
+    page["files"] = [_file(f) for f in view.released if f.name in criterion.models or f.name == "manifest"]
 
 
 def _stage(view: View, node: str, page: dict) -> None:
@@ -110,13 +133,37 @@ def _stage(view: View, node: str, page: dict) -> None:
 
 
 def _test(view: View, node: str, page: dict) -> None:
-    test = view.trace.tests[node]
+    trace = view.trace
+    test = trace.tests[node]
+    seconds = test.seconds
     page["fields"] = [("source", test.source or "only in the junit report"),
-                      ("outcome", test.status)]
+                      ("outcome", test.status),
+                      ("duration", f"{seconds:.3f} s" if seconds is not None else "no result in the report"),
+                      ("commit tested", trace.junit_source or "not recorded in the report")]
     _group(page, "Verifies requirements (traces to)", view.refs(test.requirements))
     page["tables"].append({"heading": "Cases in the junit report",
-                           "columns": ["case", "outcome", ""],
-                           "rows": [[case, outcome, None] for case, outcome in test.cases.items()]})
+                           "columns": ["case", "outcome", "seconds"],
+                           "rows": [[case, outcome, _num(test.durations.get(case))]
+                                    for case, outcome in test.cases.items()]})
+    page["report"] = {"label": f"test report ({trace.paths.junit})", "href": view.junit_copy,
+                      "sha256": _sha(trace, "junit")}
+
+
+def _file(f) -> dict[str, Any]:
+    return {"label": f.label, "href": f.href, "path": f.path, "note": f.note,
+            "sha256": f.current_sha256 or None, "verified": f.verified_sha256,
+            "matches": f.matches, "manifest": f.verified_sha256 is None}
+
+
+def _sha(trace, name: str) -> str:
+    path = trace.paths.at(name)
+    return provenance.file_sha256(path) if path.is_file() else "missing"
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _text(value: Any) -> str:

@@ -28,13 +28,31 @@ STATUSES = ("PASS", "FAIL", "INCONCLUSIVE")
 
 
 @dataclass(frozen=True)
+class GroupResult:
+    """One model's result of a criterion on all cases or on one subgroup: the statistic compared,
+    the number of cases and the 95 % bootstrap interval it was computed with."""
+
+    model: str
+    group: str  # "all", or "<by> = <level>" for a subgroup
+    status: str
+    value: Any = None
+    reason: str = ""
+    n: int | None = None
+    mean: float | None = None
+    ci_lower: float | None = None
+    ci_upper: float | None = None
+
+
+@dataclass(frozen=True)
 class CriterionResult:
-    """The recorded outcome of one acceptance criterion."""
+    """The recorded outcome of one acceptance criterion (``groups``: per model, all cases and
+    each subgroup, with n and the interval where ``vnv.json`` records them)."""
 
     id: str
     status: str
     value: Any = None
     threshold: Any = None
+    groups: tuple[GroupResult, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +77,8 @@ class VnvResults:
     absent_models: dict[str, str] = field(default_factory=dict)
     # locked split (test, external) -> (looks so far, this one included; the plan's limit)
     split_evaluations: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # locked split -> {"cases", "content_sha256"} as recorded (the data a criterion was judged on)
+    split_identity: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -93,7 +113,7 @@ def load_vnv(path: Path, evidence_dir: str = "reports/vnv") -> VnvResults:
             raise UserError(f"{path}: criterion {rec.get('id')} has status {status!r}; "
                             f"allowed: {', '.join(STATUSES)}")
         criteria[str(rec["id"])] = CriterionResult(str(rec["id"]), status, _value(rec),
-                                                   rec.get("threshold"))
+                                                   rec.get("threshold"), _groups(rec))
     evidence = [Evidence(str(e.get("path") or f"{evidence_dir}/{e['file']}"),
                          [str(i) for i in e.get("requirements", [])], _caption(e),
                          e.get("sha256")) for e in data.get("evidence") or []]
@@ -102,12 +122,15 @@ def load_vnv(path: Path, evidence_dir: str = "reports/vnv") -> VnvResults:
               if isinstance(m, dict) and "path" in m and "sha256" in m}
     release = data.get("release_status")
     absent = {str(k): str(v) for k, v in (data.get("absent_models") or {}).items()}
-    looks = {}
+    looks, identity = {}, {}
     for name in ("test", "external"):
         split = data.get(f"{name}_split") or {}
         if split.get("evaluations") is not None and split.get("max_evaluations") is not None:
             looks[name] = (int(split.get("looks", split["evaluations"])), int(split["max_evaluations"]))
-    return VnvResults(True, criteria, evidence, str(release) if release else None, models, absent, looks)
+        if split:
+            identity[name] = {"cases": split.get("cases"), "content_sha256": split.get("content_sha256")}
+    return VnvResults(True, criteria, evidence, str(release) if release else None, models, absent, looks,
+                      identity)
 
 
 def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
@@ -137,6 +160,34 @@ def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
     except sqlite3.Error:
         return {}
     return runs
+
+
+def _groups(record: dict) -> tuple[GroupResult, ...]:
+    """Per model: the all-cases result (when the criterion is judged on all cases) and each
+    subgroup's, with n and the interval recorded beside it."""
+    out = []
+    subgroup_by = (record.get("subgroup") or {}).get("by", "subgroup")
+    for model, m in sorted((record.get("models") or {}).items()):
+        if not isinstance(m, dict):
+            continue
+        subgroups = m.get("subgroups") or {}
+        if not subgroups:
+            out.append(_group(model, "all", m, (m.get("estimate") or {}).get("n")))
+        for level, g in subgroups.items():
+            if isinstance(g, dict):
+                out.append(_group(model, f"{subgroup_by} = {level}", g, g.get("n_cases")))
+    return tuple(out)
+
+
+def _group(model: str, group: str, m: dict, n: Any) -> GroupResult:
+    est = m.get("estimate") or {}
+    return GroupResult(model, group, str(m.get("status", "")).upper(), m.get("value"),
+                       str(m.get("reason") or ""), int(n) if isinstance(n, (int, float)) else None,
+                       _number(est.get("mean")), _number(est.get("ci_lower")), _number(est.get("ci_upper")))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _value(record: dict) -> Any:

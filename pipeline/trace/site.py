@@ -24,13 +24,15 @@ from pipeline.governance.views import approvals_view
 from pipeline.trace.gates import Problem
 from pipeline.trace.graph import Trace
 from pipeline.trace.pages import node_pages
+from pipeline.trace.released import released_files
 from pipeline.trace.site_view import View
 from pipeline.trace.status import FLAGS, badges, node_flags
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "trace"
 SECTIONS = [("index.html", "Matrix"), ("risks.html", "Risks"), ("stages.html", "Stages"),
-            ("verification.html", "Verification"), ("problems.html", "Problems"),
-            ("approvals.html", "Approvals")]
+            ("verification.html", "Verification"), ("release.html", "Released files"),
+            ("problems.html", "Problems"), ("approvals.html", "Approvals")]
+REPORTS = "reports"  # copies of the test report and the V&V results inside the site
 CHANGES_PAGE = "../changes/index.html"  # written by `release diff REV` beside the site
 
 
@@ -75,10 +77,14 @@ def write_site(trace: Trace, problems: list[Problem], out: Path,
     view = View(trace, problems, flags)
     with atomic_dir(out, shared=True) as tmp:  # release/trace: the shared file modes
         view.evidence = _copy_evidence(trace, tmp)
+        view.released = released_files(trace, out)
+        view.junit_copy = _copy_report(trace, "junit", tmp)
+        view.vnv_copy = _copy_report(trace, "vnv", tmp)
         common = _common(trace, problems, view, out)
         for name, template in (("index.html", "index.html"), ("risks.html", "risks.html"),
                                ("stages.html", "stages.html"),
                                ("verification.html", "verification.html"),
+                               ("release.html", "release.html"),
                                ("problems.html", "problems.html"),
                                ("approvals.html", "approvals.html")):
             _render(env, template, tmp / name, dict(common, self_file=name))
@@ -123,6 +129,9 @@ def _common(trace: Trace, problems: list[Problem], view: View, site: Path) -> di
         "models": [(name, rel, recorded, _sha_or_missing(root / rel))
                    for name, (rel, recorded) in sorted(trace.vnv.models.items())],
         "absent_models": dict(sorted(trace.vnv.absent_models.items())),
+        "released": view.released, "junit_copy": view.junit_copy, "vnv_copy": view.vnv_copy,
+        "junit_source": trace.junit_source,
+        "validations": {n: view.validation(n) for n in trace.design.user_needs},
     }
 
 
@@ -138,6 +147,16 @@ def _changes(site: Path) -> dict[str, Any] | None:
 
 def _sha_or_missing(path: Path) -> str:
     return provenance.file_sha256(path) if path.is_file() else "missing"
+
+
+def _copy_report(trace: Trace, name: str, site: Path) -> str | None:
+    """Copy a recorded report (``junit``, ``vnv``) into the site; its path there, or None if absent."""
+    source = trace.paths.at(name)
+    if not source.is_file():
+        return None
+    (site / REPORTS).mkdir(exist_ok=True)
+    shutil.copyfile(source, site / REPORTS / source.name)
+    return f"{REPORTS}/{source.name}"
 
 
 def _copy_evidence(trace: Trace, site: Path) -> list[dict[str, Any]]:

@@ -7,13 +7,17 @@ from typing import Any
 
 from pipeline.trace.gates import Problem
 from pipeline.trace.graph import Trace
-from pipeline.trace.status import badges
+from pipeline.trace.released import ReleasedFile
+from pipeline.trace.status import FLAGS, badges
 
 KIND_LABELS = {
     "user_need": "User need", "requirement": "Software requirement", "risk": "Risk",
     "control": "Risk control", "criterion": "Acceptance criterion", "stage": "Stage",
     "test": "Test", "unknown": "Unknown ID",
 }
+# A user need is validated (by acceptance criteria on the locked splits), not verified: its state.
+VALIDATED, VALIDATION_FAILED = "validated", "validation failed"
+VALIDATION_PENDING, NO_VALIDATION = "validation pending", "no validation criterion"
 
 
 class View:
@@ -22,6 +26,9 @@ class View:
     def __init__(self, trace: Trace, problems: list[Problem], flags: dict[str, set[str]]):
         self.trace, self.problems, self.flags = trace, problems, flags
         self.evidence: list[dict[str, Any]] = []
+        self.released: list[ReleasedFile] = []
+        self.junit_copy: str | None = None  # the test report's path inside the site, once copied
+        self.vnv_copy: str | None = None  # the V&V results' path inside the site, once copied
 
     def href(self, node: str) -> str | None:
         """The page file of a node, ``None`` for unknown IDs."""
@@ -41,10 +48,54 @@ class View:
         return node.rsplit("::", 1)[-1] if node in self.trace.tests else "unknown ID"
 
     def ref(self, node: str) -> dict[str, Any]:
-        """A link to a node with its badges."""
+        """A link to a node with its badges (a user need's: its problems and its validation state,
+        never "verified")."""
+        kind = self.trace.kind(node)
+        flags = self.flags.get(node, set())
+        shown = ([f for f in FLAGS if f in flags] + [self.validation(node)["state"]]
+                 if kind == "user_need" else badges(flags))
         return {"id": node, "title": self.title(node), "href": self.href(node),
-                "kind": KIND_LABELS[self.trace.kind(node)],
-                "badges": badges(self.flags.get(node, set()))}
+                "kind": KIND_LABELS[kind], "badges": shown}
+
+    def need_requirements(self, need: str) -> list[str]:
+        """The requirements deriving from a user need, directly or through refined requirements."""
+        reqs = self.trace.design.requirements
+        found, frontier = [], [need]
+        while frontier:
+            parent = frontier.pop(0)
+            for child in self.trace.backlinks.get(parent, []):
+                if child in reqs and parent in reqs[child].derives_from and child not in found:
+                    found.append(child)
+                    frontier.append(child)
+        return found
+
+    def validation(self, need: str) -> dict[str, Any]:
+        """How a user need is validated: the acceptance criteria of its requirements and their state.
+
+        ``validated`` when every such criterion passed, ``validation failed`` when one failed,
+        ``validation pending`` when one is inconclusive or has no result, ``no validation
+        criterion`` when none traces to it (its requirements are then verified by tests only).
+        """
+        reqs = set(self.need_requirements(need))
+        criteria = [c for c in self.trace.design.criteria.values() if reqs & set(c.requirements)]
+        results = [(c, self.trace.vnv.criteria.get(c.id)) for c in criteria]
+        statuses = [r.status if r is not None else "missing" for _, r in results]
+        if not criteria:
+            state = NO_VALIDATION
+        elif "FAIL" in statuses:
+            state = VALIDATION_FAILED
+        elif any(s != "PASS" for s in statuses):
+            state = VALIDATION_PENDING
+        else:
+            state = VALIDATED
+        return {"state": state, "criteria": [
+            {"ref": self.ref(c.id), "status": status, "split": c.split,
+             "requirements": sorted(reqs & set(c.requirements))}
+            for (c, _), status in zip(results, statuses)]}
+
+    def released_for(self, requirement: str) -> list[ReleasedFile]:
+        """The released files (model files, manifest) implementing a requirement."""
+        return [f for f in self.released if requirement in f.requirements]
 
     def refs(self, nodes: list[str]) -> list[dict[str, Any]]:
         """References for several nodes, order kept, duplicates dropped."""

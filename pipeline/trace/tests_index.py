@@ -27,6 +27,12 @@ class TestRecord:
     source: str = ""
     requirements: list[str] = field(default_factory=list)
     cases: dict[str, str] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)  # case -> seconds (junit ``time``)
+
+    @property
+    def seconds(self) -> float | None:
+        """The summed duration of its cases in the report, ``None`` without a result."""
+        return round(sum(self.durations.values()), 3) if self.durations else None
 
     @property
     def status(self) -> str:
@@ -93,6 +99,10 @@ def merge_junit(records: dict[str, TestRecord], junit: Path) -> None:
         key = f"{case.get('classname', '')}::{name.split('[', 1)[0]}"
         record = records.setdefault(key, TestRecord(key))
         record.cases[name] = _outcome(case)
+        try:
+            record.durations[name] = float(case.get("time", ""))
+        except ValueError:
+            pass
         for prop in case.iter("property"):
             value = prop.get("value", "")
             if prop.get("name") == PROPERTY and value not in record.requirements:

@@ -13,16 +13,19 @@ from pipeline.techfile.context import TechfilePaths
 from tests.techfile.fixture import PARAMS, make_run
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def good_run(tmp_path_factory):
-    """A releasable recorded run, rendered once with its PDF: ``(root, config, result)``."""
+    """A releasable recorded run, rendered once with its PDF: ``(root, config, result)``.
+
+    Shared by every module (rendering the PDF costs 30-50 s): tests read it; a test that
+    changes a run works on a copy (``test_render._copy_run``) or builds its own."""
     root = tmp_path_factory.mktemp("techfile-good")
     config = make_run(root)
     result = stage.run(PARAMS, TechfilePaths(root), config, pdf=True)
     return root, config, result
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def failed_run(tmp_path_factory):
     """A recorded run whose criterion VAL-001 failed, rendered (HTML only)."""
     root = tmp_path_factory.mktemp("techfile-failed")

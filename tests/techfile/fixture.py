@@ -33,7 +33,24 @@ from pipeline.trace.graph import TracePaths, build_trace
 REPO = Path(__file__).resolve().parents[2]
 DATE = "2026-01-02T03:04:05+00:00"
 STAGES = ("cohort", "deid", "preprocess", "train", "compress", "export", "verify")
-ONNX_BYTES = b"fake onnx bytes"
+MODEL_VERSION = "2.3.0"  # deliberately not the software version of pyproject.toml
+
+
+def _tiny_onnx() -> bytes:
+    """A real, minimal ONNX file carrying the export stage's identity metadata."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["logits"])], "fixture",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 1, "x"])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 1, "x"])])
+    model = helper.make_model(graph, producer_name="fixture", opset_imports=[helper.make_opsetid("", 17)])
+    helper.set_model_props(model, {"model_version": MODEL_VERSION, "model_role": "teacher",
+                                   "training_run_id": "f" * 32, "git_commit": "1" * 40,
+                                   "runtime": '{"name": "onnxruntime-cpu", "version": "1.0"}'})
+    return model.SerializeToString(deterministic=True)
+
+
+ONNX_BYTES = _tiny_onnx()
 TRACE_PAGES = 12
 PARAMS = TechfileParams(product_name="Fixture Lesion Segmenter", manufacturer="Fixture Devices")
 # hazard register text as long as the real register's, so the PDF layout is tested with real widths
@@ -228,7 +245,11 @@ def _metrics(root: Path, failed: bool) -> None:
                             "value": 0.86, "status": "PASS", "reason": "2 subgroups", "subgroups": sub}}}},
            "models": {"teacher": {"path": "release/models/teacher.onnx",
                                   "sha256": hashlib.sha256(ONNX_BYTES).hexdigest()}},
-           "summary": {"teacher": {"dice": {"mean": 0.91, "ci_lower": 0.86, "ci_upper": 0.94}}},
+           "summary": {"teacher": {"dice": {"mean": 0.91, "ci_lower": 0.86, "ci_upper": 0.94, "n": 4}},
+                       "compressed": {"dice": {"mean": 0.897, "ci_lower": 0.851, "ci_upper": 0.932, "n": 4}}},
+           "subgroups": {"teacher": {"site": {"site-a": {
+               "n_cases": 3, "dice": {"mean": 0.923, "ci_lower": 0.871, "ci_upper": 0.951, "n": 3},
+               "sensitivity": {"mean": 0.944, "ci_lower": 0.902, "ci_upper": 0.977, "n": 3}}}}},
            "external_split": {"cases": 1, "evaluations": 1, "max_evaluations": 3, "content_sha256": "e" * 64,
                               "sites": ["Dunmore Community Hospital"], "history": [
                {"split": "external", "split_sha256": "e" * 64, "git_commit": "2" * 40,
@@ -247,7 +268,7 @@ def _metrics(root: Path, failed: bool) -> None:
     Image.new("RGB", (8, 6), (200, 30, 30)).save(m / "evidence/case-best.png")
     files = {"vnv.json": vnv,
              "train.json": {"best_val_dice": 0.9, "best_epoch": 2, "epochs": 2, "weights_sha256": "ab" * 32,
-                            "seed": 3, "threads": 2, "train_cases": 6, "val_cases": 2},
+                            "seed": 3, "threads": 2, "train_cases": 2, "val_cases": 1},
              "compress.json": compress_metrics(shipped=not failed),
              "export.json": {"opset": 17, "max_abs_diff": 1.2e-6},
              "deid.json": {"files_in": 10, "written": 9, "quarantined": 1,

@@ -10,7 +10,7 @@ import yaml
 
 from pipeline.core.errors import UserError
 from pipeline.design.load import load_design
-from pipeline.techfile import documents, pms
+from pipeline.techfile import documents, lifecycle, pms
 from pipeline.techfile.provenance import data_provenance, group_labels
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,6 +81,7 @@ def test_the_repository_data_is_valid_and_covers_the_required_gspr():
     plan = pms.load_plan()
     cited = {o for rows in (gspr, annex, threats) for row in rows for o in row.open}
     cited |= {o for source in plan.other_sources for o in source.open}
+    cited |= {o for process in lifecycle.load().processes for step in process.steps for o in step.open}
     assert cited <= items and items <= cited, "every open item is named by a row, and exists"
     design = load_design(REPO)
     named = documents.referenced_requirements()

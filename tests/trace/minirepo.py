@@ -69,6 +69,8 @@ class MiniRepo:
         self.policy: dict[str, Any] = {"required_roles": []}  # no approval needed unless a test asks
         self.vnv: dict[str, Any] | None = {"criteria": [{"id": "VAL-001", "status": "PASS",
                                                          "value": 0.9, "threshold": 0.8}]}
+        self.junit_properties: dict[str, str] = {}  # session properties (e.g. source_commit)
+        self.junit_seconds = 0.1  # each case's recorded duration
 
     def write(self) -> "MiniRepo":
         """Write every file (absent junit/vnv when set to ``None``)."""
@@ -89,7 +91,7 @@ class MiniRepo:
         junit = self.root / "reports/junit.xml"
         junit.unlink(missing_ok=True)
         if self.junit is not None:
-            _write(junit, _junit_xml(self.junit))
+            _write(junit, _junit_xml(self.junit, self.junit_properties, self.junit_seconds))
         vnv = self.root / "metrics/vnv.json"
         vnv.unlink(missing_ok=True)
         if self.vnv is not None:
@@ -115,16 +117,42 @@ class MiniRepo:
         return [p.line() for p in self.problems()]
 
 
-def _junit_xml(cases: list[tuple[str, str, str]]) -> str:
+def _junit_xml(cases: list[tuple[str, str, str]], properties: dict[str, str] | None = None,
+               seconds: float = 0.1) -> str:
     body = []
     for classname, name, outcome in cases:
         inner = {"passed": "", "failed": '<failure message="boom"/>',
                  "error": '<error message="boom"/>', "skipped": '<skipped message="no"/>'}[outcome]
-        body.append(f'<testcase classname="{classname}" name="{name}" time="0.1">{inner}</testcase>')
+        body.append(f'<testcase classname="{classname}" name="{name}" time="{seconds}">{inner}</testcase>')
+    props = "".join(f'<property name="{k}" value="{v}"/>' for k, v in (properties or {}).items())
     return ('<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">'
+            + (f"<properties>{props}</properties>" if props else "")
             + "".join(body) + "</testsuite></testsuites>")
 
 
 def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+MODEL_BYTES = b"released model bytes\n"
+SOURCE_COMMIT = "5" * 40
+
+
+def with_release(repo: MiniRepo) -> MiniRepo:
+    """The mini repository as a finished release: a released model file that V&V verified (with n
+    and the interval of its criterion, the locked split's identity), a release manifest, and a test
+    report recording each case's duration and the commit it ran on. Written on ``write()``."""
+    repo.vnv = {"criteria": {"VAL-001": {"status": "PASS", "models": {"teacher": {
+                    "status": "PASS", "value": 0.9, "reason": "point 0.9 >= 0.8",
+                    "estimate": {"mean": 0.9, "ci_lower": 0.85, "ci_upper": 0.95, "n": 12}}}}},
+                "models": {"teacher": {"path": "release/models/teacher.onnx",
+                                       "sha256": hashlib.sha256(MODEL_BYTES).hexdigest()}},
+                "test_split": {"cases": 12, "content_sha256": "c" * 64, "evaluations": 1,
+                               "max_evaluations": 3}}
+    repo.outputs["release/models/teacher.onnx"] = MODEL_BYTES
+    repo.outputs["release/manifest.json"] = b'{"files": []}\n'
+    repo.junit = [("tests.test_a", "test_sorts", "passed")]
+    repo.junit_properties = {"source_commit": SOURCE_COMMIT}
+    repo.junit_seconds = 1.25
+    return repo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -148,3 +149,73 @@ def test_site_command_succeeds_when_gates_fail_and_writes_the_summary(repo: Mini
     assert summary["release_status"] == "not releasable"
     assert summary["counts"]["problems_failed"] == 1
     assert main(["trace", "check", "--root", str(repo.root)]) == 1
+
+
+@pytest.fixture
+def released(tmp_path) -> Path:
+    """A reviewed release (model file, manifest, timed test report) rendered into
+    ``release/trace`` beside ``release/models``; the site folder is returned."""
+    from tests.trace.minirepo import with_release
+
+    repo = with_release(MiniRepo(tmp_path / "repo")).review_all()
+    out = repo.root / "release/trace"
+    _render(repo, out)
+    return out
+
+
+@pytest.mark.verifies("SRS-TRACE-004", "SRS-TRACE-005")
+def test_a_requirement_page_links_the_released_model_and_manifest_it_implements(released: Path) -> None:
+    from tests.trace.minirepo import MODEL_BYTES
+
+    page = (released / "SRS-TST-001.html").read_text()
+    assert 'href="../models/teacher.onnx"' in page and 'href="../manifest.json"' in page
+    assert hashlib.sha256(MODEL_BYTES).hexdigest() in page
+    assert (released / "../models/teacher.onnx").read_bytes() == MODEL_BYTES
+    overview = (released / "release.html").read_text()
+    assert 'href="../models/teacher.onnx"' in overview and 'href="SRS-TST-001.html"' in overview
+
+
+@pytest.mark.verifies("SRS-TRACE-005", "SRS-VNV-003")
+def test_a_criterion_page_shows_n_the_interval_the_split_and_the_evidence(released: Path) -> None:
+    text = _text((released / "VAL-001.html").read_text())
+    assert "teacher all 12 0.9 0.9 [0.85, 0.95] point >= 0.8 PASS" in text
+    assert "locked test split: 12 cases, content SHA-256 " + "c" * 64 in text
+    page = (released / "VAL-001.html").read_text()
+    assert 'href="reports/vnv.json"' in page and (released / "reports/vnv.json").is_file()
+    assert 'href="../models/teacher.onnx"' in page
+
+
+@pytest.mark.verifies("SRS-TRACE-004", "SRS-TRACE-005")
+def test_a_test_page_shows_outcome_duration_commit_and_links_the_report(released: Path) -> None:
+    from tests.trace.minirepo import SOURCE_COMMIT
+
+    page = (released / "test-tests.test_a_test_sorts.html").read_text()
+    text = _text(page)
+    assert "outcome passed" in text and "duration 1.250 s" in text
+    assert f"commit tested {SOURCE_COMMIT}" in text
+    assert 'href="reports/junit.xml"' in page
+    assert (released / "reports/junit.xml").read_text() == (released / "../../reports/junit.xml").read_text()
+
+
+@pytest.mark.verifies("SRS-TRACE-004", "SRS-TRACE-005")
+def test_user_needs_are_validated_by_criteria_not_verified(tmp_path) -> None:
+    from tests.trace.minirepo import with_release
+
+    repo = with_release(MiniRepo(tmp_path / "repo")).review_all()
+    repo.needs.append({"id": "URS-002", "kind": "user", "title": "Reviewed by a radiologist",
+                       "text": "Every output is reviewed.", "rationale": "users"})
+    out = tmp_path / "site"
+    _render(repo, out)
+    need = _text((out / "URS-001.html").read_text())
+    assert "URS-001 validated" in need and "VAL-001" in need and "verified" not in need.split("Validation")[0]
+    assert "URS-002 missing no validation criterion" in _text((out / "URS-002.html").read_text())
+    repo.vnv["criteria"]["VAL-001"]["status"] = "FAIL"
+    _render(repo, out)
+    assert "URS-001 failed validation failed" in _text((out / "URS-001.html").read_text())
+    index = (out / "index.html").read_text()
+    assert '<span class="badge validation-failed">validation failed</span>' in index
+
+
+def _text(html: str) -> str:
+    html = re.sub(r"<(style|script)>.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&amp;", "&").replace("&gt;", ">")
