@@ -32,7 +32,7 @@ class InputImage:
     """An input in the canonical frame, plus what is needed to return to its own grid."""
 
     kind: str  # dicom | nifti | image
-    array: np.ndarray  # canonical order, spatial axes only
+    array: np.ndarray  # canonical order, spatial axes only; float32, or a NIfTI's integers of up to 16 bits
     affine: np.ndarray  # canonical index -> world (RAS mm); 3x3 for 2D
     back: np.ndarray | None = None  # nibabel orientation transform canonical -> input order
     extra: dict = field(default_factory=dict)
@@ -117,7 +117,7 @@ def read_nifti(path: Path, voxel_spacing_mm: tuple[float, float, float] | None =
     elif voxel_spacing_mm is not None:
         raise UserError(f"{path} records its own geometry: --voxel-spacing is only for files that do not")
     _check_spacing(np.linalg.norm(affine[:3, :3], axis=0), str(path))
-    image = InputImage(kind="nifti", array=array.astype(np.float32), affine=affine,
+    image = InputImage(kind="nifti", array=_compact(array), affine=affine,
                        extra={"nifti": nii, "input_affine": affine, "frame": FRAMES["nifti"]})
     return _canonical(image)
 
@@ -159,9 +159,18 @@ def _canonical(image: InputImage) -> InputImage:
     target = nio.axcodes2ornt(CANONICAL)
     forward = nio.ornt_transform(current, target)
     image.affine = image.affine @ nio.inv_ornt_aff(forward, image.array.shape)
-    image.array = np.ascontiguousarray(nio.apply_orientation(image.array, forward)).astype(np.float32)
+    image.array = np.ascontiguousarray(nio.apply_orientation(image.array, forward))
     image.back = nio.ornt_transform(target, current)
     return image
+
+
+def _compact(array: np.ndarray) -> np.ndarray:
+    """Pixels whose values float32 holds exactly (integers of up to 16 bits, float32) keep their
+    stored type (an int16 CT stays half the size of float32); anything else becomes float32, the
+    type training reads images in."""
+    if array.dtype == np.float32 or (np.issubdtype(array.dtype, np.integer) and array.dtype.itemsize <= 2):
+        return array.astype(array.dtype.newbyteorder("="), copy=False)
+    return array.astype(np.float32)
 
 
 def _check_spacing(spacing, name: str) -> None:

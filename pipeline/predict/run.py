@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 from pipeline.core.errors import UserError
-from pipeline.predict import geometry, intended_use, lesions, reader, report, writer
-from pipeline.runtime import postprocess
+from pipeline.predict import crop, geometry, intended_use, lesions, reader, report, writer
 from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume
 
@@ -48,11 +47,18 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
                         f"the model {model_path} expects {spec.spatial_dims}D")
     writer.output_kind(Path(output_path), image)  # refuse a wrong output name before the work
     use = intended_use.check(image, model.metadata, allow_outside=outside_intended_use)
-    data, volume = geometry.preprocess(image.array, image.affine, spec)
+    input_shape = list(image.array.shape)
+    # from here on the mask needs only the input's geometry: hand the pixels over (memory, issue 17)
+    pixels, image.array = geometry.as_float64(image.array), None
+    data, volume = geometry.preprocess(pixels, image.affine, spec)
     if min(volume.shape[1:]) < 1:
-        raise UserError(_emptied(input_path, image.array, spec))
+        raise UserError(_emptied(input_path, pixels, spec))
+    del pixels
+    network_shape = list(volume.shape[1:])
     logits = predict_volume(model, volume, spec)
-    mask = postprocess.apply(geometry.invert(data, logits, spec.foreground_threshold), spec)
+    del volume
+    mask = crop.postprocess_in_box(geometry.invert(data, logits, spec.foreground_threshold), spec)
+    del logits, data
     own_affine, frame = reader.input_geometry(image)
     in_order = reader.to_input_order(image, mask)
     measured = lesions.measure(in_order, own_affine, spec.labels)
@@ -65,8 +71,8 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
         affine=own_affine, intended_use=use, seconds=seconds))
     return {"model": str(model_path), "model_sha256": model.sha256, "runtime": model.runtime,
             "input": str(input_path),
-            "output": str(output_path), "format": kind, "input_shape": list(image.array.shape),
-            "network_shape": list(volume.shape[1:]), "foreground_voxels": int((mask > 0).sum()),
+            "output": str(output_path), "format": kind, "input_shape": input_shape,
+            "network_shape": network_shape, "foreground_voxels": int((mask > 0).sum()),
             "lesions": measured["total"]["lesions"], "volume_ml": measured["total"]["volume_ml"],
             "report": str(report_path), "warnings": list(use["warnings"]),
             "outside_intended_use": use["outside_intended_use"], "seconds": seconds}

@@ -65,9 +65,9 @@ def _nifti_bytes(image: InputImage, mask: np.ndarray, gz: bool) -> bytes:
         source = image.extra["nifti"]
         header = source.header.copy()
         header.set_data_dtype(np.uint8)
-        out = nib.Nifti1Image(to_input_order(image, mask).astype(np.uint8), source.affine, header)
+        out = nib.Nifti1Image(to_input_order(image, mask).astype(np.uint8, copy=False), source.affine, header)
     else:
-        out = nib.Nifti1Image(mask.astype(np.uint8), image.affine)
+        out = nib.Nifti1Image(mask.astype(np.uint8, copy=False), image.affine)
     buffer = io.BytesIO()
     file_map = out.make_file_map({"image": buffer, "header": buffer})
     out.to_file_map(file_map)

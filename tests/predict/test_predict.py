@@ -128,8 +128,12 @@ def test_inverting_one_probability_difference_equals_the_two_channel_argmax():
     data, network_input = geometry.preprocess(volume, AFFINE, spec)
     logits = np.random.default_rng(3).normal(0.0, 2.0, (2, *network_input.shape[1:])).astype(np.float32)
     fast = geometry.invert(data, logits)
-    probs = torch.softmax(torch.from_numpy(logits), dim=0)
-    reference = geometry._to_input_grid(data, probs).argmax(0).astype(np.uint8)
+    probs = geometry._to_input_grid(data, torch.softmax(torch.from_numpy(logits), dim=0))
+    reference = probs.argmax(0).astype(np.uint8)
     assert fast.shape == reference.shape == volume.shape
     assert reference.any() and (reference == 0).any()
-    assert int((fast != reference).sum()) == 0
+    # equal except on exact ties (both probabilities 0: an input voxel on the zero padding that
+    # undoes the crop), which Invertd's float noise decides and the slab path calls background
+    # (tests/predict/test_inverse_geometry.py)
+    differ = fast != reference
+    assert not (differ & (probs.max(0) > 1e-12)).any() and not fast[differ].any()
