@@ -165,10 +165,13 @@ def test_nan_and_infinity_are_refused_by_name(good, path, bad):
 
 @pytest.mark.verifies("SRS-PLAT-001")
 def test_a_key_given_twice_is_refused_naming_both_lines(tmp_path):
-    text = (ROOT / "params.yaml").read_text().replace("  epochs: 40", "  epochs: 40\n  epochs: 1", 1)
+    original = (ROOT / "params.yaml").read_text()
+    first = next(line for line in original.splitlines() if line.startswith("  epochs: "))  # train's
+    value = first.split()[1]
+    text = original.replace(first, f"  epochs: {value}\n  epochs: 1", 1)
     path = tmp_path / "params.yaml"
     path.write_text(text)
-    line = text.splitlines().index("  epochs: 40") + 1
+    line = text.splitlines().index(f"  epochs: {value}") + 1
     with pytest.raises(UserError, match=rf"duplicate key 'epochs' on lines {line} and {line + 1}"):
         load_params(path)
 
