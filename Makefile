@@ -27,28 +27,32 @@ $(STAMP): pyproject.toml requirements.lock
 # A checkout without the identified data but with the de-identified data (a teammate's clone
 # after `dvc pull -r team`: data/raw is never pushed) skips the stages whose only change is
 # that missing data, so it re-runs nothing that the identified zone already ran.
-REPRO_FLAGS := $(if $(wildcard data/raw),,$(if $(wildcard data/deid),--allow-missing))
+# (the folders as params.yaml's paths name them, read the way dvc.yaml's templating reads them)
+path_of = $(shell sed -n 's/^  $(1): *\([^ #]*\).*/\1/p' params.yaml)
+REPRO_FLAGS = $(if $(wildcard $(call path_of,raw)),,$(if $(wildcard $(call path_of,deid)),--allow-missing))
 
 repro: setup
 	$(BIN)/python -m pipeline check-params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro $(REPRO_FLAGS)
 	@echo
 	@echo "Results:"
-	@echo "  raw synthetic cohort (DICOM)      data/raw/"
-	@echo "  metrics and stage reports         metrics/"
+	@echo "  raw synthetic cohort (DICOM)      $(call path_of,raw)/"
+	@echo "  metrics and stage reports         metrics/ (params.yaml: paths)"
 	@echo "  MLflow runs (sqlite)              mlflow.db  (browse: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
-	@echo "  release (documents, site, models) release/"
+	@echo "  release (documents, site, models) $(call path_of,release)/"
+
+JUNIT = $(call path_of,junit)
 
 test: setup services-deps
-	@mkdir -p reports
-	$(BIN)/python -m pytest --junitxml=reports/junit.xml --html=reports/tests.html --self-contained-html
+	@mkdir -p $(dir $(JUNIT))
+	$(BIN)/python -m pytest --junitxml=$(JUNIT) --html=$(dir $(JUNIT))tests.html --self-contained-html
 
 # The fast tests only (no stage run end to end): a quick check while editing, not a release's evidence.
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 # Re-render the technical file from the recorded run (after `make test` refreshed
-# reports/junit.xml); through DVC so that dvc.lock stays in step and `make repro` stays a no-op.
+# the junit report, paths.junit); through DVC so that dvc.lock stays in step and `make repro` stays a no-op.
 techfile: setup
 	$(BIN)/python -m pipeline check-params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --single-item --force trace

@@ -17,7 +17,7 @@ import yaml
 
 from pipeline.compress import stage
 from pipeline.compress.params import CompressParams
-from pipeline.params import load_section
+from pipeline.params import load_params
 
 STUDY = Path(__file__).with_name("compress_study.yaml")
 OUT = Path("bench/results/compress_study.json")
@@ -25,12 +25,13 @@ OUT = Path("bench/results/compress_study.json")
 
 def study_params(params_file: Path = Path("params.yaml"), study_file: Path = STUDY) -> CompressParams:
     """The release's ``compress`` section with the study's keys replacing its own."""
-    release = load_section("compress", params_file).model_dump()
+    release = load_params(params_file).compress.model_dump()
     return CompressParams.model_validate({**release, **yaml.safe_load(study_file.read_text())})
 
 
 def main() -> None:
-    teacher, cache, splits = Path("models/teacher.pt"), Path("data/preprocessed"), Path("data/splits.json")
+    release = load_params(Path("params.yaml"))
+    teacher, cache, splits = (Path(p) for p in (release.paths.teacher, release.paths.cache, release.paths.splits))
     missing = [str(p) for p in (teacher, cache, splits) if not p.exists()]
     if missing:
         print(f"skipped: {', '.join(missing)} not found (run `make repro` first)")
@@ -39,7 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = stage.CompressPaths(teacher=teacher, cache=cache, splits=splits, candidates=Path(tmp) / "candidates",
                                     choice=Path(tmp) / "choice.json", metrics=Path(tmp) / "metrics.json")
-        metrics = stage.run(params, paths)
+        metrics = stage.run(params, paths, opset=release.export.opset, exporter=release.export.exporter)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(metrics, indent=2, sort_keys=True))
     print(f"{'model':24s} {'runtime':16s} {'val Dice':>8s} {'drop':>8s} {'speedup':>8s} {'smaller':>8s}")

@@ -21,6 +21,7 @@ import torch
 
 from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.data.cache import load_cases
+from pipeline.preprocess.records import load_splits
 from pipeline.runtime import engines
 from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume, torch_predict_volume
@@ -32,11 +33,14 @@ VOLUME_REPEATS = 7
 
 
 def main() -> None:
-    models = Path(os.environ.get("BENCH_MODELS", "release/models"))
-    teacher_pt = Path(os.environ.get("BENCH_TEACHER_PT", "models/teacher.pt"))
-    candidates = Path(os.environ.get("BENCH_CANDIDATES", "models/candidates"))
-    cache = Path(os.environ.get("BENCH_CACHE", "data/preprocessed"))
-    splits = Path(os.environ.get("BENCH_SPLITS", "data/splits.json"))
+    from pipeline.params import repo_paths
+
+    where = repo_paths(Path("."))  # params.yaml's paths; each may be overridden from the environment
+    models = Path(os.environ.get("BENCH_MODELS", where.models))
+    teacher_pt = Path(os.environ.get("BENCH_TEACHER_PT", where.teacher))
+    candidates = Path(os.environ.get("BENCH_CANDIDATES", where.candidates))
+    cache = Path(os.environ.get("BENCH_CACHE", where.cache))
+    splits = Path(os.environ.get("BENCH_SPLITS", where.splits))
     missing = [str(p) for p in (models / "teacher.onnx", teacher_pt, splits) if not p.exists()]
     if missing:
         print(f"skipped: {', '.join(missing)} not found (run `make repro` first)")
@@ -87,12 +91,11 @@ def main() -> None:
               f"{sizes['teacher'] / sizes['compressed']:.2f}x smaller (target >= 4)")
         print(f"  method  {recorded['compressed'].metadata.get('compression')}")
     else:
-        print("  no compressed model was released (see metrics/compress.json)")
+        print(f"  no compressed model was released (see {where.compress_metrics})")
 
 
 def _volume(cache: Path, splits: Path) -> np.ndarray:
-    record = json.loads(splits.read_text())
-    cases = load_cases(cache, record, ["val"])["val"]
+    cases = load_cases(cache, load_splits(splits), ["val"])["val"]
     return max(cases, key=lambda case: case["image"].size)["image"]
 
 

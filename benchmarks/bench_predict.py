@@ -19,7 +19,6 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-MODEL = Path("release/models/teacher.onnx")
 LARGE = (512, 512, 400)
 SMALL = (128, 128, 100)
 SPACING = (0.7, 0.7, 1.0)
@@ -40,13 +39,13 @@ def phantom(shape: tuple[int, int, int], spacing: tuple[float, float, float]) ->
     return volume
 
 
-def run_predict(source: Path, output: Path) -> tuple[float, float, str]:
+def run_predict(model: Path, source: Path, output: Path) -> tuple[float, float, str]:
     """Seconds, peak resident MiB of the child process, and its last output line."""
     code = ("import resource, sys; from pipeline.cli import main; rc = main(sys.argv[1:]); "
             "print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); raise SystemExit(rc)")
     start = time.perf_counter()
     # 1.0 mm slices are thinner than the released model's validated range: a memory benchmark, not a use
-    done = subprocess.run([sys.executable, "-c", code, "predict", str(MODEL), str(source), str(output),
+    done = subprocess.run([sys.executable, "-c", code, "predict", str(model), str(source), str(output),
                            "--outside-intended-use"],
                           capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     seconds = time.perf_counter() - start
@@ -59,15 +58,19 @@ def run_predict(source: Path, output: Path) -> tuple[float, float, str]:
 
 
 def main() -> None:
-    if not MODEL.is_file():
-        raise SystemExit(f"{MODEL} not found: run `make repro` first")
+    from pipeline.params import repo_paths
+    from pipeline.runtime.model import released_file
+
+    model = released_file(Path(repo_paths(Path(".")).models), "teacher")
+    if not model.is_file():
+        raise SystemExit(f"{model} not found: run `make repro` first")
     affine = np.diag([*SPACING, 1.0])
     with tempfile.TemporaryDirectory() as tmp:
         rows = []
         for name, shape in (("small", SMALL), ("large", LARGE)):
             source = Path(tmp) / f"{name}.nii"  # int16, uncompressed, as scanners' converters write CT
             nib.save(nib.Nifti1Image(np.rint(phantom(shape, SPACING)).astype(np.int16), affine), source)
-            seconds, peak, message = run_predict(source, Path(tmp) / f"{name}_mask.nii.gz")
+            seconds, peak, message = run_predict(model, source, Path(tmp) / f"{name}_mask.nii.gz")
             rows.append((name, shape, seconds, peak, message))
     for name, shape, seconds, peak, message in rows:
         print(f"{name} {'x'.join(map(str, shape))} at {SPACING} mm: {seconds:.1f} s, peak {peak:.0f} MiB  "

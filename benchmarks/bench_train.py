@@ -19,19 +19,20 @@ from pathlib import Path
 import torch
 
 from pipeline.core.atomic import write_json
-from pipeline.params import load_section
-from pipeline.train import data, determinism, loop, model
+from pipeline.nets import unet
+from pipeline.params import load_params
+from pipeline.recipe import determinism, loop, patches
+from pipeline.recipe.params import recipe_of
 
 ROUNDS = 5
 BATCHES = 6
-CACHE, SPLITS = Path("data/preprocessed"), Path("data/splits.json")
 
 
-def batches(params) -> list[dict]:
+def batches(params, cache: Path, splits: Path) -> list[dict]:
     """Fixed training batches: patches of the train split, or random data of the same shape."""
-    if CACHE.is_dir() and SPLITS.is_file():
-        train, _, _ = data.load_training_cases(CACHE, SPLITS)
-        loader = data.train_loader(train, params, rank=0, world_size=1)
+    if cache.is_dir() and splits.is_file():
+        train, _, _ = patches.load_training_cases(cache, splits)
+        loader = patches.train_loader(train, recipe_of(params), params.network.spatial_dims, params.seed)
         drawn = [batch for _, batch in zip(range(BATCHES), iter(loader))]
         if len(drawn) == BATCHES:
             return drawn
@@ -56,15 +57,16 @@ def plain_epoch(net, loss_fn, optimizer, fixed: list[dict]) -> int:
 
 
 def main() -> dict:
-    params = load_section("train", Path("params.yaml"))
+    config = load_params(Path("params.yaml"))
+    params = config.train
     determinism.pin(params.seed, params.threads)
-    fixed = batches(params)
-    stage_net, plain_net = model.build_unet(params.network), model.build_unet(params.network)
-    step = loop.Step(stage_net, model.build_loss(params.batch_dice),
+    fixed = batches(params, Path(config.paths.cache), Path(config.paths.splits))
+    stage_net, plain_net = unet.build_unet(params.network), unet.build_unet(params.network)
+    step = loop.Step(stage_net, loop.supervised_loss(params.batch_dice),
                      torch.optim.AdamW(stage_net.parameters(), lr=params.learning_rate), "cpu",
                      accumulation=params.accumulation_steps)
     plain_opt = torch.optim.AdamW(plain_net.parameters(), lr=params.learning_rate)
-    plain_loss = model.build_loss(params.batch_dice)
+    plain_loss = loop.build_loss(params.batch_dice)
     rates = {"stage": [], "plain_monai": []}
     plain_epoch(plain_net, plain_loss, plain_opt, fixed[:1])  # warm-up both
     loop.train_epoch(step, fixed[:1])

@@ -21,9 +21,11 @@ import torch
 from monai.inferers import sliding_window_inference
 
 from pipeline.core.atomic import write_json
+from pipeline.core.records import write_record
 from pipeline.data import cache
 from pipeline.preprocess import stage as preprocess
 from pipeline.preprocess.params import PreprocessParams
+from pipeline.preprocess.records import CacheIndex, SplitsRecord, load_splits
 from pipeline.train import stage as train
 from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.train.params import TrainParams
@@ -39,11 +41,16 @@ TRAIN = {
 }
 
 
-def block_splits(index: dict) -> dict:
-    """Splits by consecutive sections, recorded in the stage's splits format."""
-    record = {name: [{"case_id": str(i), "patient_id": str(i), "sha256": index["cases"][str(i)]["sha256"],
+def block_splits(index: CacheIndex) -> dict:
+    """Splits by consecutive sections, in the stage's splits record (``SplitsRecord``: unstratified,
+    the fractions those of the blocks, the seed unused)."""
+    record = {name: [{"case_id": str(i), "patient_id": str(i), "sha256": index.cases[str(i)].sha256,
                       "stratum": "block"} for i in ids] for name, ids in BLOCKS.items()}
-    return {"seed": None, "stratify_by": "block", "locked": ["test"], "splits": record}
+    record["external"] = []
+    total = sum(len(ids) for ids in BLOCKS.values())
+    return {"seed": 0, "stratify_by": "none", "val_fraction": len(BLOCKS["val"]) / total,
+            "test_fraction": len(BLOCKS["test"]) / total, "external_sites": [], "locked": ["test"], "splits": record,
+            "counts": {name: {"cases": len(cases), "patients": len(cases)} for name, cases in record.items()}}
 
 
 def evaluate(model_path: Path, cases: list[dict]) -> dict:
@@ -83,16 +90,15 @@ def main(argv: list[str] | None = None) -> dict:
         "max_bad_fraction": 0.0, "target_spacing_mm": [1.0, 1.0], "normalisation": {"kind": "zscore"},
         "crop_foreground": False,
         "splits": {"seed": 0, "val_fraction": 0.1, "test_fraction": 0.2, "stratify_by": "none"}})
-    preprocess.run(pre, work / "cache", work / "unused_splits.json", work / "fingerprint.json")
-    write_json(work / "splits.json", block_splits(cache.read_index(work / "cache")))
+    preprocess.run(pre, preprocess.PreprocessPaths(work / "cache", work / "unused_splits.json", work / "fingerprint.json"))
+    write_record(work / "splits.json", block_splits(cache.read_index(work / "cache")), SplitsRecord, "splits")
     params = TrainParams.model_validate({**TRAIN, "epochs": args.epochs, "threads": args.threads})
     paths = train.TrainPaths(work / "cache", work / "splits.json", work / "model.pt", work / "train.json",
                              work / "curve.csv")
     start = time.perf_counter()
     result = train.run(params, paths, on_epoch=lambda row: print(row, flush=True) if row["val_dice"] == row["val_dice"] else None)
     seconds = time.perf_counter() - start
-    splits = json.loads((work / "splits.json").read_text())
-    test = cache.load_cases(work / "cache", splits, ["test"], allow_locked=True)["test"]
+    test = cache.load_cases(work / "cache", load_splits(work / "splits.json"), ["test"], allow_locked=True)["test"]
     report = {**evaluate(paths.model, test), "train_seconds": round(seconds, 1), "epochs": args.epochs,
               "threads": args.threads, "best_val_dice_membrane": result["best_val_dice"],
               "best_epoch": result["best_epoch"], "reference_unet_pixel_error": 0.0611, "target_pixel_error": 0.08}

@@ -33,11 +33,15 @@ SEEDS = (1, 2, 3)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--cache", type=Path, default=Path("data/preprocessed"))
-    parser.add_argument("--splits", type=Path, default=Path("data/splits.json"))
+    parser.add_argument("--cache", type=Path, default=None, help="default: paths.cache of params.yaml")
+    parser.add_argument("--splits", type=Path, default=None, help="default: paths.splits of params.yaml")
     parser.add_argument("--distill", action="store_true",
                         help="instead: the student distilled from a 40-epoch teacher vs from scratch, 80 epochs")
     args = parser.parse_args()
+    from pipeline.params import repo_paths
+
+    where = repo_paths(Path("."))
+    args.cache, args.splits = args.cache or Path(where.cache), args.splits or Path(where.splits)
     params = TrainParams.model_validate(load_section("train", Path("params.yaml")).model_dump())
     device = "cuda" if torch.cuda.is_available() else "cpu"
     train, val, _ = patches.load_training_cases(args.cache, args.splits)

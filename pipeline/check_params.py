@@ -8,9 +8,7 @@ stage needs to run.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from pipeline.params import load_params
+from pipeline.params import load_params, params_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    load_params(Path(args.params))
-    print(f"{args.params}: valid")
+    path = params_file(args)
+    load_params(path)
+    print(f"{path}: valid")
     return 0

@@ -34,7 +34,8 @@ EXIT_USER_ERROR = 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pipeline", description="Regulatory-grade medical-imaging segmentation pipeline.")
-    parser.add_argument("--params", default="params.yaml", help="path of params.yaml")
+    parser.add_argument("--params", default=None,
+                        help="path of params.yaml (default: params.yaml in --root, or in the working folder)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

@@ -1,7 +1,8 @@
 """``params.yaml``: one pydantic model per stage section, validated before any work starts.
 
-Each stage reads only its own section (``load_section``), but the whole file is
-validated every time, so a typo anywhere is reported before a long stage runs.
+Each stage reads its own section (and ``paths``), but the whole file is validated every time,
+so a typo anywhere is reported before a long stage runs. Knobs two sections must share are
+checked to agree (``Params._copies_agree``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pipeline.deid.params import DeidParams
 from pipeline.core.errors import UserError
 from pipeline.core.yaml_io import load_yaml
 from pipeline.export.params import ExportParams
+from pipeline.paths import Paths
 from pipeline.core.params_base import StrictModel
 from pipeline.preprocess.params import PreprocessParams
 from pipeline.techfile.params import TechfileParams
@@ -30,6 +32,7 @@ Section = TypeVar("Section", bound=StrictModel)
 class Params(StrictModel):
     """The whole of ``params.yaml``. Add one field per stage section."""
 
+    paths: Paths
     cohort: CohortParams
     deid: DeidParams
     preprocess: PreprocessParams
@@ -41,23 +44,52 @@ class Params(StrictModel):
 
     @model_validator(mode="after")
     def _copies_agree(self) -> "Params":
-        """Knobs two sections must share: the parity gate the compress stage selects runtimes by,
-        and the sliding windows it measures candidates with (those the released files carry)."""
-        pairs = [("compress.sw_overlap", self.compress.sw_overlap, "export.sw_overlap", self.export.sw_overlap),
-                 ("compress.sw_batch_size", self.compress.sw_batch_size, "export.sw_batch_size",
-                  self.export.sw_batch_size),("compress.selection.parity_atol", self.compress.selection.parity_atol,
-                  "export.parity_atol", self.export.parity_atol),
-                 ("compress.selection.max_argmax_mismatches", self.compress.selection.max_argmax_mismatches,
-                  "export.max_argmax_mismatches", self.export.max_argmax_mismatches)]
-        for left, a, right, b in pairs:
-            if a != b:
-                raise ValueError(f"{left} = {a} must equal {right} = {b}")
+        """Knobs several sections must share: the sliding windows (training's validation picks the
+        epoch, compress measures candidates, export and verify run the released files: one
+        setting, or the epoch and the candidate are chosen under other conditions than those that
+        ship), and the parity gate the compress stage selects runtimes by."""
+        c, e, t = self.compress, self.export, self.train
+        pairs = [("train.sw_overlap", t.sw_overlap, "export.sw_overlap", e.sw_overlap),
+                 ("train.sw_batch_size", t.sw_batch_size, "export.sw_batch_size", e.sw_batch_size),
+                 ("compress.sw_overlap", c.sw_overlap, "export.sw_overlap", e.sw_overlap),
+                 ("compress.sw_batch_size", c.sw_batch_size, "export.sw_batch_size", e.sw_batch_size),
+                 ("compress.selection.parity_atol", c.selection.parity_atol, "export.parity_atol", e.parity_atol),
+                 ("compress.selection.max_argmax_mismatches", c.selection.max_argmax_mismatches,
+                  "export.max_argmax_mismatches", e.max_argmax_mismatches)]
+        differ = [f"{left} = {a} must equal {right} = {b}" for left, a, right, b in pairs if a != b]
+        if differ:
+            raise ValueError("; ".join(differ))
         return self
+
+
+def params_file(args) -> Path:
+    """The params file a command reads: ``--params``, else ``params.yaml`` in ``--root`` (the
+    commands that read a repository elsewhere) or in the working folder."""
+    given = getattr(args, "params", None)
+    return Path(given) if given else Path(getattr(args, "root", None) or ".") / DEFAULT_PATH
 
 
 def load_params(path: Path = DEFAULT_PATH) -> Params:
     """Read and validate ``params.yaml``; raise ``UserError`` naming every bad key."""
     return validate_params(_read_yaml(Path(path)), source=str(path))
+
+
+def repo_paths(root: Path) -> Paths:
+    """The ``paths`` of the ``params.yaml`` at ``root`` (see ``load_paths``)."""
+    return load_paths(Path(root) / DEFAULT_PATH)
+
+
+def load_paths(path: Path) -> Paths:
+    """The ``paths`` section of a params file, validated alone: for the commands that read a
+    repository's records (trace, release governance) rather than run a stage."""
+    data = _read_yaml(Path(path))
+    section = data.get("paths") if isinstance(data, dict) else None
+    if section is None:
+        raise UserError(f"{path} has no paths section (where the stages' records are)")
+    try:
+        return Paths.model_validate(section)
+    except ValidationError as exc:
+        raise UserError(format_validation_error(exc, section, f"{path} paths")) from None
 
 
 def load_section(name: str, path: Path = DEFAULT_PATH) -> Any:
@@ -77,7 +109,10 @@ def format_validation_error(exc: ValidationError, data: Any, source: str) -> str
     """One line per problem: ``source: key.path = value: what is allowed``."""
     lines = [f"{source} is not valid ({exc.error_count()} problem(s)):"]
     for err in exc.errors(include_url=False):
-        key = ".".join(str(part) for part in err["loc"]) or "<top level>"
+        if not err["loc"]:  # a rule across sections: the message names the keys
+            lines.append(f"  {_allowed(err).removeprefix('Value error, ')}")
+            continue
+        key = ".".join(str(part) for part in err["loc"])
         lines.append(f"  {key} = {_value_at(data, err)!r}: {_allowed(err)}")
     return "\n".join(lines)
 

@@ -23,6 +23,8 @@ from pipeline.core.atomic import atomic_dir
 from pipeline.cohort import dicom_series, identity, phantom, segmentation
 from pipeline.cohort.params import CohortParams, SiteParams
 from pipeline.core.progress import progress
+from pipeline.core.records import check_record
+from pipeline.cohort.record import CohortSummary
 
 FIRST_DAY = datetime.date(2019, 1, 1).toordinal()
 LAST_DAY = datetime.date(2024, 12, 31).toordinal()
@@ -46,7 +48,9 @@ def run(params: CohortParams, out_dir: Path) -> dict:
             with ProcessPoolExecutor(min(params.workers, len(jobs)), mp_context=context) as pool:
                 done = pool.map(_patient, *zip(*[(params, *job, tmp) for job in jobs]))
                 patients = list(progress(done, total=len(jobs), desc=f"cohort ({params.workers} processes)"))
-    return _summary(params, patients)
+    summary = _summary(params, patients)
+    check_record(summary, CohortSummary, "cohort summary")  # the command writes it
+    return summary
 
 
 def _cohorts(params: CohortParams) -> list[tuple[int, list[SiteParams], int]]:

@@ -18,7 +18,6 @@ reads the chosen one), the choice record (``CompressionRecord``) and the metrics
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -30,18 +29,19 @@ import torch
 from pipeline.core.atomic import atomic_dir, write_json
 from pipeline.compress import fit, guard, measure, prune, quantize, select
 from pipeline.compress.params import CandidateParams, CompressParams
-from pipeline.compress.record import CompressionRecord, ShippedModel
+from pipeline.compress.record import CompressionRecord, CompressMetrics, ShippedModel
 from pipeline.core.errors import UserError
+from pipeline.core.records import write_record
 from pipeline.nets.checkpoint import load_checkpoint, norm_features, save_checkpoint
 from pipeline.nets.onnx import export_onnx
 from pipeline.nets.unet import build_unet, parameter_count
 from pipeline.data.cache import load_cases
+from pipeline.preprocess.records import load_splits
 from pipeline.recipe import determinism, loop
 from pipeline.recipe.params import RecipeParams
 from pipeline.runtime import engines
 from pipeline.runtime.spec import WindowSpec
 
-EXPORT_OPSET = 17
 INT8_NOT_SHIPPABLE = ("the export parity gate has no fake-quantized PyTorch reference for ONNX Runtime's "
                       "QDQ files yet")
 
@@ -58,17 +58,19 @@ class CompressPaths:
     metrics: Path
 
 
-def run(params: CompressParams, paths: CompressPaths, progress=None) -> dict:
+def run(params: CompressParams, paths: CompressPaths, progress=None, *, opset: int, exporter: str) -> dict:
     """Build and measure the candidates, write their checkpoints, the choice and the metrics.
 
     Args:
         params: the validated ``compress`` section.
         paths: teacher checkpoint, cache, splits and outputs.
         progress: optional ``bar(description)`` factory for progress bars.
+        opset: the ONNX opset the candidates are measured in (``export.opset``: what ships).
+        exporter: the ONNX exporter (``export.exporter``).
     """
     pinned = determinism.pin(params.seed, params.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    splits = json.loads(Path(paths.splits).read_text())
+    splits = load_splits(Path(paths.splits))
     loaded = load_cases(Path(paths.cache), splits, ["train", "val"])
     train, val = loaded["train"], loaded["val"]
     guard.check_not_locked([c["case_id"] for c in train], splits, "candidate training")
@@ -93,13 +95,13 @@ def run(params: CompressParams, paths: CompressPaths, progress=None) -> dict:
                             _candidate_config(config, spec, fits[spec.name], net,
                                               {**pinned, "threads": fits[spec.name]["threads"]}))
         determinism.pin(params.seed, params.threads)
-        rows = _measure(modules, params, window, val, calibration)
+        rows = _measure(modules, params, window, val, calibration, (opset, exporter))
     clusters = {c["case_id"]: str(c.get("patient_id") or c["case_id"]) for c in val}
     choice = select.choose(rows, params.selection, clusters, params.bootstrap_samples, params.seed)
     record = _record(choice, rows, params, train, val, calibration)
     write_json(Path(paths.choice), record.model_dump(mode="json"))
     metrics = _metrics(choice, rows, fits, record, params, pinned, len(train), len(val))
-    write_json(Path(paths.metrics), metrics)
+    write_record(Path(paths.metrics), metrics, CompressMetrics, "compression metrics")
     return metrics
 
 
@@ -157,7 +159,7 @@ def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, s
 
 
 def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: list[dict],
-             calibration: list[dict]) -> list[dict]:
+             calibration: list[dict], onnx_format: tuple[int, str]) -> list[dict]:
     runtimes = [r for r in params.runtimes if r in engines.available()]
     batches = quantize.calibration_batches(calibration, list(window.patch_size))
     rows: list[dict] = []
@@ -166,7 +168,7 @@ def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: lis
         for name, module in modules.items():
             files[name] = Path(tmp) / f"{name}.onnx"
             export_onnx(module, files[name], window.spatial_dims, window.in_channels, list(window.patch_size),
-                        EXPORT_OPSET)
+                        *onnx_format)
             sources[name] = (name, "fp32")
             if params.quantize.enabled:
                 int8 = Path(tmp) / f"{name}_int8.onnx"

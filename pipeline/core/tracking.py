@@ -45,3 +45,18 @@ def stage_run(stage: str, inputs: list[str], root: Path = Path(".")) -> Iterator
         tags[f"dvc.input.{path}"] = md5
     with mlflow.start_run(run_name=stage, tags=tags):
         yield mlflow
+
+
+def latest_run_id(stage: str, root: Path = Path(".")) -> str:
+    """The MLflow run ID of the latest run of an earlier stage (``train``), else ``unknown``.
+
+    Args:
+        stage: the stage whose run is wanted.
+        root: the repository root (for the store).
+    """
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri(root))
+    runs = mlflow.search_runs(experiment_names=[EXPERIMENT], filter_string=f"tags.stage = '{stage}'",
+                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+    return runs[0].info.run_id if runs else "unknown"

@@ -7,21 +7,21 @@ Layout of ``data/preprocessed/``::
 
 ``load_cases`` is the only way other stages read cases: it checks each file against the
 SHA-256 recorded in the splits file and refuses the locked test split unless the caller is
-V&V and says so (``allow_locked=True``).
+V&V and says so (``allow_locked=True``). The index and the splits are the preprocess stage's
+records, parsed through their models (``pipeline.preprocess.records``).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.core.provenance import file_sha256
+from pipeline.preprocess.records import CacheIndex, IndexedCase, SplitCase, SplitsRecord, load_cache_index
 
 INDEX = "index.json"
 CASES = "cases"
-LOCKED = ("test", "external")
 
 
 class LockedSplitError(PermissionError):
@@ -36,38 +36,39 @@ def write_case(folder: Path, case_id: str, image: np.ndarray, label: np.ndarray)
     return file_sha256(path)
 
 
-def read_index(folder: Path) -> dict:
-    """The cache's ``index.json``."""
-    return json.loads((Path(folder) / INDEX).read_text())
+def read_index(folder: Path) -> CacheIndex:
+    """The cache's ``index.json``, parsed (a ``UserError`` naming the file when it is not valid)."""
+    return load_cache_index(Path(folder) / INDEX)
 
 
-def load_cases(folder: Path, splits: dict, names: list[str], allow_locked: bool = False) -> dict[str, list[dict]]:
+def load_cases(folder: Path, splits: SplitsRecord, names: list[str],
+               allow_locked: bool = False) -> dict[str, list[dict]]:
     """Load the cases of the named splits, verified against their recorded SHA-256.
 
     Args:
         folder: the preprocessed cache folder.
-        splits: the parsed splits JSON.
+        splits: the splits record (``pipeline.preprocess.records.load_splits``).
         names: which splits to load, e.g. ``["train", "val"]``.
         allow_locked: only V&V passes True to read the locked test split.
     Returns:
         split name -> list of ``{"case_id", "image", "label", ...attributes}``.
     """
-    locked = [name for name in names if name in splits.get("locked", LOCKED)]
+    locked = [name for name in names if name in splits.locked]
     if locked and not allow_locked:
         raise LockedSplitError(f"split(s) {locked} are locked for V&V and may not be read here")
-    index = read_index(folder)["cases"]
+    index = read_index(folder).cases
     loaded: dict[str, list[dict]] = {}
     for name in names:
-        loaded[name] = [_load(Path(folder), entry, index) for entry in splits["splits"].get(name, [])]
+        loaded[name] = [_load(Path(folder), entry, index) for entry in splits.cases(name)]
     return loaded
 
 
-def _load(folder: Path, entry: dict, index: dict) -> dict:
-    path = folder / CASES / f"{entry['case_id']}.npz"
+def _load(folder: Path, entry: SplitCase, index: dict[str, IndexedCase]) -> dict:
+    path = folder / CASES / f"{entry.case_id}.npz"
     digest = file_sha256(path)
-    if digest != entry["sha256"]:
+    if digest != entry.sha256:
         raise ValueError(f"{path} does not match the SHA-256 recorded in the splits file "
-                         f"({digest[:12]} != {entry['sha256'][:12]}): rerun preprocess")
+                         f"({digest[:12]} != {entry.sha256[:12]}): rerun preprocess")
     with np.load(path) as data:
         image, label = data["image"], data["label"]
-    return {**index[entry["case_id"]], "image": image, "label": label}
+    return {**index[entry.case_id].model_dump(), "image": image, "label": label}

@@ -13,7 +13,8 @@ class DicomSource(StrictModel):
     """A folder of DICOM files: CT image series with DICOM SEG ground truth (any layout)."""
 
     format: Literal["dicom"]
-    path: str = Field(min_length=1)
+    path: str | None = Field(default=None, min_length=1,
+                             description="the folder; null: the deid stage's output (paths.deid)")
     segments: list[str] = Field(
         default_factory=list,
         description="SEG segment labels that form the foreground; empty: every segment",

@@ -25,8 +25,6 @@ from pipeline.deid.allowlist import AllowList
 from pipeline.deid.profile import Profile
 from pipeline.deid.pseudonyms import Pseudonymizer
 
-PATIENT_NAME = 0x00100010
-PATIENT_ID = 0x00100020
 TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC", "AE", "CS", "PN"})
 FREE_TEXT_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 DATE_VRS = frozenset({"DA", "DT"})

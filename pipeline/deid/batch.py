@@ -17,17 +17,17 @@ from pathlib import Path
 
 from pipeline.core.atomic import atomic_dir, write_json
 from pipeline.core.errors import UserError
+from pipeline.core.records import write_record
 from pipeline.deid import leakcheck, locations, lock, marker, parallel
-from pipeline.deid.allowlist import build_allowlist
 from pipeline.deid.inputs import list_files
 from pipeline.deid.keys import SecretKey
 from pipeline.deid.params import DeidParams
-from pipeline.deid.process import Engine, Outcome
-from pipeline.deid.profile import TABLE_PATH, build_profile, option_columns
-from pipeline.deid.pseudonyms import Pseudonymizer
+from pipeline.deid.record import DeidReport
+from pipeline.deid.process import Engine, Outcome, make_engine
+from pipeline.deid.profile import TABLE_PATH, option_columns
 from pipeline.deid.report import Quarantine, build_report, check_ceiling
 
-__all__ = ["DeidPaths", "Refused", "list_files", "make_engine", "run"]
+__all__ = ["DeidPaths", "Refused", "list_files", "run"]
 
 
 @dataclass(frozen=True)
@@ -129,23 +129,6 @@ def _run(params: DeidParams, paths: DeidPaths, key: SecretKey, engine: Engine, f
     return report
 
 
-def make_engine(params: DeidParams, key: SecretKey) -> Engine:
-    """Resolve the profile and allow-list once and bind the key into a pseudonymizer.
-
-    Args:
-        params: the validated ``deid`` section.
-        key: the secret key.
-    """
-    options = params.options
-    low, high = params.date_offset_days
-    return Engine(
-        params=params,
-        profile=build_profile(options),
-        allow=build_allowlist(options.clean_graphics, options.retain_safe_private),
-        pseudo=Pseudonymizer(key, params.uid_root, params.pseudonym_prefix, (low, high)),
-    )
-
-
 def _process_all(files: list[Path], params: DeidParams, key: SecretKey, out: Path, quarantine: Quarantine,
                  progress):
     pairs: dict[Path, Path] = {}
@@ -197,7 +180,7 @@ def _finish(params: DeidParams, paths: DeidPaths, report: dict, leaks, patients:
         problems.append(str(exc).removeprefix("deid: "))
     report["status"] = "failed" if problems else "ok"
     if paths.report is not None:
-        write_json(Path(paths.report), report)
+        write_record(Path(paths.report), report, DeidReport, "de-identification report")
     if problems:
         raise Refused("deid: " + " | ".join(problems) + f"; {paths.output} was left as it was")
     if params.reid_table:

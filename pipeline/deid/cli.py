@@ -1,6 +1,6 @@
 """``python -m pipeline deid``: the DVC stage, or standalone ``deid SRC_DIR DST_DIR --key-file KEY``.
 
-Without folders it runs as the DVC stage: paths from ``params.yaml`` (``deid`` section), the
+Without folders it runs as the DVC stage: folders from ``params.yaml``'s ``paths``, the
 key from ``$PIPELINE_DEID_KEY`` or the demo key file (created on first use, mode 0600), one
 MLflow run with the report's counts. The key is never printed, logged or written.
 
@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.params import load_section
+from pipeline.params import load_params, params_file
 
 STAGE = "deid"
 EXIT_INTERRUPTED = 130
@@ -28,12 +28,12 @@ INTERRUPTED = "deid: interrupted; the previous output is unchanged"
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(STAGE, help="de-identify DICOM (PS3.15 Annex E, keyed pseudonyms, leak check)")
-    parser.add_argument("source", nargs="?", help="input folder (recursive); default: deid.source")
-    parser.add_argument("output", nargs="?", help="output folder (replaced atomically); default: deid.output")
+    parser.add_argument("source", nargs="?", help="input folder (recursive); default: deid.source, else paths.raw")
+    parser.add_argument("output", nargs="?", help="output folder (replaced atomically); default: paths.deid")
     parser.add_argument("--key-file", help="secret key file (wins over $PIPELINE_DEID_KEY); "
                         "default: $PIPELINE_DEID_KEY, or deid.key_file for the stage")
-    parser.add_argument("--quarantine", help="quarantine folder; default: deid.quarantine, or OUTPUT_quarantine")
-    parser.add_argument("--report", help="report JSON (counts only); default: deid.report, or OUTPUT_report.json")
+    parser.add_argument("--quarantine", help="quarantine folder; default: paths.deid_quarantine, or OUTPUT_quarantine")
+    parser.add_argument("--report", help="report JSON (counts only); default: paths.deid_metrics, or OUTPUT_report.json")
     parser.add_argument("--replace", action="store_true",
                         help="standalone: replace OUTPUT (and quarantine, report) even when they are not "
                              "a previous output of this command (the stage always replaces its outputs)")
@@ -67,16 +67,17 @@ def _prepare(args: argparse.Namespace):
     from pipeline.deid.keys import load_key
     from pipeline.core.errors import UserError
 
-    params = load_section(STAGE, Path(args.params))
+    config = load_params(params_file(args))
+    params, where = config.deid, config.paths
     if (args.source is None) != (args.output is None):
         raise UserError("deid: give both SRC_DIR and DST_DIR, or neither (then params.yaml decides)")
     standalone = args.source is not None
-    output = Path(args.output or params.output)
+    output = Path(args.output or where.deid)
     paths = batch.DeidPaths(
-        source=Path(args.source or params.source),
+        source=Path(args.source or params.source or where.raw),
         output=output,
-        quarantine=Path(args.quarantine or (f"{output}_quarantine" if standalone else params.quarantine)),
-        report=Path(args.report or (f"{output}_report.json" if standalone else params.report)),
+        quarantine=Path(args.quarantine or (f"{output}_quarantine" if standalone else where.deid_quarantine)),
+        report=Path(args.report or (f"{output}_report.json" if standalone else where.deid_metrics)),
     )
     key_file = Path(args.key_file) if args.key_file else (None if standalone else Path(params.key_file))
     key = load_key(key_file, dict(os.environ), params.key_env, create=not standalone and not args.key_file,
@@ -93,16 +94,16 @@ def _run(params, paths, key, standalone: bool, replace: bool) -> dict:
 
 def _after(args: argparse.Namespace, params, paths, report: dict, standalone: bool) -> None:
     if not args.no_mlflow and not standalone:
-        _log(params, report)
+        _log(params, paths, report)
     print(f"deid: {report['files_in']} files in, {report['written']} written, {report['quarantined']} "
           f"quarantined {report['quarantined_by_reason']}, {report['patients']} patients, "
           f"leaks: {report['leak_check'].get('leaks', 'not checked')} ({report['seconds']} s) -> {paths.output}")
 
 
-def _log(params, report: dict) -> None:
+def _log(params, paths, report: dict) -> None:
     from pipeline.core.tracking import stage_run
 
-    with stage_run(STAGE, inputs=[params.source]) as mlflow:
+    with stage_run(STAGE, inputs=[str(paths.source)]) as mlflow:
         mlflow.log_params({f"option.{k}": v for k, v in params.options.model_dump().items()})
         mlflow.log_params({"uid_root": params.uid_root, "burned_in_mode": params.burned_in.mode,
                            "max_quarantined_share": params.max_quarantined_share})

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from pipeline.deid.keys import SecretKey
 from pipeline.deid.params import DeidParams
-from pipeline.deid.process import Engine, Outcome, process_file
+from pipeline.deid.process import Engine, Outcome, make_engine, process_file
 
 CHUNK = 8
 _ENGINE: Engine | None = None
@@ -64,6 +64,4 @@ def _init_worker(params: DeidParams, key: SecretKey) -> None:
 
 def _init(params: DeidParams, key: SecretKey) -> None:
     global _ENGINE
-    from pipeline.deid.batch import make_engine
-
     _ENGINE = make_engine(params, key)

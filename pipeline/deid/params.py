@@ -81,12 +81,11 @@ class LeakCheckParams(StrictModel):
 
 
 class DeidParams(StrictModel):
-    """Paths, options and policies of the de-identification stage."""
+    """Options and policies of the de-identification stage (it writes ``paths`` deid,
+    deid_quarantine and deid_metrics)."""
 
-    source: str = Field("data/raw", min_length=1)
-    output: str = Field("data/deid", min_length=1)
-    quarantine: str = Field("data/deid_quarantine", min_length=1)
-    report: str = Field("metrics/deid.json", min_length=1)
+    source: str | None = Field(None, min_length=1,
+                               description="the DICOM folder read; null: the cohort stage's output (paths.raw)")
     key_file: str = Field(".secrets/deid.key", min_length=1)
     key_env: str = Field("PIPELINE_DEID_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
     uid_root: str = Field("2.25", pattern=UID_ROOT_PATTERN, max_length=40)

@@ -15,10 +15,11 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, AllTransferSyntaxes
 
 from pipeline.deid import actions, endian, marking, pixels
-from pipeline.deid.allowlist import AllowList
+from pipeline.deid.allowlist import AllowList, build_allowlist
+from pipeline.deid.keys import SecretKey
 from pipeline.deid.outpath import UnsafePathValue, output_path
 from pipeline.deid.params import DeidParams
-from pipeline.deid.profile import CLEAN_PIXEL_DATA, Profile
+from pipeline.deid.profile import CLEAN_PIXEL_DATA, Profile, build_profile
 from pipeline.deid.pseudonyms import Pseudonymizer
 
 DIRECTORY_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory (DICOMDIR)
@@ -48,6 +49,23 @@ class Engine:
     profile: Profile
     allow: AllowList
     pseudo: Pseudonymizer
+
+
+def make_engine(params: DeidParams, key: SecretKey) -> Engine:
+    """Resolve the profile and allow-list once and bind the key into a pseudonymizer.
+
+    Args:
+        params: the validated ``deid`` section.
+        key: the secret key.
+    """
+    options = params.options
+    low, high = params.date_offset_days
+    return Engine(
+        params=params,
+        profile=build_profile(options),
+        allow=build_allowlist(options.clean_graphics, options.retain_safe_private),
+        pseudo=Pseudonymizer(key, params.uid_root, params.pseudonym_prefix, (low, high)),
+    )
 
 
 def process_file(path: Path, engine: Engine) -> Outcome:

@@ -11,7 +11,6 @@ exported before it existed lack the key and ``read_acquisition_ranges`` returns 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import onnx
 from pydantic import Field, ValidationError, model_validator
@@ -96,7 +95,7 @@ class AcquisitionRanges(StrictModel):
         return len(self.spacing_mm_min)
 
 
-def acquisition_ranges(fingerprint: dict, source: str = "metrics/fingerprint.json") -> AcquisitionRanges:
+def acquisition_ranges(fingerprint: dict, source: str) -> AcquisitionRanges:
     """The ranges a model file carries, from the preprocess stage's data-set fingerprint.
 
     Args:
@@ -115,14 +114,6 @@ def acquisition_ranges(fingerprint: dict, source: str = "metrics/fingerprint.jso
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"{source}: not a data-set fingerprint with spacing and shape ranges "
                         f"({type(exc).__name__}: {exc})") from None
-
-
-def acquisition_ranges_from_file(path: Path) -> AcquisitionRanges:
-    """``acquisition_ranges`` of the fingerprint JSON at ``path`` (a ``UserError`` when missing)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path} not found: run the preprocess stage first (it writes the data-set fingerprint)")
-    return acquisition_ranges(json.loads(path.read_text()), source=str(path))
 
 
 def read_acquisition_ranges(metadata: dict[str, str]) -> AcquisitionRanges | None:

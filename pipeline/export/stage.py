@@ -14,21 +14,22 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core.atomic import atomic_dir, write_json
-from pipeline.compress.record import ShippedModel, read_record
+from pipeline.core.atomic import atomic_dir
+from pipeline.core.records import write_record
+from pipeline.compress.record import ShippedModel, load_compression
 from pipeline.export import metadata as meta
 from pipeline.export import parity
+from pipeline.export.record import ExportMetrics
 from pipeline.export.params import ExportParams
 from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.nets.onnx import export_onnx
 from pipeline.nets.unet import parameter_count
 from pipeline.data.cache import load_cases
-from pipeline.runtime.model import OnnxModel
+from pipeline.preprocess.records import load_fingerprint, load_splits
+from pipeline.runtime.model import OnnxModel, released_file
 from pipeline.runtime.sliding import predict_volume, torch_predict_volume
 from pipeline.runtime.spec import PreprocessingSpec
 from pipeline.core.timing import interleaved_medians
-
-ROLES = ("teacher", "compressed")
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,13 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
     import torch
 
     torch.set_num_threads(params.threads)
-    record = read_record(Path(paths.choice))
+    record = load_compression(Path(paths.choice))
     shipped = {"teacher": (Path(paths.teacher), record.teacher)}
     if record.compressed is not None:
         shipped["compressed"] = (Path(paths.candidates) / record.compressed.checkpoint, record.compressed)
-    ranges = meta.acquisition_ranges_from_file(Path(paths.fingerprint)) if paths.fingerprint else None
-    splits = json.loads(Path(paths.splits).read_text())
+    ranges = (meta.acquisition_ranges(load_fingerprint(Path(paths.fingerprint)).model_dump(), str(paths.fingerprint))
+              if paths.fingerprint else None)
+    splits = load_splits(Path(paths.splits))
     val = load_cases(Path(paths.cache), splits, ["val"])["val"]
     results, loaded = {}, {}
     with atomic_dir(Path(paths.out_dir), shared=True) as tmp:  # release/models: the shared file modes
@@ -75,14 +77,14 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
                                        params.intended_use, str(config.get("weights_sha256", "unknown")),
                                        _compression(role, model), runtime=model.runtime,
                                        acquisition=ranges)
-            written = export_onnx(module, tmp / f"{role}.onnx", spec.spatial_dims, spec.in_channels,
+            written = export_onnx(module, released_file(tmp, role), spec.spatial_dims, spec.in_channels,
                                   spec.patch_size, params.opset, params.exporter, data)
-            onnx_model = OnnxModel.load(tmp / f"{role}.onnx", threads=params.threads)
+            onnx_model = OnnxModel.load(released_file(tmp, role), threads=params.threads)
             rows = parity.compare(module, onnx_model, val, spec)
             parity.check(role, rows, params.parity_atol, params.max_argmax_mismatches)
             loaded[role] = (module, onnx_model, spec)
             results[role] = {"onnx": {k: v for k, v in written.items() if k != "path"},
-                             "file": f"{role}.onnx", "parameters": parameter_count(module),
+                             "file": released_file(tmp, role).name, "parameters": parameter_count(module),
                              "source_checkpoint": str(checkpoint), "method": model.method,
                              "candidate": model.candidate, "precision": model.precision,
                              "runtime": onnx_model.runtime, "runtime_version": onnx_model.engine.version,
@@ -91,7 +93,7 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
                              "foreground_threshold": spec.foreground_threshold}
         latency = _volume_latency(loaded, val, params.latency_repeats)
     metrics = _metrics(params, results, latency, record)
-    write_json(Path(paths.metrics), metrics)
+    write_record(Path(paths.metrics), metrics, ExportMetrics, "export metrics")
     return metrics
 
 

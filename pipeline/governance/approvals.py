@@ -10,7 +10,6 @@ the approved file list can be compared with the files later. A revocation
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from pipeline.governance.records import (
     write_record,
 )
 from pipeline.governance.registry import Approver, load_approvers, load_policy
+from pipeline.governance.manifest import Manifest, parse_manifest
 from pipeline.governance.release_files import current_files, manifest_files
 
 MANIFEST_COPY = ".manifest.json"
@@ -70,24 +70,25 @@ def approve(root: Path, key: Path, signer: str, role: str, meaning: str,
     if policy.meanings and meaning not in policy.meanings:
         raise UserError(f"meaning {meaning!r} is not one of {paths.POLICY}'s meanings: "
                         + "; ".join(policy.meanings))
-    manifest_path = root / paths.MANIFEST
+    manifest_rel = paths.manifest(root)
+    manifest_path = root / manifest_rel
     if not manifest_path.is_file():
-        raise UserError(f"{paths.MANIFEST} not found: render the release (make techfile) before approving it")
+        raise UserError(f"{manifest_rel} not found: render the release (make techfile) before approving it")
     content = manifest_path.read_bytes()
-    manifest = _parse_manifest(content, manifest_path)
-    if manifest.get("draft"):
-        raise UserError(f"{paths.MANIFEST} is a draft (rendered from uncommitted changes: "
-                        f"{', '.join(manifest.get('uncommitted_changes') or [])}): commit, re-render "
+    manifest = parse_manifest(content, manifest_path)
+    if manifest.draft:
+        raise UserError(f"{manifest_rel} is a draft (rendered from uncommitted changes: "
+                        f"{', '.join(manifest.uncommitted_changes)}): commit, re-render "
                         "with make techfile, then approve")
-    drift = _drift(manifest_files(manifest), current_files(root))
+    drift = _drift(manifest_files(manifest, paths.release(root)), current_files(root))
     if drift:
-        raise UserError(f"the release files no longer match {paths.MANIFEST}: {'; '.join(drift[:5])}"
+        raise UserError(f"the release files no longer match {manifest_rel}: {'; '.join(drift[:5])}"
                         + (f" and {len(drift) - 5} more" if len(drift) > 5 else "")
                         + "; re-render (make techfile) before approving")
     payload = ApprovalPayload(signer=signer, role=role, meaning=meaning, signed_at=utc_now(now),
                               key_fingerprint=approver.fingerprint,
                               manifest_sha256=hashlib.sha256(content).hexdigest(),
-                              git_commit=str(manifest.get("git_commit", "unknown")))
+                              git_commit=manifest.git_commit)
     record = sign_record(payload, key, approver, record_id(payload.signed_at, role, signer))
     folder = root / paths.APPROVALS
     folder.mkdir(parents=True, exist_ok=True)
@@ -164,10 +165,10 @@ def assess_all(root: Path) -> tuple[list[Assessed], list[str]]:
     return out, unreadable
 
 
-def approved_manifest(root: Path, approval: Assessed) -> dict:
+def approved_manifest(root: Path, approval: Assessed) -> Manifest:
     """The manifest an approval signed (its stored copy)."""
     copy = Path(root) / paths.APPROVALS / f"{approval.record.id}{MANIFEST_COPY}"
-    return _parse_manifest(copy.read_bytes(), copy)
+    return parse_manifest(copy.read_bytes(), copy)
 
 
 def check_signature(record: Record, approvers) -> str | None:
@@ -246,16 +247,6 @@ def _approval_files(folder: Path) -> list[Path]:
         return []
     return sorted(p for p in folder.glob("*.json")
                   if not p.name.endswith((MANIFEST_COPY, REVOCATION)) and not p.name.startswith("."))
-
-
-def _parse_manifest(content: bytes, path: Path) -> dict:
-    try:
-        data = json.loads(content.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise UserError(f"{path} is not a release manifest (no files list)")
-    return data
 
 
 def _drift(approved: dict[str, str], current: dict[str, str]) -> list[str]:

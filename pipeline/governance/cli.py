@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``release`` and ``soup`` commands."""
     parser = sub.add_parser("release", help="release governance: approve, revoke, verify, diff")
     rsub = parser.add_subparsers(dest="release_command", required=True, metavar="ACTION")
-    approve = rsub.add_parser("approve", help="sign the SHA-256 of release/manifest.json")
+    approve = rsub.add_parser("approve", help="sign the SHA-256 of the release manifest (paths.manifest)")
     _signer(approve)
     approve.add_argument("--meaning", required=True, help='what the signature means, e.g. "approved for release"')
     approve.set_defaults(func=main_approve)
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     diff = rsub.add_parser("diff", help="what changed since the release recorded at a git revision")
     diff.add_argument("rev", metavar="REV", help="git revision of the previous release (tag, commit, HEAD~1)")
     diff.add_argument("--root", default=".", help="repository root")
-    diff.add_argument("--out", default=None, help="output folder (default release/changes)")
+    diff.add_argument("--out", default=None, help="output folder (default: changes/ in paths.release)")
     diff.set_defaults(func=main_diff)
     soup = sub.add_parser("soup", help="SOUP governance: record a known-anomaly review")
     ssub = soup.add_subparsers(dest="soup_command", required=True, metavar="ACTION")
@@ -81,10 +81,11 @@ def main_diff(args: argparse.Namespace) -> int:
     """Write the change report and print its summary."""
     from pipeline.governance.changes import write_report
     from pipeline.governance.diff import diff_release
+    from pipeline.governance import paths
 
     root = Path(args.root)
     report = diff_release(root, args.rev)
-    out = Path(args.out) if args.out else root / "release" / "changes"
+    out = Path(args.out) if args.out else root / paths.release(root) / paths.CHANGES_NAME
     write_report(report, out)
     print(f"release diff: {out} ({report['summary']['changes']} change(s) since {report['from']['rev']} "
           f"({report['from']['commit'][:12]}); {report['summary']['new_submission']} need a new submission)")

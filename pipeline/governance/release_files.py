@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pipeline.core.provenance import file_sha256
 from pipeline.governance import paths
+from pipeline.governance.manifest import Manifest
 from pipeline.governance.paths import UNSIGNED_PAGES
 
 
@@ -51,16 +52,17 @@ def released_files(release_dir: Path, exclude: Path) -> list[dict]:
 
 def current_files(root: Path) -> dict[str, str]:
     """``release/<path> -> sha256`` of every file the manifest would list now."""
-    release = Path(root) / paths.RELEASE_DIR
+    rel = paths.release(root)
+    release = Path(root) / rel
     if not release.is_dir():
         return {}
-    return {f"{paths.RELEASE_DIR.as_posix()}/{f['path']}": f["sha256"]
-            for f in released_files(release, Path(root) / paths.MANIFEST)}
+    return {f"{rel.as_posix()}/{f['path']}": f["sha256"]
+            for f in released_files(release, Path(root) / paths.manifest(root))}
 
 
-def manifest_files(manifest: dict) -> dict[str, str]:
+def manifest_files(manifest: Manifest, release: Path) -> dict[str, str]:
     """``release/<path> -> sha256`` of the files a manifest lists."""
-    return {f"{paths.RELEASE_DIR.as_posix()}/{f['path']}": str(f["sha256"]) for f in manifest.get("files") or []}
+    return {f"{Path(release).as_posix()}/{f.path}": f.sha256 for f in manifest.files}
 
 
 def drift(recorded: dict[str, str], current: dict[str, str]) -> list[FileChange]:

@@ -4,12 +4,12 @@ Design items (raw YAML, keyed by ID), the acceptance-criteria results (``metrics
 the working tree, or at a revision from the DVC cache by the md5 its ``dvc.lock`` records), the
 output hashes of the evidence stages (``dvc.lock``), the SOUP versions (``requirements.lock``) and
 ``params.yaml``. A file a revision does not have is empty, never an error: early releases lack
-what later ones added.
+what later ones added. ``vnv.json`` is parsed through the verify stage's record model; one that
+another pipeline version wrote and this one cannot parse is noted, not compared.
 """
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,8 @@ import yaml
 
 from pipeline.core.errors import UserError
 from pipeline.core.provenance import DOCUMENT_STAGES
+from pipeline.params import repo_paths
+from pipeline.verify.record import VnvRecord, load_vnv
 
 # area -> (files or folders, key holding the list inside a mapping file)
 DESIGN = {
@@ -28,7 +30,6 @@ DESIGN = {
     "control": (["risk/controls.yaml"], None),
     "criterion": (["verification"], "criteria"),
 }
-VNV = "metrics/vnv.json"
 LOCK = "dvc.lock"
 SOUP_LOCK = "requirements.lock"
 PARAMS = "params.yaml"
@@ -72,14 +73,19 @@ def at_revision(root: Path, rev: str) -> Snapshot:
     snap = Snapshot(rev, commit, date)
     _fill(snap, read, listing)
     lock = _yaml(read(LOCK)) or {}
+    # where that release kept its V&V results: its own params.yaml's paths, else today's
+    vnv_rel = str(((_yaml(read(PARAMS)) or {}).get("paths") or {}).get("vnv_metrics") or repo_paths(root).vnv_metrics)
     md5 = next((o.get("md5") for s in (lock.get("stages") or {}).values() for o in s.get("outs") or []
-                if str(o.get("path")) == VNV), None)
+                if str(o.get("path")) == vnv_rel), None)
     cached = _dvc_cache(root, md5) if md5 else None
     if cached is None:
-        snap.results_note = (f"{VNV} of {rev} is not available: " + ("its dvc.lock records none" if not md5 else
+        snap.results_note = (f"{vnv_rel} of {rev} is not available: " + ("its dvc.lock records none" if not md5 else
                              f"md5 {md5} is not in the DVC cache (dvc pull, or run at that revision)"))
     else:
-        snap.results = criteria_results(json.loads(cached.read_text()))
+        try:  # written by that revision's verify stage: a record of another pipeline version is not compared
+            snap.results = criteria_results(load_vnv(cached))
+        except UserError as exc:
+            snap.results_note = f"{vnv_rel} of {rev} is not compared: {exc}"
     return snap
 
 
@@ -100,24 +106,20 @@ def working_tree(root: Path, commit: str | None) -> Snapshot:
                      if (root / folder).is_dir() for p in (root / folder).rglob("*.yaml"))
     snap = Snapshot("working tree", commit, None)
     _fill(snap, read, listing)
-    vnv = root / VNV
+    vnv_rel = repo_paths(root).vnv_metrics
+    vnv = root / vnv_rel
     if vnv.is_file():
-        snap.results = criteria_results(json.loads(vnv.read_text()))
+        snap.results = criteria_results(load_vnv(vnv))
     else:
-        snap.results_note = f"{VNV} not found: run dvc repro"
+        snap.results_note = f"{vnv_rel} not found: run dvc repro"
     return snap
 
 
-def criteria_results(vnv: dict) -> dict[str, dict]:
+def criteria_results(vnv: VnvRecord) -> dict[str, dict]:
     """``criterion -> {status, models: {model: {status, value}}}`` of a ``vnv.json``."""
-    raw = vnv.get("criteria") or {}
-    rows = raw if isinstance(raw, dict) else {str(r.get("id")): r for r in raw}
-    out = {}
-    for cid, result in sorted(rows.items()):
-        models = {name: {"status": m.get("status"), "value": m.get("value")}
-                  for name, m in sorted((result.get("models") or {}).items())}
-        out[cid] = {"status": result.get("status"), "models": models}
-    return out
+    return {cid: {"status": result.status,
+                  "models": {name: {"status": m.status, "value": m.value} for name, m in sorted(result.models.items())}}
+            for cid, result in sorted(vnv.criteria.items())}
 
 
 def _fill(snap: Snapshot, read, listing: list[str]) -> None:

@@ -46,10 +46,11 @@ def verify_release(root: Path) -> list[Finding]:
     except UserError as exc:
         return [Finding("invalid", str(paths.GOVERNANCE), " ".join(str(exc).split("\n  ")))]
     out = [Finding("invalid", "record", why) for why in unreadable]
-    manifest_path = root / paths.MANIFEST
+    manifest_rel, release_rel = paths.manifest(root), paths.release(root)
+    manifest_path = root / manifest_rel
     if not manifest_path.is_file():
         if policy.required_roles:
-            out.append(Finding("missing", str(paths.MANIFEST), "not found: render the release "
+            out.append(Finding("missing", str(manifest_rel), "not found: render the release "
                                "(make techfile), then approve it"))
         return out
     current_sha = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
@@ -62,7 +63,7 @@ def verify_release(root: Path) -> list[Finding]:
             out.append(Finding("invalid", a.path, a.revocation_problem))
     if over_current:  # the manifest is the approved one: the files must still be what it lists
         approvers = ", ".join(sorted({f"{a.payload.signer} ({a.payload.role})" for a in over_current if a.counts}))
-        out += _stale(manifest_files(approved_manifest(root, over_current[0])), files,
+        out += _stale(manifest_files(approved_manifest(root, over_current[0]), release_rel), files, release_rel,
                       f"changed since it was approved by {approvers or 'nobody valid'}")
     for role in policy.required_roles:
         if any(a.counts and a.payload.role == role and policy.approves(a.payload.meaning) for a in over_current):
@@ -80,18 +81,18 @@ def verify_release(root: Path) -> list[Finding]:
                    and policy.approves(a.payload.meaning)]
         if earlier:
             last = earlier[-1]
-            out += _stale(manifest_files(approved_manifest(root, last)), files,
+            out += _stale(manifest_files(approved_manifest(root, last), release_rel), files, release_rel,
                           f"changed since {last.payload.signer} ({role}) approved manifest "
                           f"{last.payload.manifest_sha256[:12]} at {last.payload.signed_at}")
         out.append(Finding("missing", f"role {role}", f"no valid signature over the current "
-                           f"{paths.MANIFEST} (sha256 {current_sha[:12]}): run `python -m pipeline "
+                           f"{manifest_rel} (sha256 {current_sha[:12]}): run `python -m pipeline "
                            f"release approve --role {role} ...`"))
     return out
 
 
 def approval_summary(root: Path) -> dict:
     """The current manifest's hash and the approvals over it, per role (for the CLI's last line)."""
-    manifest = Path(root) / paths.MANIFEST
+    manifest = Path(root) / paths.manifest(root)
     sha = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
     assessed, _ = assess_all(root)
     return {"manifest_sha256": sha,
@@ -99,12 +100,12 @@ def approval_summary(root: Path) -> dict:
                                   if a.counts and a.payload.manifest_sha256 == sha)}
 
 
-def _stale(approved: dict[str, str], current: dict[str, str], why: str) -> list[Finding]:
+def _stale(approved: dict[str, str], current: dict[str, str], release: Path, why: str) -> list[Finding]:
     changes = drift(approved, current)
     out = [Finding("stale", c.path, f"{c.line().removeprefix(c.path + ' ')}: {why}")
            for c in changes[:MAX_FILES]]
     if len(changes) > MAX_FILES:
-        out.append(Finding("stale", str(paths.RELEASE_DIR), f"{len(changes) - MAX_FILES} more released "
+        out.append(Finding("stale", str(release), f"{len(changes) - MAX_FILES} more released "
                            f"file(s) differ: {why}"))
     return out
 

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "connected lesion's volume (mL). The input is first checked against the intended use "
                     "(DICOM modality; voxel spacing and image size within the ranges the model file "
                     "carries) by the rule in pipeline/predict/data/intended_use.yaml.")
-    parser.add_argument("model", help="the .onnx file (release/models/compressed.onnx or teacher.onnx)")
+    parser.add_argument("model", help="the .onnx file (compressed.onnx or teacher.onnx of a release)")
     parser.add_argument("input", help="a DICOM series folder, a .nii/.nii.gz file or a 2D image")
     parser.add_argument("output", help="*.nii.gz / *.nii, *.dcm (DICOM SEG, DICOM input) or *.png (2D input)")
     parser.add_argument("--threads", type=int, default=2, help="runtime threads")

@@ -3,46 +3,46 @@
 from __future__ import annotations
 
 import argparse
-import time
-from pathlib import Path
 
-from pipeline.params import load_section
+from pipeline.command import Invocation, StageCommand
 from pipeline.core.progress import bar
 
-STAGE = "preprocess"
+
+def source_of(inv: Invocation):
+    """``preprocess.source`` with its folder: ``--source-path``, else the section's, else the
+    de-identified cohort (``paths.deid``) for DICOM."""
+    source = inv.params.preprocess.source
+    path = inv.args.source_path or source.path or inv.params.paths.deid
+    return source.model_copy(update={"path": str(path)})
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(STAGE, help="read, resample, normalise, crop and split the cases")
-    parser.add_argument("--out", default="data/preprocessed", help="cache folder (replaced atomically)")
-    parser.add_argument("--splits", default="data/splits.json", help="splits JSON")
-    parser.add_argument("--fingerprint", default="metrics/fingerprint.json", help="data-set fingerprint JSON")
-    parser.add_argument("--source-path", default=None, help="override preprocess.source.path")
-    parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
-    parser.set_defaults(func=main)
-
-
-def main(args: argparse.Namespace) -> int:
-    params = load_section(STAGE, Path(args.params))
-    if args.source_path:
-        params = params.model_copy(update={"source": params.source.model_copy(update={"path": args.source_path})})
+def _run(inv: Invocation) -> dict:
     from pipeline.preprocess import stage
 
-    start = time.perf_counter()
-    summary = stage.run(params, Path(args.out), Path(args.splits), Path(args.fingerprint), progress=bar(STAGE))
-    summary["seconds"] = round(time.perf_counter() - start, 2)
-    if not args.no_mlflow:
-        from pipeline.core.tracking import stage_run
+    params = inv.params.preprocess.model_copy(update={"source": source_of(inv)})
+    paths = stage.PreprocessPaths(cache=inv.paths.out, splits=inv.paths.splits, fingerprint=inv.paths.fingerprint)
+    return stage.run(params, paths, progress=bar("preprocess"))
 
-        with stage_run(STAGE, inputs=[params.source.path]) as mlflow:
-            mlflow.log_params({"source_format": params.source.format,
-                               "target_spacing_mm": params.target_spacing_mm,
-                               "normalisation": params.normalisation.kind,
-                               "split_seed": params.splits.seed})
-            mlflow.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
-            mlflow.log_artifact(args.fingerprint)
-            mlflow.log_artifact(args.splits)
-    print(f"preprocess: {summary['cases']} cases ({summary['bad_cases']} bad), "
-          f"train/val/test {summary['train_cases']}/{summary['val_cases']}/{summary['test_cases']} "
-          f"in {summary['seconds']} s")
-    return 0
+
+def _log(inv: Invocation, summary: dict) -> None:
+    params = inv.params.preprocess
+    inv.mlflow.log_params({"source_format": params.source.format, "target_spacing_mm": params.target_spacing_mm,
+                           "normalisation": params.normalisation.kind, "split_seed": params.splits.seed})
+    inv.mlflow.log_metrics({k: v for k, v in summary.items() if isinstance(v, (int, float))})
+    inv.mlflow.log_artifact(str(inv.paths.fingerprint))
+    inv.mlflow.log_artifact(str(inv.paths.splits))
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source-path", default=None, help="override preprocess.source.path")
+
+
+COMMAND = StageCommand(
+    name="preprocess", help="read, resample, normalise, crop and split the cases",
+    paths={"out": ("cache", "cache folder (replaced atomically)"),
+           "splits": ("splits", "splits JSON"),
+           "fingerprint": ("fingerprint", "data-set fingerprint JSON")},
+    core=_run, log=_log, options=_options, recorded_inputs=lambda inv: [source_of(inv).path],
+    summary=lambda inv, s: (f"preprocess: {s['cases']} cases ({s['bad_cases']} bad), train/val/test "
+                            f"{s['train_cases']}/{s['val_cases']}/{s['test_cases']} in {inv.seconds} s"))
+register = COMMAND.register

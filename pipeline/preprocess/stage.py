@@ -6,28 +6,38 @@ atomically: the cache folder, the splits JSON and the fingerprint JSON.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.atomic import atomic_dir, write_json
+from pipeline.core.atomic import atomic_dir
+from pipeline.core.records import write_record
 from pipeline.data.readers import read_cases
 from pipeline.data import cache
 from pipeline.preprocess import fingerprint, splits, transforms
 from pipeline.preprocess.params import PreprocessParams
+from pipeline.preprocess.records import CacheIndex, Fingerprint, SplitsRecord
 
 
-def run(params: PreprocessParams, out_dir: Path, splits_path: Path, fingerprint_path: Path,
-        progress=None) -> dict:
-    """Preprocess every readable case of ``params.source``.
+@dataclass(frozen=True)
+class PreprocessPaths:
+    """The stage's outputs."""
+
+    cache: Path  # the cache folder (replaced atomically)
+    splits: Path  # the splits JSON
+    fingerprint: Path  # the data-set fingerprint JSON
+
+
+def run(params: PreprocessParams, paths: PreprocessPaths, progress=None) -> dict:
+    """Preprocess every readable case of ``params.source`` (its ``path`` set).
 
     Args:
         params: the validated ``preprocess`` section.
-        out_dir: the cache folder (replaced atomically).
-        splits_path: where the splits JSON goes.
-        fingerprint_path: where the fingerprint JSON goes.
+        paths: where the cache, the splits and the fingerprint go.
         progress: optional callable wrapping an iterable (a progress bar).
     """
+    out_dir, splits_path, fingerprint_path = paths.cache, paths.splits, paths.fingerprint
     result = read_cases(params.source, params.max_bad_fraction, progress=progress)
     dims = result.cases[0].image.ndim
     chain = transforms.build(params, dims)
@@ -45,11 +55,11 @@ def run(params: PreprocessParams, out_dir: Path, splits_path: Path, fingerprint_
                  "orientation": "RAS" if dims == 3 else "image rows, columns",
                  "normalisation": params.normalisation.model_dump(), "cases": records,
                  "bad_cases": [{"name": b.name, "reason": b.reason} for b in result.bad]}
-        write_json(tmp / cache.INDEX, index)
+        write_record(tmp / cache.INDEX, index, CacheIndex, "cache index")
     split_record = splits.make_splits(list(records.values()), params.splits)
-    write_json(Path(splits_path), split_record)
+    write_record(Path(splits_path), split_record, SplitsRecord, "splits")
     prints = fingerprint.fingerprint(result.cases)
     prints["bad_cases"] = len(result.bad)
-    write_json(Path(fingerprint_path), prints)
+    write_record(Path(fingerprint_path), prints, Fingerprint, "data-set fingerprint")
     return {"cases": len(records), "bad_cases": len(result.bad), "spatial_dims": dims,
             **{f"{name}_cases": split_record["counts"][name]["cases"] for name in splits.SPLITS}}

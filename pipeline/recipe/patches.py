@@ -8,7 +8,6 @@ image and label, and are never augmented: augmentation changes only the image.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -30,6 +29,7 @@ from monai.transforms import (
 from torch.utils.data.distributed import DistributedSampler
 
 from pipeline.data.cache import load_cases
+from pipeline.preprocess.records import SplitsRecord, load_splits
 from pipeline.recipe.params import AugmentParams, RecipeParams
 
 KEYS = ("image", "label")
@@ -37,9 +37,9 @@ TRAINING_SPLITS = ["train", "val"]
 FG, BG = "label_fg_indices", "label_bg_indices"
 
 
-def load_training_cases(cache_dir: Path, splits_path: Path) -> tuple[list[dict], list[dict], dict]:
+def load_training_cases(cache_dir: Path, splits_path: Path) -> tuple[list[dict], list[dict], SplitsRecord]:
     """The train and val cases (verified by SHA-256) and the splits record; never the test split."""
-    splits = json.loads(Path(splits_path).read_text())
+    splits = load_splits(Path(splits_path))
     loaded = load_cases(Path(cache_dir), splits, TRAINING_SPLITS)
     return loaded["train"], loaded["val"], splits
 

@@ -34,6 +34,12 @@ from pipeline.runtime.spec import PreprocessingSpec
 
 SPEC_KEY = "preprocessing"
 RUNTIME_KEY = "runtime"
+ROLES = ("teacher", "compressed")  # the files a release ships; "compressed" only when one qualified
+
+
+def released_file(folder: Path, role: str) -> Path:
+    """The ONNX file of ``role`` in a release's model folder (``paths.models``)."""
+    return Path(folder) / f"{role}.onnx"
 
 
 @dataclass

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.core.dvc_yaml import read_pipeline
 from pipeline.core.errors import UserError
+from pipeline.core.yaml_io import load_yaml
 
-# The stages whose outputs hold identified data: the raw cohort and the de-identifier's
-# quarantine (files refused because they could not be cleaned).
-IDENTIFIED_STAGES = {"cohort": ("data/raw",), "deid": ("data/deid_quarantine",)}
+# The outputs that hold identified data (fields of params.yaml's ``paths``): the raw cohort and
+# the de-identifier's quarantine (files refused because they could not be cleaned).
+IDENTIFIED_OUTPUTS = ("raw", "deid_quarantine")
 
 
 def unpushed_outputs(dvc_yaml: Path) -> list[str]:
@@ -41,7 +43,8 @@ def shareable_outputs(repo: Path) -> list[str]:
 def check_identified_outputs(dvc_yaml: Path) -> list[str]:
     """The identified outputs, all ``push: false``; raise naming any that could be pushed."""
     marked = set(unpushed_outputs(dvc_yaml))
-    wanted = [path for paths in IDENTIFIED_STAGES.values() for path in paths]
+    paths = (load_yaml(Path(dvc_yaml).parent / "params.yaml", "params file").get("paths") or {})
+    wanted = [str(paths.get(name, f"<paths.{name} missing from params.yaml>")) for name in IDENTIFIED_OUTPUTS]
     missing = [path for path in wanted if path not in marked]
     if missing:
         raise UserError(f"{dvc_yaml}: identified outputs {', '.join(missing)} lack `push: false`; "
@@ -52,7 +55,7 @@ def check_identified_outputs(dvc_yaml: Path) -> list[str]:
 def _outputs(dvc_yaml: Path):
     if not Path(dvc_yaml).is_file():
         raise UserError(f"{dvc_yaml} not found: run from the repository root or pass --repo")
-    stages = (yaml.safe_load(Path(dvc_yaml).read_text()) or {}).get("stages", {})
+    stages = read_pipeline(Path(dvc_yaml)).get("stages", {})
     for name, stage in stages.items():
         for key in ("outs", "metrics", "plots"):
             for entry in stage.get(key) or []:

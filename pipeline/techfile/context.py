@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import platform
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from pathlib import Path
 
 import yaml
@@ -18,21 +19,31 @@ from pipeline.core.errors import UserError
 from pipeline.core.provenance import DOCUMENT_STAGES
 from pipeline.core.provenance import file_sha256
 from pipeline.core.yaml_io import load_yaml
+from pipeline.cohort.record import load_cohort_summary
+from pipeline.compress.record import load_compress_metrics
+from pipeline.deid.record import load_deid_report
+from pipeline.export.record import load_export_metrics
+from pipeline.preprocess.records import load_fingerprint
+from pipeline.train.record import load_train_metrics
 from pipeline.governance.changes import load_report
-from pipeline.governance.paths import CHANGES_DIR
+from pipeline.governance.paths import CHANGES_NAME
 from pipeline.governance.soup_review import locked_versions, review_states
 from pipeline.governance.views import approvals_view
-from pipeline.techfile import (architecture, documents, inputs, lifecycle, models as model_files, performance,
-                               plots, pms, provenance, riskfile, soup)
+from pipeline.techfile import (architecture, data_files, documents, inputs, lifecycle, models as model_files,
+                               performance, plots, pms, provenance, riskfile, soup)
 from pipeline.techfile.manifest import released_files
+from pipeline.paths import Paths
 from pipeline.techfile.params import TechfileParams
 from pipeline.techfile.release import build_identity, release_status
 from pipeline.techfile.component_hashes import component_hashes
+from pipeline.techfile.data_files import REGULATORY, shown
 from pipeline.techfile.sbom import build_sbom
 from pipeline.trace import gates, status
 from pipeline.trace.graph import TracePaths, build_trace
 
-REGULATORY = Path(__file__).parent / "data" / "regulatory.yaml"
+# the repository's own files the documents cite (not stage outputs: no entry in ``paths``)
+REPOSITORY_FILES = {"dvc_yaml": "dvc.yaml", "dvc_lock": "dvc.lock", "mlflow_db": "mlflow.db",
+                    "lock_file": "requirements.lock", "pyproject": "pyproject.toml"}
 STAGE = "techfile"
 FLAT = ("train", "export", "deid", "cohort")
 CONFIG_SECTIONS = ("deid", "train")
@@ -40,13 +51,24 @@ CONFIG_SECTIONS = ("deid", "train")
 
 @dataclass(frozen=True)
 class TechfilePaths:
-    """The repository root; every input and output path in the params is relative to it."""
+    """The repository root and ``params.yaml``'s ``paths`` (relative to the root)."""
 
     root: Path
+    outputs: Paths
 
     def at(self, rel: str) -> Path:
         """``root / rel``."""
         return Path(self.root) / rel
+
+    @property
+    def inputs(self) -> SimpleNamespace:
+        """What the documents are rendered from, by name: the stages' records and the repository's
+        own files (the pipeline definition, its lock, the tracking store, the locked SOUP)."""
+        o = self.outputs
+        return SimpleNamespace(vnv=o.vnv_metrics, train=o.train_metrics, train_curve=o.train_curve,
+                               compress=o.compress_metrics, export=o.export_metrics, fingerprint=o.fingerprint,
+                               splits=o.splits, deid=o.deid_metrics, cohort=o.cohort_metrics, junit=o.junit,
+                               test_split_log=o.test_split_log, **REPOSITORY_FILES)
 
 
 def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
@@ -57,9 +79,9 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         paths: the repository root.
         config: the whole validated ``params.yaml`` (as a mapping), shown as configuration items.
     """
-    i = params.inputs
-    trace = build_trace(TracePaths(root=Path(paths.root), dvc_yaml=i.dvc_yaml, dvc_lock=i.dvc_lock,
-                                   junit=i.junit, vnv=i.vnv, mlflow_db=i.mlflow_db))
+    i = paths.inputs
+    trace = build_trace(replace(TracePaths.of(Path(paths.root), paths.outputs), dvc_yaml=i.dvc_yaml,
+                                dvc_lock=i.dvc_lock, mlflow_db=i.mlflow_db))
     design = trace.design
     _require_file(paths.at(i.mlflow_db), "MLflow tracking store")
     vnv = inputs.load_vnv(paths.at(i.vnv), list(design.criteria))
@@ -78,17 +100,17 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
     soup_rows = soup.soup_list(paths.at(i.lock_file), paths.at(i.pyproject), soup.load_purposes())
     reviews = review_states(Path(paths.root), locked_versions(paths.at(i.lock_file)))
     soup_rows = soup.apply_reviews(soup_rows, reviews)  # signed reviews in governance/soup_reviews
-    _check_ids(soup_rows, design.requirements, "SOUP purposes (pipeline/techfile/data/soup.yaml)")
+    _check_ids(soup_rows, design.requirements, f"SOUP purposes ({shown(soup.SOUP_DATA)})")
     edges = architecture.data_flow(trace.stages)
     criteria_status = {cid: r["status"] for cid, r in vnv["criteria"].items()}
     regulatory = _regulatory(trace)
     released = _released(params, paths)
-    data = {"train": inputs.load_metrics(paths.at(i.train), "training metrics", inputs.TRAIN_KEYS),
-            "compress": inputs.load_metrics(paths.at(i.compress), "compression metrics"),
-            "export": inputs.load_metrics(paths.at(i.export), "export metrics"),
-            "deid": inputs.load_metrics(paths.at(i.deid), "de-identification report", inputs.DEID_KEYS),
-            "cohort": inputs.load_metrics(paths.at(i.cohort), "cohort summary")}
-    fingerprint = inputs.load_fingerprint(paths.at(i.fingerprint))
+    data = {"train": inputs.load_metrics(paths.at(i.train), load_train_metrics),
+            "compress": inputs.load_metrics(paths.at(i.compress), load_compress_metrics),
+            "export": inputs.load_metrics(paths.at(i.export), load_export_metrics),
+            "deid": inputs.load_metrics(paths.at(i.deid), load_deid_report),
+            "cohort": inputs.load_metrics(paths.at(i.cohort), load_cohort_summary)}
+    fingerprint = inputs.load_metrics(paths.at(i.fingerprint), load_fingerprint)
     origin = _provenance(paths.at(i.dvc_lock), regulatory["data_provenance"])
     hashes = component_hashes(paths.at(i.lock_file), soup_rows)
     sbom_doc = build_sbom(product, soup_rows, build["commit"], build["date"], file_sha256(paths.at(i.lock_file)),
@@ -143,7 +165,7 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         # release governance: the policy and approvers (the signatures are in approvals.html, outside
         # the manifest they sign) and the change report of `release diff`, when one was written
         "governance": approvals_view(Path(paths.root)),
-        "changes": load_report(paths.at(params.release_dir) / CHANGES_DIR.name),
+        "changes": load_report(paths.at(paths.outputs.release) / CHANGES_NAME),
     }
 
 
@@ -157,7 +179,7 @@ def _documents(trace, flags: dict, criteria_status: dict, regulatory: dict, fact
                fingerprint: dict, fingerprint_path: Path, code: dict) -> dict:
     """GSPR checklist, AI Act Annex IV, threat model, post-market plan, the IEC 62304 life-cycle
     records and the open items (``code``: root, gate problems, SOUP rows and model identities)."""
-    items = documents.load_list(documents.OPEN_ITEMS, documents.OpenItem)
+    items = documents.load_list(data_files.OPEN_ITEMS, documents.OpenItem)
     resolver = documents.Resolver(trace, flags, criteria_status, regulatory["sections"],
                                   {o.id: o for o in items})
     gspr = documents.gspr_rows(resolver)
@@ -197,10 +219,10 @@ def _groups(files: list[dict], limit: int = 10) -> list[dict]:
 
 def _released(params: TechfileParams, paths: TechfilePaths) -> list[dict]:
     """Released files other than the technical file itself and the manifest."""
-    own = paths.at(params.out).resolve()
-    files = released_files(paths.at(params.release_dir), paths.at(params.manifest))
+    own = paths.at(paths.outputs.techfile).resolve()
+    files = released_files(paths.at(paths.outputs.release), paths.at(paths.outputs.manifest))
     return [f for f in files
-            if not (paths.at(params.release_dir) / f["path"]).resolve().is_relative_to(own)]
+            if not (paths.at(paths.outputs.release) / f["path"]).resolve().is_relative_to(own)]
 
 
 def _require_file(path: Path, what: str) -> None:

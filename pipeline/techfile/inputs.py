@@ -1,61 +1,37 @@
 """Recorded evidence, one reader per input; a missing file or metric is a ``UserError`` naming it.
 
-Each reader checks only the keys the documents quote; everything else in a metrics file is
-shown as recorded (``flatten``), so a stage may add metrics without changing the templates.
+Every stage record is parsed through its model beside the stage that writes it
+(``pipeline.<stage>.record``), which names a missing or misspelt field; the documents get the
+record as recorded (``as_mapping``: the keys the file has, nothing added), every estimate checked
+against its own interval. Everything the documents do not quote is shown as recorded (``flatten``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from pydantic import BaseModel
 
 from pipeline.core.errors import UserError
-
-VNV_KEYS = ("criteria", "release_status", "models")
-TRAIN_KEYS = ("best_val_dice", "best_epoch", "epochs", "weights_sha256", "seed", "threads",
-              "train_cases", "val_cases")
-DEID_KEYS = ("leak_check", "profile")  # the threat model quotes the leak count and the options retained
-SPLIT_KEYS = ("cases", "content_sha256", "evaluations", "max_evaluations", "history")  # a locked split in vnv.json
-SPLITS_KEYS = ("seed", "stratify_by", "locked", "splits", "counts")
-FINGERPRINT_KEYS = ("all", "per_site")
-CRITERION_KEYS = ("status", "models")
-MODEL_RESULT_KEYS = ("status", "value", "reason")
+from pipeline.preprocess.records import load_splits as load_splits_record
+from pipeline.verify import record as vnv_record
 
 
-def read_json(path: Path, what: str) -> Any:
-    """Parse a JSON evidence file.
+def as_mapping(record: BaseModel, path: Path) -> dict:
+    """A parsed record as the templates read it: the keys the file has (nothing added by defaults),
+    every estimate inside its own interval (``check_intervals``).
 
     Args:
-        path: the file.
-        what: what it is, for the message (e.g. ``V&V results``).
+        record: the record, parsed through its model.
+        path: its file, for messages.
     """
-    if not Path(path).is_file():
-        raise UserError(f"missing input: {path} ({what}) not found; run the stage that writes it "
-                        "(dvc repro) before rendering the technical file")
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} ({what}) is not valid JSON: {exc}") from None
-
-
-def require(data: Any, keys: tuple[str, ...], path: Path, where: str = "") -> None:
-    """Raise ``UserError`` naming the first missing metric ``path: where.key``.
-
-    Args:
-        data: the parsed mapping.
-        keys: the keys the documents need.
-        path: the file, for the message.
-        where: the dotted location of ``data`` inside the file.
-    """
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: {where or '<top level>'} must be a mapping")
-    for key in keys:
-        if key not in data:
-            raise UserError(f"missing metric: {path} has no {where + '.' if where else ''}{key}")
+    data = record.model_dump(exclude_unset=True)
+    check_intervals(data, path)
+    return data
 
 
 def check_intervals(data, path: Path, where: str = "") -> None:
@@ -76,30 +52,20 @@ def check_intervals(data, path: Path, where: str = "") -> None:
 
 
 def load_vnv(path: Path, criteria: list[str]) -> dict:
-    """The verify stage's results with every acceptance criterion of the V&V plan.
+    """The verify stage's results (``pipeline.verify.record.VnvRecord``) with every acceptance
+    criterion of the V&V plan and at least one evidence image.
 
     Args:
         path: ``metrics/vnv.json``.
         criteria: the criterion IDs of the design set, each must have a result.
     """
-    data = read_json(path, "V&V results")
-    require(data, VNV_KEYS, path)
-    check_intervals(data, path)
-    raw = data["criteria"]
-    results = raw if isinstance(raw, dict) else {str(r.get("id")): r for r in raw}
+    record = vnv_record.load_vnv(path)
     for cid in criteria:
-        if cid not in results:
+        if cid not in record.criteria:
             raise UserError(f"missing metric: {path} has no result for criterion {cid}")
-        require(results[cid], CRITERION_KEYS, path, f"criteria.{cid}")
-        for model, result in results[cid]["models"].items():
-            require(result, MODEL_RESULT_KEYS, path, f"criteria.{cid}.models.{model}")
-    evidence = data.get("evidence")
-    if not evidence:
+    if not record.evidence:
         raise UserError(f"missing metric: {path} has no evidence (Grad-CAM images)")
-    for split in ("test_split", "external_split"):  # the external split is optional
-        if split == "test_split" or data.get(split):
-            require(data.get(split) or {}, SPLIT_KEYS, path, split)
-    return {**data, "criteria": results}
+    return as_mapping(record, path)
 
 
 def load_evidence(root: Path, evidence: list[dict], source: Path) -> list[dict]:
@@ -111,8 +77,7 @@ def load_evidence(root: Path, evidence: list[dict], source: Path) -> list[dict]:
         source: ``vnv.json``, for the message.
     """
     out = []
-    for index, entry in enumerate(evidence):
-        require(entry, ("path",), source, f"evidence[{index}]")
+    for entry in evidence:
         file = Path(root) / entry["path"]
         if not file.is_file():
             raise UserError(f"missing input: evidence image {entry['path']} (named in {source}) "
@@ -143,7 +108,6 @@ def model_checks(root: Path, models: dict, source: Path) -> list[dict]:
     """
     out = []
     for name, entry in sorted(models.items()):
-        require(entry, ("path", "sha256"), source, f"models.{name}")
         file = Path(root) / entry["path"]
         current = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else "missing"
         out.append({"name": name, "path": str(entry["path"]), "verified": str(entry["sha256"]),
@@ -151,44 +115,31 @@ def model_checks(root: Path, models: dict, source: Path) -> list[dict]:
     return out
 
 
-def load_metrics(path: Path, what: str, keys: tuple[str, ...] = ()) -> dict:
-    """A stage's metrics file with the keys the documents quote.
-
-    Args:
-        path: the JSON file.
-        what: what it is, for the message.
-        keys: required top-level keys.
-    """
-    data = read_json(path, what)
-    require(data, keys, path)
-    check_intervals(data, path)
-    return data
+def load_metrics(path: Path, load: Callable[[Path], BaseModel]) -> dict:
+    """A stage's record parsed through its model (``load``: the writer's ``load_<record>``), as
+    the mapping the documents show (``as_mapping``)."""
+    return as_mapping(load(path), path)
 
 
 def load_splits(path: Path) -> dict:
-    """The patient-level splits (seed, strata, counts, locked test split)."""
-    data = load_metrics(path, "patient-level splits", SPLITS_KEYS)
+    """The patient-level splits (seed, strata, counts, locked test split) with the patients that
+    two splits share (none, by construction) and each split's cases per stratum."""
+    record = load_splits_record(path)
     for split in ("train", "val", "test"):
-        if split not in data["counts"]:
+        if split not in record.counts:
             raise UserError(f"missing metric: {path} has no counts.{split}")
-    patients = {s: {c["patient_id"] for c in cases} for s, cases in data["splits"].items()}
+    patients = {s: {c.patient_id for c in cases} for s, cases in record.splits.items()}
     overlap = sorted(set.intersection(*patients.values())) if patients else []
     pairs = [(a, b, len(patients[a] & patients[b])) for a in sorted(patients)
              for b in sorted(patients) if a < b]
     strata: dict[str, dict[str, int]] = {}
-    for name, cases in data["splits"].items():
+    for name, cases in record.splits.items():
         for case in cases:
-            if case.get("stratum") is not None:
-                counts = strata.setdefault(name, {})
-                counts[str(case["stratum"])] = counts.get(str(case["stratum"]), 0) + 1
-    return {"external_sites": [], **data, "overlaps": pairs, "shared_patients": overlap,
+            counts = strata.setdefault(name, {})
+            counts[case.stratum] = counts.get(case.stratum, 0) + 1
+    return {**as_mapping(record, path), "overlaps": pairs, "shared_patients": overlap,
             "strata": {name: dict(sorted(c.items())) for name, c in strata.items()} | {
-                name: {} for name in data["splits"] if name not in strata}}
-
-
-def load_fingerprint(path: Path) -> dict:
-    """The data-set fingerprint, overall and per site."""
-    return load_metrics(path, "data-set fingerprint", FINGERPRINT_KEYS)
+                name: {} for name in record.splits if name not in strata}}
 
 
 def flatten(data: Any, prefix: str = "", max_items: int = 12,

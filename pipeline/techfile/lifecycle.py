@@ -2,8 +2,9 @@
 verification, SOUP platforms and the maintenance, problem-resolution and change-control processes.
 
 The facts come from the code and the recorded run (``shipped_code``, the trace graph, the
-installed wheels); the process decisions from ``data/lifecycle.yaml``, whose every section, open
-item and implementing file is checked. ``view`` joins them into what the templates render.
+installed wheels); the process decisions from ``regulatory/lifecycle.yaml``, whose every
+section, open item and implementing file is checked. ``view`` joins them into what the templates
+render.
 
 The source is read from the recorded run's root, the checkout the release is built from. A root
 without the shipped source (a recorded run copied elsewhere) is described from the package that
@@ -25,8 +26,8 @@ from pipeline.core.errors import UserError
 from pipeline.core.params_base import StrictModel
 from pipeline.core.yaml_io import load_yaml
 from pipeline.techfile import shipped_code
+from pipeline.techfile.data_files import LIFECYCLE
 
-LIFECYCLE = Path(__file__).parent / "data" / "lifecycle.yaml"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding this package
 INTENDED_USE_RULE = Path("pipeline/predict/data/intended_use.yaml")
 STAGE_DEPS_TEST = "tests.core.test_stage_deps"
@@ -82,7 +83,7 @@ class Integration(StrictModel):
 
 
 class Lifecycle(StrictModel):
-    """``data/lifecycle.yaml``."""
+    """``regulatory/lifecycle.yaml``."""
 
     shipped: Shipped
     unit_acceptance: UnitAcceptance

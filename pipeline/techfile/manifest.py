@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.core.atomic import write_json
+from pipeline.core.records import write_record
+from pipeline.governance.manifest import Manifest
 from pipeline.governance.release_files import released_files
 
 __all__ = ["released_files", "write_manifest"]
@@ -26,5 +27,5 @@ def write_manifest(path: Path, release_dir: Path, build: dict, status: dict,
                 "dvc_lock_evidence_sha256": build["dvc_lock_sha256"], "mlflow_runs": dict(sorted(runs.items())),
                 "release_status": status["status"], "reasons": status["reasons"],
                 "files": released_files(Path(release_dir), Path(path))}
-    write_json(Path(path), manifest, shared=True)
+    write_record(Path(path), manifest, Manifest, "release manifest", shared=True)
     return manifest

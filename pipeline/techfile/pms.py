@@ -1,6 +1,6 @@
 """The post-market surveillance and performance-monitoring plan: data joined with the evidence.
 
-``data/pms.yaml`` says what is monitored, when a signal is raised and who acts; the reference
+``regulatory/pms.yaml`` says what is monitored, when a signal is raised and who acts; the reference
 each input signal is compared with is computed from the recorded data-set fingerprint, and the
 reference of each performance signal from the V&V plan's acceptance criteria on its metric.
 """
@@ -15,8 +15,7 @@ from pydantic import Field, ValidationError, model_validator
 from pipeline.core.errors import UserError
 from pipeline.core.params_base import StrictModel
 from pipeline.core.yaml_io import load_yaml
-
-PMS = Path(__file__).parent / "data" / "pms.yaml"
+from pipeline.techfile.data_files import PMS
 
 
 class Role(StrictModel):

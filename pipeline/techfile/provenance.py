@@ -1,9 +1,10 @@
 """Where the data behind every performance figure comes from, decided from ``dvc.lock``.
 
-The reader stage's recorded ``source`` (format and path, the parameters it ran with) is followed
-back through the stages whose recorded outputs hold that path and whose own recorded ``source``
-parameter names what they read, until a path no stage wrote (the user's own data) or a stage
-known to generate synthetic data. Nothing is taken from a sentence: the same rule says
+The reader stage's recorded ``source`` (format and path, the parameters it ran with; a path left
+null reads the one recorded input another stage wrote) is followed back through the stages whose
+recorded outputs hold that path and what each of them read (its recorded ``source`` parameter,
+else its one recorded input another stage wrote), until a path no stage wrote (the user's own
+data) or a stage known to generate synthetic data. Nothing is taken from a sentence: the same rule says
 "synthetic" for the default cohort and names the reader and folder for a user's data.
 """
 
@@ -35,10 +36,15 @@ def data_provenance(lock_stages: dict, reader_stage: str, generators: dict[str, 
         raise UserError(f"dvc.lock has no entry for stage {reader_stage}: the data provenance "
                         "cannot be decided; run dvc repro before rendering the technical file")
     source = _source(_params(lock_stages[reader_stage]))
-    if not isinstance(source, dict) or not source.get("path"):
+    if not isinstance(source, dict):
         raise UserError(f"dvc.lock records no {reader_stage} source (format and path) for stage "
                         f"{reader_stage}: the data provenance cannot be decided; run dvc repro")
-    path = _norm(str(source["path"]))
+    read = source.get("path") or _stage_input(lock_stages, reader_stage)
+    if not read:
+        raise UserError(f"dvc.lock records neither a source path nor one input written by another stage "
+                        f"for stage {reader_stage}: the data provenance cannot be decided; run dvc repro")
+    source = {**source, "path": read}
+    path = _norm(str(read))
     chain = [{"stage": reader_stage, "reads": path, "writes": None}]
     kind, origin, generator = EXTERNAL, path, None
     seen = {reader_stage}
@@ -56,6 +62,7 @@ def data_provenance(lock_stages: dict, reader_stage: str, generators: dict[str, 
             break
         upstream = _source(_params(lock_stages[producer]))
         upstream = upstream.get("path") if isinstance(upstream, dict) else upstream
+        upstream = upstream or _stage_input(lock_stages, producer)
         chain.append({"stage": producer, "reads": _norm(str(upstream)) if upstream else None,
                       "writes": path})
         if not upstream:
@@ -110,6 +117,13 @@ def _source(params: dict) -> Any:
         if isinstance(value, dict) and "source" in value:
             return value["source"]
     return None
+
+
+def _stage_input(lock_stages: dict, name: str) -> str | None:
+    """The one recorded input of stage ``name`` that another stage wrote; None when none or several."""
+    written = {_norm(str(dep.get("path", ""))) for dep in lock_stages[name].get("deps") or []
+               if _producer(lock_stages, _norm(str(dep.get("path", "")))) not in (None, name)}
+    return written.pop() if len(written) == 1 else None
 
 
 def _producer(lock_stages: dict, path: str) -> str | None:

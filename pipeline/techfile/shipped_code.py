@@ -6,7 +6,7 @@ the detailed design is always the code of this commit, never a description typed
 unit: purpose (module docstring), public functions and classes with their signatures, the units
 it uses, the SOUP it imports, size and SHA-256. The test modules that import a unit, with their
 outcomes in the recorded test report, are its unit tests; acceptance criteria (kept as data in
-``data/lifecycle.yaml``) are evaluated per unit from these facts.
+``regulatory/lifecycle.yaml``) are evaluated per unit from these facts.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipeline.core.errors import UserError
 from pipeline.core.provenance import file_sha256
+from pipeline.techfile.data_files import LIFECYCLE, shown
 
 PACKAGE = "pipeline"
 
@@ -92,7 +93,7 @@ def shipped_units(root: Path, entries: list[str]) -> list[Unit]:
             continue
         path = module_file(root, name)
         if path is None:
-            raise UserError(f"data/lifecycle.yaml: entry module {name} has no source under {root}")
+            raise UserError(f"{shown(LIFECYCLE)}: entry module {name} has no source under {root}")
         source = path.read_text()
         tree = ast.parse(source, filename=str(path))
         internal, external = imports(root, tree)
@@ -145,7 +146,7 @@ def acceptance(units: list[Unit], rules: dict) -> list[dict]:
 
     Args:
         units: with tests attached.
-        rules: ``max_lines`` from ``data/lifecycle.yaml``.
+        rules: ``max_lines`` from ``regulatory/lifecycle.yaml``.
     """
     rows = []
     for u in units:

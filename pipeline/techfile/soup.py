@@ -2,7 +2,7 @@
 
 Names and versions come from the lock file; licences from the installed distribution's
 metadata (``importlib.metadata``); purposes and requirements of directly used items from
-``data/soup.yaml``; the direct items that pull in a transitive one from the ``Requires-Dist``
+``regulatory/soup.yaml``; the direct items that pull in a transitive one from the ``Requires-Dist``
 of the installed distributions.
 """
 
@@ -21,8 +21,7 @@ from pydantic import Field, ValidationError
 from pipeline.core.errors import UserError
 from pipeline.governance.soup_review import read_pins
 from pipeline.core.params_base import StrictModel
-
-SOUP_DATA = Path(__file__).parent / "data" / "soup.yaml"
+from pipeline.techfile.data_files import SOUP_DATA
 
 
 class SoupPurpose(StrictModel):

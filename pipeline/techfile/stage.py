@@ -22,7 +22,7 @@ APPROVALS_NAME = "approvals.html"  # not in the manifest (governance.paths.UNSIG
 
 
 def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = True) -> dict:
-    """Render the technical file into ``params.out`` (atomically) and write the manifest.
+    """Render the technical file into ``paths.techfile`` (atomically) and write the manifest.
 
     A release that is not releasable still renders; its status is returned and recorded.
 
@@ -41,7 +41,7 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
                        "models": sum(1 for c in sbom["components"] if c["type"] == "machine-learning-model"),
                        "hash_bases": bases}
     html = render.render_html(context)
-    out = paths.at(params.out)
+    out = paths.at(paths.outputs.techfile)
     with atomic_dir(out, shared=True) as tmp:  # release/techfile: the shared file modes
         tmp.chmod(0o755)  # handed over: readable by others (mkdtemp creates 0700)
         (tmp / HTML_NAME).write_text(html, encoding="utf-8")
@@ -50,10 +50,10 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
             # exists yet), not the random temporary one: the PDF's link targets (the SBOM beside
             # it) are the same at every render
             render.render_pdf(html, out.resolve().as_uri() + "/", tmp / PDF_NAME)
-    manifest = write_manifest(paths.at(params.manifest), paths.at(params.release_dir),
+    manifest = write_manifest(paths.at(paths.outputs.manifest), paths.at(paths.outputs.release),
                               context["build"], context["release"], context["runs"])
-    paths.at(params.manifest).chmod(0o644)
-    write_approvals_page(context, paths, out / APPROVALS_NAME, paths.at(params.manifest))
+    paths.at(paths.outputs.manifest).chmod(0o644)
+    write_approvals_page(context, paths, out / APPROVALS_NAME, paths.at(paths.outputs.manifest))
     return {"status": context["release"]["status"], "reasons": context["release"]["reasons"],
             "html": str(out / HTML_NAME), "pdf": str(out / PDF_NAME) if pdf else None,
             "files": len(manifest["files"])}

@@ -18,24 +18,32 @@ EXIT_GATES_FAILED = 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``trace`` command and its sub-commands."""
+    """Add the ``trace`` command and its sub-commands (each also takes the inputs' options)."""
     parser = sub.add_parser("trace", help="traceability: check gates, review links, build site")
     tsub = parser.add_subparsers(dest="trace_command", required=True, metavar="ACTION")
-    check = tsub.add_parser("check", help="run the release gates; non-zero exit on any problem")
-    _inputs(check)
-    check.set_defaults(func=main_check)
-    review = tsub.add_parser("review", help="mark the links of items or stages as reviewed")
-    review.add_argument("ids", nargs="*", metavar="ID", help="item IDs or stage names")
-    review.add_argument("--all", action="store_true",
-                        help="review every item (baseline a new project; use with care)")
-    _inputs(review)
-    review.set_defaults(func=main_review)
-    site = tsub.add_parser("site", help="render the static traceability site")
-    site.add_argument("out", help="output folder (replaced atomically)")
-    site.add_argument("--metrics", default=None, help="also write the gate summary as JSON here")
-    site.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
-    _inputs(site)
-    site.set_defaults(func=main_site)
+    actions = (("check", "run the release gates; non-zero exit on any problem", main_check, _no_options),
+               ("review", "mark the links of items or stages as reviewed", main_review, _review_options),
+               ("site", "render the static traceability site", main_site, _site_options))
+    for name, text, func, options in actions:
+        action = tsub.add_parser(name, help=text)
+        options(action)
+        _inputs(action)
+        action.set_defaults(func=func)
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    """``check`` reads only the inputs."""
+
+
+def _review_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ids", nargs="*", metavar="ID", help="item IDs or stage names")
+    parser.add_argument("--all", action="store_true", help="review every item (baseline a new project; use with care)")
+
+
+def _site_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", help="output folder (replaced atomically)")
+    parser.add_argument("--metrics", default=None, help="also write the gate summary as JSON here")
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
 
 
 def main_check(args: argparse.Namespace) -> int:
@@ -80,11 +88,14 @@ def main_site(args: argparse.Namespace) -> int:
     write_site(trace, problems, Path(args.out))
     result = summary(trace, problems)
     if args.metrics:
-        from pipeline.core.atomic import write_json
+        from pipeline.core.records import write_record
+        from pipeline.trace.record import TraceSummary
 
-        write_json(Path(args.metrics), result)
+        write_record(Path(args.metrics), result, TraceSummary, "gate summary")
     if not args.no_mlflow:
         from pipeline.core.tracking import stage_run
+
+        from pipeline.trace.stages import upstream_outputs
 
         inputs = upstream_outputs(trace.stages, args.as_of)
         with stage_run("trace", inputs=inputs, root=Path(args.root)) as mlflow:
@@ -96,29 +107,19 @@ def main_site(args: argparse.Namespace) -> int:
 
 def _inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=".", help="repository root")
-    parser.add_argument("--junit", default="reports/junit.xml", help="pytest junit report")
-    parser.add_argument("--vnv", default="metrics/vnv.json", help="verify stage results")
+    parser.add_argument("--junit", default=None, help="pytest junit report (default: paths.junit of params.yaml)")
+    parser.add_argument("--vnv", default=None, help="verify stage results (default: paths.vnv_metrics)")
     parser.add_argument("--as-of", default=None, metavar="STAGE",
                         help="the DVC stage running this command: it and later stages are not "
                              "expected in dvc.lock yet")
 
 
 def _paths(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from pipeline.params import load_paths, params_file
     from pipeline.trace.graph import TracePaths
 
-    return TracePaths(root=Path(args.root), junit=args.junit, vnv=args.vnv)
-
-
-def upstream_outputs(stages: dict, as_of: str) -> list[str]:
-    """The outputs of the stages before ``as_of`` in ``dvc.yaml`` order: what that stage reads.
-
-    A later stage's outputs (the technical file) must not be recorded as inputs, or every
-    re-render of that later stage would make this run look suspect.
-
-    Args:
-        stages: the trace graph's stages by name, in ``dvc.yaml`` order.
-        as_of: the stage whose inputs are wanted.
-    """
-    names = list(stages)
-    upstream = names[:names.index(as_of)] if as_of in names else names
-    return sorted({path for name in upstream for path in stages[name].out_hashes})
+    paths = TracePaths.of(Path(args.root), load_paths(params_file(args)))
+    overrides = {k: v for k, v in (("junit", args.junit), ("vnv", args.vnv)) if v}
+    return replace(paths, **overrides)

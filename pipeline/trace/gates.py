@@ -87,8 +87,9 @@ def _workspace(trace: Trace, pending: set[str]) -> list[Problem]:
 
 
 # Files that record a run, not sources: committing them after `make test` (the release flow
-# commits dvc.lock after `make techfile`) leaves the tested sources as they were.
-RUN_RECORDS = ("dvc.lock", "verification/test_split_log.json", "governance/approvals/")
+# commits dvc.lock after `make techfile`) leaves the tested sources as they were; the log of
+# the locked splits' evaluations (``paths.test_split_log``) is one too.
+RUN_RECORDS = ("dvc.lock", "governance/approvals/")
 
 
 def _test_report_source(trace: Trace) -> list[Problem]:
@@ -97,7 +98,9 @@ def _test_report_source(trace: Trace) -> list[Problem]:
     if trace.commit is None or not trace.junit_found:
         return []
     source = trace.junit_source
-    if source == trace.commit or (source and _only_run_records_since(trace.paths.root, source, trace.commit)):
+    records = (*RUN_RECORDS, trace.paths.test_split_log)
+    if source == trace.commit or (source and _only_run_records_since(trace.paths.root, source, trace.commit,
+                                                                     records)):
         return []
     why = ("records no source commit" if source is None else f"ran on {source[:12]}"
            + (" with uncommitted changes" if source.endswith("-dirty") else ""))
@@ -106,7 +109,7 @@ def _test_report_source(trace: Trace) -> list[Problem]:
                     "suspect")]
 
 
-def _only_run_records_since(root, source: str, commit: str) -> bool:
+def _only_run_records_since(root, source: str, commit: str, records: tuple[str, ...]) -> bool:
     """Whether ``source`` is an ancestor of ``commit`` and every file changed between them is a
     run record (False when git cannot tell, e.g. a ``-dirty`` source or an unknown commit)."""
     try:
@@ -116,11 +119,11 @@ def _only_run_records_since(root, source: str, commit: str) -> bool:
                                  check=True, capture_output=True, text=True).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         return False
-    return all(_is_run_record(path) for path in changed)
+    return all(_is_run_record(path, records) for path in changed)
 
 
-def _is_run_record(path: str) -> bool:
-    return any(path == record or (record.endswith("/") and path.startswith(record)) for record in RUN_RECORDS)
+def _is_run_record(path: str, records: tuple[str, ...]) -> bool:
+    return any(path == record or (record.endswith("/") and path.startswith(record)) for record in records)
 
 
 def _draft(trace: Trace) -> list[Problem]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.core import provenance
 from pipeline.design.items import outgoing_links
 from pipeline.design.load import DesignSet, load_design
+from pipeline.paths import Paths
 from pipeline.trace import reviews as rv
 from pipeline.trace.results import MlflowRun, VnvResults, load_mlflow_runs, load_vnv
 from pipeline.trace.stages import Stage, load_stages
@@ -22,17 +23,25 @@ from pipeline.trace.tests_index import TestRecord, junit_source, merge_junit, sc
 
 @dataclass(frozen=True)
 class TracePaths:
-    """Where the graph's inputs live, relative to the repository root."""
+    """Where the graph's inputs live, relative to the repository root: the stages' records as
+    ``params.yaml``'s ``paths`` name them (``TracePaths.of``), and the repository's own files."""
 
-    root: Path = Path(".")
+    root: Path
+    junit: str
+    vnv: str
+    test_split_log: str
+    manifest: str
     dvc_yaml: str = "dvc.yaml"
     dvc_lock: str = "dvc.lock"
-    junit: str = "reports/junit.xml"
-    vnv: str = "metrics/vnv.json"
-    evidence_dir: str = "reports/vnv"
     mlflow_db: str = "mlflow.db"
     reviews: str = str(rv.REVIEWS)
     tests_dir: str = "tests"
+
+    @classmethod
+    def of(cls, root: Path, paths: Paths) -> "TracePaths":
+        """The graph's inputs for the repository at ``root`` whose ``params.yaml`` has ``paths``."""
+        return cls(root=Path(root), junit=paths.junit, vnv=paths.vnv_metrics,
+                   test_split_log=paths.test_split_log, manifest=paths.manifest)
 
     def at(self, name: str) -> Path:
         """The absolute-or-root-relative path of one input (``at("junit")``)."""
@@ -109,7 +118,7 @@ def build_trace(paths: TracePaths) -> Trace:
         merge_junit(tests, junit)
     source = junit_source(junit) if junit.is_file() else None
     trace = Trace(design=design, stages=load_stages(paths.at("dvc_yaml"), paths.at("dvc_lock")),
-                  tests=tests, vnv=load_vnv(paths.at("vnv"), paths.evidence_dir),
+                  tests=tests, vnv=load_vnv(paths.at("vnv")),
                   runs=load_mlflow_runs(paths.at("mlflow_db")),
                   reviews=rv.load_reviews(paths.at("reviews")), junit_found=junit.is_file(),
                   paths=paths, commit=provenance.head_commit(paths.root),

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.provenance import file_sha256
-from pipeline.governance.paths import MANIFEST
 from pipeline.trace.graph import Trace
 
 
@@ -62,11 +61,12 @@ def released_files(trace: Trace, site: Path) -> list[ReleasedFile]:
             current_sha256=file_sha256(path) if path.is_file() else "missing",
             requirements=tuple(r for r in trace.design.requirements if r in reqs), stages=tuple(stages),
             note=f"written by stage {stages[0]}" if stages else "no stage declares it as an output"))
-    writers = writing_stages(trace, MANIFEST.as_posix())
+    manifest = Path(trace.paths.manifest)
+    writers = writing_stages(trace, manifest.as_posix())
     reqs = {r for s in writers for r in trace.stages[s].requirements} | {r for f in out for r in f.requirements}
     out.append(ReleasedFile(
-        name="manifest", label=f"release manifest ({MANIFEST.name})", path=MANIFEST.as_posix(),
-        href=_href(root / MANIFEST, site), verified_sha256=None, current_sha256="",
+        name="manifest", label=f"release manifest ({manifest.name})", path=manifest.as_posix(),
+        href=_href(root / manifest, site), verified_sha256=None, current_sha256="",
         requirements=tuple(r for r in trace.design.requirements if r in reqs), stages=tuple(writers),
         note="lists every released file with its SHA-256; written by "
              + (f"stage {writers[0]}" if writers else "the technical file") + " after this site"))
@@ -85,15 +85,6 @@ def model_stages(trace: Trace, rel: str) -> list[str]:
 def writing_stages(trace: Trace, rel: str) -> list[str]:
     """The stages declaring ``rel`` (or a folder above it) as an output."""
     return [s.name for s in trace.stages.values() if any(_under(rel, o) for o in s.outs)]
-
-
-def by_requirement(files: list[ReleasedFile]) -> dict[str, list[ReleasedFile]]:
-    """Requirement ID -> the released files implementing it (model files, then the manifest)."""
-    out: dict[str, list[ReleasedFile]] = {}
-    for f in files:
-        for req in f.requirements:
-            out.setdefault(req, []).append(f)
-    return out
 
 
 def _href(path: Path, site: Path) -> str:

@@ -1,30 +1,20 @@
 """Recorded results the trace graph joins in: V&V criterion results, evidence images, MLflow runs.
 
-``vnv.json`` (written by the verify stage) is read with this contract:
-``criteria``: a mapping from ID to ``{"status": "PASS|FAIL|INCONCLUSIVE", "threshold": ...,
-"value": ...}`` or ``{..., "models": {name: {"reason": ...}}}`` (or a list of records with
-``id``); optional ``evidence``: a list of ``{"file": "<name in the evidence folder>"`` (or
-``"path"`` relative to the repository root)``, "sha256": ..., "requirements": [...],
-"caption": ...}``; optional ``models``: ``{name: {"path": ..., "sha256": ...}}`` (the files that
-were verified); optional ``absent_models``: ``{name: reason}`` for models the release does not
-hold (no compressed model met its targets); optional ``test_split`` and ``external_split``:
-``{"evaluations": n, "max_evaluations": m, ...}`` (how often each locked split has been evaluated,
-and the plan's limit);
-optional ``release_status``: ``"releasable"`` or
-``"not releasable"``.
+``vnv.json`` (written by the verify stage) is parsed through its model
+(``pipeline.verify.record.VnvRecord``): a missing or misspelt field is a ``UserError`` naming the
+file and the field. The graph keeps what it shows: each criterion's status with every model's
+result (all cases or per subgroup, with n and the interval), the evidence images, the verified
+model files, the models the release does not hold, and the locked splits' looks and identities.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.errors import UserError
-
-STATUSES = ("PASS", "FAIL", "INCONCLUSIVE")
+from pipeline.verify import record
 
 
 @dataclass(frozen=True)
@@ -91,45 +81,25 @@ class MlflowRun:
     inputs: dict[str, str] = field(default_factory=dict)
 
 
-def load_vnv(path: Path, evidence_dir: str = "reports/vnv") -> VnvResults:
+def load_vnv(path: Path) -> VnvResults:
     """Read ``vnv.json``; an absent file gives ``found=False`` (criteria show as missing).
 
     Args:
         path: the verify stage's metrics file.
-        evidence_dir: where evidence entries given by ``file`` name live (root-relative).
     """
     if not path.is_file():
         return VnvResults(found=False)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON: {exc}") from None
-    raw = data.get("criteria") or []
-    records = [dict(v, id=k) for k, v in raw.items()] if isinstance(raw, dict) else raw
-    criteria = {}
-    for rec in records:
-        status = str(rec.get("status", "")).upper()
-        if status not in STATUSES:
-            raise UserError(f"{path}: criterion {rec.get('id')} has status {status!r}; "
-                            f"allowed: {', '.join(STATUSES)}")
-        criteria[str(rec["id"])] = CriterionResult(str(rec["id"]), status, _value(rec),
-                                                   rec.get("threshold"), _groups(rec))
-    evidence = [Evidence(str(e.get("path") or f"{evidence_dir}/{e['file']}"),
-                         [str(i) for i in e.get("requirements", [])], _caption(e),
-                         e.get("sha256")) for e in data.get("evidence") or []]
-    models = {str(name): (str(m["path"]), str(m["sha256"]))
-              for name, m in (data.get("models") or {}).items()
-              if isinstance(m, dict) and "path" in m and "sha256" in m}
-    release = data.get("release_status")
-    absent = {str(k): str(v) for k, v in (data.get("absent_models") or {}).items()}
+    data = record.load_vnv(path)
+    criteria = {cid: CriterionResult(cid, rec.status, _value(rec), rec.threshold, _groups(rec))
+                for cid, rec in data.criteria.items()}
+    evidence = [Evidence(e.path, list(e.requirements), _caption(e), e.sha256) for e in data.evidence]
+    models = {name: (m.path, m.sha256) for name, m in data.models.items()}
     looks, identity = {}, {}
-    for name in ("test", "external"):
-        split = data.get(f"{name}_split") or {}
-        if split.get("evaluations") is not None and split.get("max_evaluations") is not None:
-            looks[name] = (int(split.get("looks", split["evaluations"])), int(split["max_evaluations"]))
-        if split:
-            identity[name] = {"cases": split.get("cases"), "content_sha256": split.get("content_sha256")}
-    return VnvResults(True, criteria, evidence, str(release) if release else None, models, absent, looks,
+    for name, split in (("test", data.test_split), ("external", data.external_split)):
+        if split is not None:
+            looks[name] = (split.looks, split.max_evaluations)
+            identity[name] = {"cases": split.cases, "content_sha256": split.content_sha256}
+    return VnvResults(True, criteria, evidence, data.release_status, models, dict(data.absent_models), looks,
                       identity)
 
 
@@ -162,48 +132,34 @@ def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
     return runs
 
 
-def _groups(record: dict) -> tuple[GroupResult, ...]:
+def _groups(criterion: record.CriterionResult) -> tuple[GroupResult, ...]:
     """Per model: the all-cases result (when the criterion is judged on all cases) and each
     subgroup's, with n and the interval recorded beside it."""
     out = []
-    subgroup_by = (record.get("subgroup") or {}).get("by", "subgroup")
-    for model, m in sorted((record.get("models") or {}).items()):
-        if not isinstance(m, dict):
-            continue
-        subgroups = m.get("subgroups") or {}
+    subgroup_by = criterion.subgroup.by if criterion.subgroup else "subgroup"
+    for model, m in sorted(criterion.models.items()):
+        subgroups = m.subgroups if isinstance(m, record.BySubgroup) else {}
         if not subgroups:
-            out.append(_group(model, "all", m, (m.get("estimate") or {}).get("n")))
+            estimate = getattr(m, "estimate", None)
+            out.append(_group(model, "all", m, estimate.n if estimate else None))
         for level, g in subgroups.items():
-            if isinstance(g, dict):
-                out.append(_group(model, f"{subgroup_by} = {level}", g, g.get("n_cases")))
+            out.append(_group(model, f"{subgroup_by} = {level}", g, g.n_cases))
     return tuple(out)
 
 
-def _group(model: str, group: str, m: dict, n: Any) -> GroupResult:
-    est = m.get("estimate") or {}
-    return GroupResult(model, group, str(m.get("status", "")).upper(), m.get("value"),
-                       str(m.get("reason") or ""), int(n) if isinstance(n, (int, float)) else None,
-                       _number(est.get("mean")), _number(est.get("ci_lower")), _number(est.get("ci_upper")))
+def _group(model: str, group: str, m: record.Judged, n: int | None) -> GroupResult:
+    est = getattr(m, "estimate", None)
+    return GroupResult(model, group, m.status, m.value, m.reason, n,
+                       est.mean if est else None, est.ci_lower if est else None, est.ci_upper if est else None)
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _value(criterion: record.CriterionResult) -> str | None:
+    """Each model's reason (the criterion's own value is per model)."""
+    return "; ".join(f"{name}: {m.reason or m.status}" for name, m in sorted(criterion.models.items())) or None
 
 
-def _value(record: dict) -> Any:
-    if "value" in record:
-        return record["value"]
-    models = record.get("models") or {}
-    parts = [f"{name}: {m.get('reason') or m.get('status')}" for name, m in sorted(models.items())
-             if isinstance(m, dict)]
-    return "; ".join(parts) or None
-
-
-def _caption(entry: dict) -> str:
-    if entry.get("caption"):
-        return str(entry["caption"])
-    roles = "/".join(entry.get("roles") or [])
-    dice = entry.get("dice")
-    return " ".join(part for part in (roles, f"case {entry.get('case_id', '?')}",
-                                      f"(Dice {dice:.3f})" if isinstance(dice, float) else "")
-                    if part)
+def _caption(entry: record.EvidenceImage) -> str:
+    if entry.caption:
+        return entry.caption
+    roles = "/".join(entry.roles)
+    return " ".join(part for part in (roles, f"case {entry.case_id}", f"(Dice {entry.dice:.3f})") if part)

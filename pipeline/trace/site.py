@@ -18,12 +18,14 @@ import jinja2
 
 from pipeline.core import provenance
 from pipeline.core.atomic import atomic_dir, dumps_json
+from pipeline.core.records import check_record
 from pipeline.governance.changes import load_report
-from pipeline.governance.paths import CHANGES_DIR
+from pipeline.governance.paths import CHANGES_NAME
 from pipeline.governance.views import approvals_view
 from pipeline.trace.gates import Problem
 from pipeline.trace.graph import Trace
 from pipeline.trace.pages import node_pages
+from pipeline.trace.record import TraceSummary
 from pipeline.trace.released import released_files
 from pipeline.trace.site_view import View
 from pipeline.trace.status import FLAGS, badges, node_flags
@@ -49,8 +51,10 @@ def summary(trace: Trace, problems: list[Problem]) -> dict[str, Any]:
         "controls_verified": sum(not flags.get(c) for c in trace.design.controls),
         "tests": len(trace.tests), "criteria": len(trace.design.criteria),
     })
-    return {"release_status": release_label(problems), "counts": counts,
-            "changed_files": list(trace.changes or [])}
+    result = {"release_status": release_label(problems), "counts": counts,
+              "changed_files": list(trace.changes or [])}
+    check_record(result, TraceSummary, "trace gate summary")  # the command writes it
+    return result
 
 
 def release_label(problems: list[Problem]) -> str:
@@ -138,7 +142,7 @@ def _common(trace: Trace, problems: list[Problem], view: View, site: Path) -> di
 def _changes(site: Path) -> dict[str, Any] | None:
     """The change report's summary and link, when ``release diff`` wrote one beside the site
     (``release/changes`` next to ``release/trace``)."""
-    report = load_report(Path(site).resolve().parent / CHANGES_DIR.name)
+    report = load_report(Path(site).resolve().parent / CHANGES_NAME)
     if report is None:
         return None
     return {"href": CHANGES_PAGE, "rev": report["from"]["rev"], "commit": report["from"]["commit"],

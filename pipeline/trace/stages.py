@@ -1,4 +1,5 @@
-"""Pipeline stages as trace nodes: ``dvc.yaml`` (desc, deps, outs, meta) joined with ``dvc.lock``.
+"""Pipeline stages as trace nodes: ``dvc.yaml`` (desc, deps, outs, meta; its ``${paths.x}``
+references resolved from ``params.yaml``) joined with ``dvc.lock``.
 
 Read with PyYAML rather than the DVC API: the trace stage runs inside ``dvc repro`` and must
 not take DVC's repository lock. ``dvc.lock`` is read, never declared as a dependency (that
@@ -11,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from pipeline.core.provenance import DOCUMENT_STAGES
-from pipeline.core.errors import UserError
+from pipeline.core.dvc_yaml import read_pipeline
+from pipeline.core.yaml_io import load_yaml
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ def load_stages(dvc_yaml: Path, dvc_lock: Path) -> dict[str, Stage]:
         dvc_yaml: the pipeline definition.
         dvc_lock: the lock file (may be absent: no stage has run yet).
     """
-    spec = _read(dvc_yaml) if dvc_yaml.is_file() else {}
-    lock = (_read(dvc_lock) or {}).get("stages", {}) if dvc_lock.is_file() else {}
+    spec = read_pipeline(dvc_yaml) if dvc_yaml.is_file() else {}
+    lock = (load_yaml(dvc_lock, "lock file") or {}).get("stages", {}) if dvc_lock.is_file() else {}
     stages = {}
     for name, raw in (spec.get("stages") or {}).items():
         meta = raw.get("meta") or {}
@@ -89,12 +90,6 @@ def stale_inputs(stages: dict[str, Stage]) -> list[StaleInput]:
     return stale
 
 
-def _read(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path} is not valid YAML: {exc}") from None
-
 
 def _paths(entries: Any) -> list[str]:
     out = []
@@ -116,3 +111,18 @@ def _hash(entry: dict) -> str:
 
 def _norm(path: str) -> str:
     return str(Path(path)).rstrip("/")
+
+
+def upstream_outputs(stages: dict, as_of: str) -> list[str]:
+    """The outputs of the stages before ``as_of`` in ``dvc.yaml`` order: what that stage reads.
+
+    A later stage's outputs (the technical file) must not be recorded as inputs, or every
+    re-render of that later stage would make this run look suspect.
+
+    Args:
+        stages: the trace graph's stages by name, in ``dvc.yaml`` order.
+        as_of: the stage whose inputs are wanted.
+    """
+    names = list(stages)
+    upstream = names[:names.index(as_of)] if as_of in names else names
+    return sorted({path for name in upstream for path in stages[name].out_hashes})

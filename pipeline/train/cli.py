@@ -3,57 +3,48 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import os
 
-from pipeline.params import load_section
+from pipeline.command import Invocation, StageCommand
 from pipeline.core.progress import bar
 
-STAGE = "train"
 
+def _run(inv: Invocation) -> dict:
+    from pipeline.train import distributed, mlflow_log, stage
 
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(STAGE, help="train the MONAI U-Net teacher (torchrun for DDP)")
-    parser.add_argument("--cache", default="data/preprocessed", help="preprocessed cache folder")
-    parser.add_argument("--splits", default="data/splits.json", help="splits JSON")
-    parser.add_argument("--fingerprint", default="metrics/fingerprint.json", help="logged to MLflow")
-    parser.add_argument("--model", default="models/teacher.pt", help="checkpoint to write")
-    parser.add_argument("--metrics", default="metrics/train.json", help="DVC metrics JSON")
-    parser.add_argument("--curve", default="metrics/train_curve.csv", help="DVC plots CSV")
-    parser.add_argument("--no-mlflow", action="store_true", help="do not log an MLflow run")
-    parser.add_argument("--mlflow-model", choices=("pytorch", "artifact"), default="pytorch",
-                        help="log the model as an MLflow PyTorch model (default) or the checkpoint file")
-    parser.set_defaults(func=main)
-
-
-def main(args: argparse.Namespace) -> int:
-    params = load_section(STAGE, Path(args.params))
-    from pipeline.train import distributed, stage
-
+    params, p = inv.params.train, inv.paths
+    paths = stage.TrainPaths(p.cache, p.splits, p.model, p.metrics, p.curve)
     info = distributed.setup(params.device)
-    paths = stage.TrainPaths(Path(args.cache), Path(args.splits), Path(args.model), Path(args.metrics),
-                             Path(args.curve))
+    logging = inv.mlflow is not None and info.is_main
+    if logging:
+        mlflow_log.log_params(inv.mlflow, params, info)
     try:
-        if args.no_mlflow or not info.is_main:
-            result = stage.run(params, paths, info, progress=bar(STAGE))
-        else:
-            result = _run_logged(params, paths, info, args, bar(STAGE))
+        result = stage.run(params, paths, info, progress=bar("train"),
+                           on_epoch=(lambda row: mlflow_log.log_epoch(inv.mlflow, row)) if logging else None)
     finally:
         distributed.cleanup(info)
-    if info.is_main:
-        print(f"train: best val Dice {result['best_val_dice']:.4f} at epoch {result['best_epoch']}/"
-              f"{result['epochs']} in {result['seconds']} s on {result['device']} x{result['world_size']} "
-              f"(weights sha256 {result['weights_sha256'][:12]})")
-    return 0
-
-
-def _run_logged(params, paths, info, args, progress) -> dict:
-    from pipeline.core.tracking import stage_run
-    from pipeline.train import mlflow_log, stage
-
-    inputs = [str(paths.cache), str(paths.splits)]
-    with stage_run(STAGE, inputs=inputs) as mlflow:
-        mlflow_log.log_params(mlflow, params, info)
-        result = stage.run(params, paths, info, on_epoch=lambda row: mlflow_log.log_epoch(mlflow, row),
-                           progress=progress)
-        mlflow_log.log_result(mlflow, result, paths, Path(args.fingerprint), args.mlflow_model)
+    if logging:
+        mlflow_log.log_result(inv.mlflow, result, paths, p.fingerprint, inv.args.mlflow_model)
     return result
+
+
+def _summary(inv: Invocation, r: dict) -> str:
+    if "best_val_dice" not in r:  # a DDP rank other than 0: rank 0 reports
+        return ""
+    return (f"train: best val Dice {r['best_val_dice']:.4f} at epoch {r['best_epoch']}/{r['epochs']} in "
+            f"{r['seconds']} s on {r['device']} x{r['world_size']} (weights sha256 {r['weights_sha256'][:12]})")
+
+
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mlflow-model", choices=("pytorch", "artifact"), default="pytorch",
+                        help="log the model as an MLflow PyTorch model (default) or the checkpoint file")
+
+
+COMMAND = StageCommand(
+    name="train", help="train the MONAI U-Net teacher (torchrun for DDP)",
+    paths={"cache": ("cache", "preprocessed cache folder"), "splits": ("splits", "splits JSON"),
+           "fingerprint": ("fingerprint", "logged to MLflow"), "model": ("teacher", "checkpoint to write"),
+           "metrics": ("train_metrics", "DVC metrics JSON"), "curve": ("train_curve", "DVC plots CSV")},
+    inputs=("cache", "splits"), missing="run the preprocess stage first",
+    core=_run, summary=_summary, options=_options, records=lambda: os.environ.get("RANK", "0") == "0")
+register = COMMAND.register

@@ -15,7 +15,9 @@ from typing import Callable
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from pipeline.core.atomic import atomic_file, write_json
+from pipeline.core.atomic import atomic_file
+from pipeline.core.records import write_record
+from pipeline.train.record import TrainMetrics
 from pipeline.core.errors import UserError
 from pipeline.nets import checkpoint, unet
 from pipeline.data.cache import read_index
@@ -51,8 +53,8 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     """
     pinned = determinism.pin(params.seed, params.threads)
     index = read_index(paths.cache)
-    if index["spatial_dims"] != params.network.spatial_dims:
-        raise UserError(f"cache is {index['spatial_dims']}D, train.network.spatial_dims is "
+    if index.spatial_dims != params.network.spatial_dims:
+        raise UserError(f"cache is {index.spatial_dims}D, train.network.spatial_dims is "
                          f"{params.network.spatial_dims}")
     train_cases, val_cases, _ = patches.load_training_cases(paths.cache, paths.splits)
     recipe = recipe_of(params)
@@ -95,8 +97,10 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     config = {"network": params.network.model_dump(), "in_channels": unet.IN_CHANNELS,
               "out_channels": unet.OUT_CHANNELS, "patch_size": list(params.patch_size),
               "recipe": recipe.model_dump(), "epochs": params.epochs,
-              "spatial_dims": index["spatial_dims"], "target_spacing_mm": index["target_spacing_mm"],
-              "normalisation": index["normalisation"], "orientation": index["orientation"],
+              "spatial_dims": index.spatial_dims, "target_spacing_mm": index.target_spacing_mm,
+              # in the key order the index file has (sorted): the checkpoint pickles this dict
+              "normalisation": dict(sorted(index.normalisation.model_dump().items())),
+              "orientation": index.orientation,
               "best_val_dice": best["dice"], "best_epoch": best["epoch"], "weights_sha256": sha, **pinned}
     checkpoint.save_checkpoint(paths.model, best["state"], config)
     metrics = {"best_val_dice": round(best["dice"], 6), "best_epoch": best["epoch"], "epochs": params.epochs,
@@ -105,7 +109,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
                "train_cases": len(train_cases), "val_cases": len(val_cases),
                "train_voxels_per_second": round(voxels / seconds, 1), "amp": amp,
                "final_train_loss": rows[-1]["train_loss"], "best_val_dice_per_case": best["per_case"]}
-    write_json(paths.metrics, metrics)
+    write_record(paths.metrics, metrics, TrainMetrics, "training metrics")
     _write_curve(paths.curve, rows)
     return {**metrics, "curve": rows, "config": copy.deepcopy(config)}
 

@@ -29,36 +29,8 @@ from typing import Iterable
 import numpy as np
 import onnx
 
-from pydantic import Field, ValidationError
-
 from pipeline.core.atomic import atomic_file
-from pipeline.core.errors import UserError
-from pipeline.core.params_base import StrictModel
-
-
-class Evaluation(StrictModel):
-    """One evaluation of a locked split."""
-
-    split: str = Field(description="the split's name, e.g. test")
-    split_sha256: str = Field(description="content identity of the split's cases (``split_identity``)")
-    git_commit: str
-    models: dict[str, str | None] = Field(description="model name -> SHA-256 of the evaluated file")
-    release_status: str
-    failed: list[str] = Field(default_factory=list)
-    source: str = Field(default="verify stage", description="who recorded it")
-    model_versions: dict[str, str] | None = Field(
-        default=None, description="model name -> SHA-256 of the file without provenance metadata (model_version)")
-    look: str | None = Field(default=None, description="what the evaluation showed (look_key); None: a look of its own")
-
-
-class EvaluationLog(StrictModel):
-    """Every recorded evaluation, oldest first."""
-
-    evaluations: list[Evaluation] = Field(default_factory=list)
-
-    def of_split(self, split_sha256: str, split: str = "test") -> list[Evaluation]:
-        """The evaluations of one split (identified by ``split_identity``)."""
-        return [e for e in self.evaluations if e.split_sha256 == split_sha256 and e.split == split]
+from pipeline.verify.record import Evaluation, EvaluationLog, load_test_split_log
 
 
 def looks(history: Iterable[Evaluation]) -> int:
@@ -128,12 +100,7 @@ def split_identity(cases: list[dict]) -> str:
 def read_log(path: Path) -> EvaluationLog:
     """The log at ``path`` (an empty log when the file does not exist)."""
     path = Path(path)
-    if not path.is_file():
-        return EvaluationLog()
-    try:
-        return EvaluationLog.model_validate_json(path.read_text())
-    except ValidationError as exc:
-        raise UserError(f"{path} is not a valid test-split log: {exc}") from None
+    return load_test_split_log(path) if path.is_file() else EvaluationLog()
 
 
 def append(path: Path, entry: Evaluation) -> EvaluationLog:

@@ -20,23 +20,25 @@ criteria name it with ``split: external``. Each locked split's evaluations are c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.core.atomic import atomic_dir, write_json
+from pipeline.core.atomic import atomic_dir
+from pipeline.core.records import write_record
 from pipeline.core.errors import UserError
 from pipeline.runtime import postprocess
 from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume, to_mask
 from pipeline.data.cache import load_cases
+from pipeline.preprocess.records import SplitsRecord, load_splits
 from pipeline.core.provenance import file_sha256, git_commit
 from pipeline.core.timing import interleaved_medians
 from pipeline.verify import criteria, evaluations, metrics, report
 from pipeline.verify.params import VerifyParams
 from pipeline.verify.plan import load_plan
+from pipeline.verify.record import VnvRecord
 
 FOREGROUND = 1
 OPTIONAL = ("compressed",)  # may be absent from the release: its criteria then FAIL
@@ -69,7 +71,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
     plan = load_plan(paths.plan or Path(params.plan))
     _require(Path(paths.splits), "splits file (run the preprocess stage)")
     _require(Path(paths.preprocessed) / "index.json", "preprocessed cache (run the preprocess stage)")
-    splits = json.loads(Path(paths.splits).read_text())
+    splits = load_splits(Path(paths.splits))
     locked = load_cases(Path(paths.preprocessed), splits, list(LOCKED_SPLITS), allow_locked=True)
     cases, external = locked["test"], locked["external"]
     if not cases:
@@ -126,7 +128,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
         report.write_case_table(tmp / "per_case.csv", rows)
         if external_rows:
             report.write_case_table(tmp / "per_case_external.csv", external_rows)
-    write_json(Path(paths.metrics), out)
+    write_record(Path(paths.metrics), out, VnvRecord, "V&V results")
     return out
 
 
@@ -146,23 +148,23 @@ def _record_evaluation(paths: VerifyPaths, split: str, cases: list[dict], models
     return identity, evaluations.append(paths.evaluation_log, entry).of_split(identity, split)
 
 
-def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits: dict, paths: VerifyPaths,
+def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits: SplitsRecord, paths: VerifyPaths,
                   plan) -> dict:
     """What ``vnv.json`` says about one locked split: its identity and every evaluation of it."""
     identity, history = look
     return {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
             "content_sha256": identity,
-            "locked": split in splits.get("locked", []),
+            "locked": split in splits.locked,
             "evaluations": len(history),  # runs, this one included, every one listed in the history
             "looks": evaluations.looks(history),  # what the policy limits: a run that showed the same is no new look
             "max_evaluations": plan.test_split_policy.max_evaluations,
             "history": [e.model_dump(mode="json") for e in history],
             "patients": len({c["patient_id"] for c in cases}),
             "sites": sorted({str(c.get("site")) for c in cases}),
-            "case_sha256": {c["case_id"]: _sha(splits, split, c["case_id"]) for c in cases}}
+            "case_sha256": {c["case_id"]: splits.sha256(split, c["case_id"]) for c in cases}}
 
 
-def _other_splits(plan, models: dict, splits: dict, paths: VerifyPaths, params: VerifyParams,
+def _other_splits(plan, models: dict, splits: SplitsRecord, paths: VerifyPaths, params: VerifyParams,
                   progress) -> dict[str, dict[str, list[dict]]]:
     """Per-case rows on the non-test splits that criteria name (the models they name only)."""
     wanted: dict[str, set[str]] = {}
@@ -229,7 +231,3 @@ def _attributes(case: dict) -> dict:
 def _require(path: Path, what: str) -> None:
     if not path.exists():
         raise UserError(f"{what}: {path} not found")
-
-
-def _sha(splits: dict, split: str, case_id: str) -> str:
-    return next(c["sha256"] for c in splits["splits"][split] if c["case_id"] == case_id)

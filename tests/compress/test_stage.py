@@ -4,14 +4,13 @@ recorded (SRS-COMP-001, SRS-COMP-005)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
 from pipeline.compress import fit, guard, quantize
 from pipeline.compress import stage as compress_stage
-from pipeline.compress.record import read_record
+from pipeline.compress.record import load_compression
+from pipeline.preprocess.records import load_splits
 from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.data.cache import LockedSplitError
 from pipeline.recipe import loop
@@ -20,16 +19,16 @@ from tests.export import tiny
 
 
 def locked_ids(splits_path):
-    return {entry["case_id"] for entry in json.loads(splits_path.read_text())["splits"]["test"]}
+    return {entry.case_id for entry in load_splits(splits_path).cases("test")}
 
 
 @pytest.mark.verifies("SRS-COMP-002")
 def test_guard_refuses_a_test_case(tmp_path):
     _, splits = tiny.make_cache(tmp_path)
-    record = json.loads(splits.read_text())
-    leaked = record["splits"]["test"][0]["case_id"]
+    record = load_splits(splits)
+    leaked = record.cases("test")[0].case_id
     with pytest.raises(LockedSplitError, match="INT8 calibration would use 1 case"):
-        guard.check_not_locked([record["splits"]["train"][0]["case_id"], leaked], record, "INT8 calibration")
+        guard.check_not_locked([record.cases("train")[0].case_id, leaked], record, "INT8 calibration")
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +53,14 @@ def compressed(tmp_path_factory):
         patch.setattr(quantize, "calibration_batches", spy_calib)
         paths = compress_stage.CompressPaths(teacher, cache, splits, tmp_path / "candidates",
                                              tmp_path / "choice.json", tmp_path / "compress.json")
-        metrics = compress_stage.run(tiny.compress_params(), paths)
+        metrics = compress_stage.run(tiny.compress_params(), paths, **tiny.onnx_format())
     return {"tmp": tmp_path, "splits": splits, "seen": seen, "metrics": metrics, "paths": paths}
 
 
 @pytest.mark.slow
 @pytest.mark.verifies("SRS-COMP-002", "SRS-TRAIN-004")
 def test_stage_never_shows_test_cases(compressed):
-    seen, record = compressed["seen"], read_record(compressed["paths"].choice)
+    seen, record = compressed["seen"], load_compression(compressed["paths"].choice)
     locked = locked_ids(compressed["splits"])
     assert locked and seen["fit"] and seen["calibration"]
     assert not (seen["fit"] | seen["calibration"]) & locked
@@ -83,9 +82,9 @@ def test_every_method_is_built_measured_on_every_runtime_and_the_choice_recorded
             assert row["torch_eager_volume_ms"] > 0
     assert {t["method"] for t in metrics["training"].values()} == {"distill", "scratch", "prune"}
     assert metrics["training"]["narrow_scratch"]["kd_weight"] == 0.0 < metrics["training"]["narrow"]["kd_weight"]
-    record = read_record(paths.choice)
+    record = load_compression(paths.choice)
     assert record.compressed is not None and metrics["chosen"] == f"{record.compressed.candidate}@{record.compressed.runtime}"
-    assert record.teacher.runtime == record.compressed.runtime and record.compressed.dice_drop["n"] > 0
+    assert record.teacher.runtime == record.compressed.runtime and record.compressed.dice_drop.n > 0
     for name in ("narrow", "narrow_scratch", "pruned"):  # every candidate's weights are kept for audit
         net, config = load_checkpoint(paths.candidates / f"{name}.pt")
         assert config["candidate"] == name and config["weights_sha256"]
@@ -105,8 +104,8 @@ def test_unmet_targets_release_no_compressed_model(tmp_path):
                                   selection={"min_size_reduction": 1000.0}, quantize={"enabled": False})
     paths = compress_stage.CompressPaths(teacher, cache, splits, tmp_path / "candidates", tmp_path / "choice.json",
                                          tmp_path / "compress.json")
-    metrics = compress_stage.run(params, paths)
-    record = read_record(paths.choice)
+    metrics = compress_stage.run(params, paths, **tiny.onnx_format())
+    record = load_compression(paths.choice)
     assert record.compressed is None and metrics["chosen"] is None and not metrics["compressed"]
     assert "nothing is released as a compressed model" in record.reason
     assert record.teacher.candidate == "teacher" and record.teacher.checkpoint is None
@@ -131,7 +130,7 @@ def test_candidates_trained_side_by_side_equal_those_trained_in_turn(tmp_path):
 
     cache, splits = tiny.make_cache(tmp_path)
     teacher, config = load_checkpoint(tiny.make_teacher(tmp_path / "teacher.pt"))
-    loaded = load_cases(cache, json.loads(splits.read_text()), ["train", "val"])
+    loaded = load_cases(cache, load_splits(splits), ["train", "val"])
     recipe = RecipeParams.model_validate(config["recipe"])
     window = WindowSpec(spatial_dims=3, patch_size=tiny.PATCH, sw_overlap=0.25, sw_batch_size=2)
     soft = fit.teacher_logits(teacher, loaded["train"], recipe)

@@ -143,9 +143,27 @@ def _set(data: dict, path: tuple, value) -> None:
 
 
 @pytest.mark.verifies("SRS-PLAT-001")
-def test_the_windows_compress_measures_with_must_be_the_released_ones(good):
+def test_the_windows_training_and_compress_measure_with_must_be_the_released_ones(good):
     good["export"]["sw_overlap"] = 0.5
-    with pytest.raises(UserError, match="compress.sw_overlap = 0.25 must equal export.sw_overlap = 0.5"):
+    with pytest.raises(UserError) as info:
+        validate_params(good)
+    message = str(info.value)
+    assert "train.sw_overlap = 0.25 must equal export.sw_overlap = 0.5" in message
+    assert "compress.sw_overlap = 0.25 must equal export.sw_overlap = 0.5" in message
+    assert "site-a" not in message  # names the keys, not a dump of the whole file
+    good["export"]["sw_overlap"] = 0.25
+    good["train"]["sw_batch_size"] = 2
+    with pytest.raises(UserError, match="train.sw_batch_size = 2 must equal export.sw_batch_size = 4"):
+        validate_params(good)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_paths_are_required_and_relative(good):
+    del good["paths"]["splits"]
+    with pytest.raises(UserError, match="paths.splits"):
+        validate_params(good)
+    good["paths"]["splits"] = "/etc/splits.json"
+    with pytest.raises(UserError, match="paths.splits"):
         validate_params(good)
 
 

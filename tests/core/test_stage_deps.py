@@ -15,7 +15,7 @@ import ast
 from pathlib import Path
 
 import pytest
-import yaml
+from pipeline.core.dvc_yaml import read_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_FOLLOWED = {"pipeline.cli", "pipeline.params"}
@@ -64,7 +64,7 @@ def closure(start: str) -> set[str]:
 
 
 def stages() -> dict[str, dict]:
-    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    return read_pipeline(ROOT / "dvc.yaml")["stages"]
 
 
 def covered(path: Path, deps: list[str]) -> bool:

@@ -68,6 +68,8 @@ def params_file(path: Path, train: TrainParams, preprocess: PreprocessParams | N
     """The repository's ``params.yaml`` with the train (and preprocess) sections replaced."""
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["train"] = train.model_dump()
+    for section in ("compress", "export"):  # the sliding windows all sections share (Params._copies_agree)
+        data[section].update(sw_batch_size=train.sw_batch_size, sw_overlap=train.sw_overlap)
     if preprocess is not None:
         data["preprocess"] = preprocess.model_dump()
     path.write_text(yaml.safe_dump(data))

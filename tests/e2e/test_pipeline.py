@@ -18,6 +18,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.cohort.record import load_cohort_summary
+from pipeline.compress.record import load_compress_metrics, load_compression
+from pipeline.core.atomic import dumps_json
+from pipeline.data.cache import INDEX
+from pipeline.deid.record import load_deid_report
+from pipeline.export.record import load_export_metrics
+from pipeline.governance.manifest import load_manifest
+from pipeline.params import repo_paths
+from pipeline.preprocess.records import load_cache_index, load_fingerprint, load_splits
+from pipeline.trace.record import load_trace_summary
+from pipeline.train.record import load_train_metrics
+from pipeline.verify.record import load_test_split_log, load_vnv
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow]
 
@@ -126,3 +139,21 @@ def test_the_key_is_nowhere_in_the_outputs(repo, first_run):
     assert key not in (repo / "dvc.lock").read_bytes()
     assert key not in (repo / "mlflow.db").read_bytes()
 
+
+@pytest.mark.verifies("SRS-PLAT-005", "SRS-DOC-001")
+def test_every_record_the_run_leaves_parses_through_the_model_beside_its_writer(repo, first_run):
+    paths = repo_paths(repo)
+    loaders = {  # every JSON record a stage writes and another reads -> its model's loader
+        paths.cohort_metrics: load_cohort_summary, paths.deid_metrics: load_deid_report,
+        f"{paths.cache}/{INDEX}": load_cache_index, paths.splits: load_splits, paths.fingerprint: load_fingerprint,
+        paths.train_metrics: load_train_metrics, paths.choice: load_compression,
+        paths.compress_metrics: load_compress_metrics, paths.export_metrics: load_export_metrics,
+        paths.vnv_metrics: load_vnv, paths.test_split_log: load_test_split_log,
+        paths.trace_metrics: load_trace_summary, paths.manifest: load_manifest}
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    outputs = {out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+    assert not {o for o in outputs if o.endswith(".json")} - set(loaders), "a JSON stage output without a model"
+    for rel, load in loaders.items():
+        record = load(repo / rel)
+        # the model holds every field as written: dumped again, the same JSON (no key lost, no int made a float)
+        assert dumps_json(record.model_dump(exclude_unset=True)) == dumps_json(json.loads((repo / rel).read_text())), rel

@@ -24,6 +24,7 @@ def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
     params["compress"] = json.loads(tiny.compress_params(quantize={"enabled": False}).model_dump_json())
     params["compress"]["candidates"] = params["compress"]["candidates"][:1]
     params["export"] = json.loads(tiny.export_params().model_dump_json())
+    params["train"]["sw_batch_size"] = params["export"]["sw_batch_size"]  # one sliding-window setting (Params)
     params["preprocess"] = json.loads(tiny.preprocess_params().model_dump_json())
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")

@@ -13,6 +13,7 @@ from pipeline.runtime import engines
 from pipeline.runtime.model import OnnxModel
 from pipeline.export.metadata import missing_keys, read_metadata
 from pipeline.data.cache import load_cases
+from pipeline.preprocess.records import load_splits
 from pipeline.nets.unet import build_unet
 from tests.export import tiny
 
@@ -21,7 +22,7 @@ from tests.export import tiny
 def setup(tmp_path):
     cache, splits = tiny.make_cache(tmp_path)
     teacher = tiny.make_teacher(tmp_path / "teacher.pt")
-    val = load_cases(cache, json.loads(splits.read_text()), ["val"])["val"]
+    val = load_cases(cache, load_splits(splits), ["val"])["val"]
     return tmp_path, cache, splits, teacher, val
 
 

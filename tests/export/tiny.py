@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 from pipeline.core.atomic import write_json
+from pipeline.core.records import write_record
+from pipeline.compress.record import CompressionRecord
 from pipeline.compress.params import CompressParams
 from pipeline.export.params import ExportParams
 from pipeline.data import cache
@@ -16,6 +18,7 @@ from pipeline.preprocess.params import PreprocessParams
 from pipeline.preprocess.splits import make_splits
 from pipeline.nets.checkpoint import save_checkpoint
 from pipeline.nets.unet import build_unet
+from tests import records as records_
 
 SHAPE = (20, 18, 10)
 PATCH = [16, 16, 8]
@@ -36,12 +39,10 @@ def make_cache(root: Path, patients: int = 8) -> tuple[Path, Path]:
         image = (0.2 + 0.6 * label + rng.normal(0, 0.05, SHAPE)).astype(np.float32)
         case_id = f"case-{index:02d}"
         digest = cache.write_case(folder, case_id, image[None], label[None].astype(np.uint8))
-        records[case_id] = {"case_id": case_id, "patient_id": f"p{index}", "site": "ab"[index % 2],
-                            "manufacturer": "x", "sex": "unknown", "age": None, "sha256": digest,
-                            "shape": list(SHAPE), "spacing": [1.0, 1.0, 2.0]}
-    write_json(folder / cache.INDEX, {"spatial_dims": 3, "target_spacing_mm": [1.0, 1.0, 2.0],
-                                      "orientation": "RAS", "cases": records,
-                                      "normalisation": {"kind": "ct_window", "low": -150.0, "high": 250.0}})
+        records[case_id] = records_.indexed_case(case_id, f"p{index}", digest, list(SHAPE), [1.0, 1.0, 2.0],
+                                                 site="ab"[index % 2], manufacturer="x",
+                                                 foreground_voxels=int(label.sum()))
+    write_json(folder / cache.INDEX, records_.cache_index(list(records.values()), [1.0, 1.0, 2.0]))
     params = preprocess_params()
     splits = make_splits(list(records.values()), params.splits)
     write_json(root / "splits.json", splits)
@@ -50,8 +51,8 @@ def make_cache(root: Path, patients: int = 8) -> tuple[Path, Path]:
 
 def make_fingerprint(path: Path) -> Path:
     """A data-set fingerprint of the tiny cache's acquisition (the ``all`` summary export reads)."""
-    write_json(path, {"all": {"cases": 8, "spacing_min": [1.0, 1.0, 2.0], "spacing_max": [1.0, 1.0, 2.0],
-                              "shape_min": list(SHAPE), "shape_max": list(SHAPE), "manufacturers": ["x"]}})
+    summary = records_.fingerprint_summary(8, 8, list(SHAPE), list(SHAPE), [1.0, 1.0, 2.0], [1.0, 1.0, 2.0], ["x"])
+    write_json(path, records_.fingerprint(summary, {"a": summary}))
     return path
 
 
@@ -82,7 +83,9 @@ def make_choice(root: Path, compressed: bool = True, runtime: str = "onnxruntime
              "val_dice": 0.5, "volume_ms": 1.0, "bytes": 1}
     record = {"teacher": {"candidate": "teacher", "method": "none", "precision": "fp32", "checkpoint": None,
                           **model},
-              "compressed": None, "reason": "test", "targets": {}, "training_case_ids": [],
+              "compressed": None, "reason": "test", "training_case_ids": [],
+              "targets": {"max_dice_drop": 0.01, "min_speedup": 3.0, "min_size_reduction": 4.0, "parity_atol": 1e-4,
+                          "max_argmax_mismatches": 0, "speed_tie": 0.1},
               "selection_case_ids": [], "calibration_case_ids": []}
     if compressed:
         network = {**NETWORK, "channels": [2, 4]}
@@ -91,9 +94,10 @@ def make_choice(root: Path, compressed: bool = True, runtime: str = "onnxruntime
         save_checkpoint(folder / "narrow.pt", build_unet(network).state_dict(), config)
         record["compressed"] = {"candidate": "narrow", "method": "distill", "precision": "fp32",
                                 "checkpoint": "narrow.pt", **model,
-                                "dice_drop": {"mean": 0.0, "ci_lower": 0.0, "ci_upper": 0.0, "n": 2},
+                                "dice_drop": {"mean": 0.0, "ci_lower": 0.0, "ci_upper": 0.0, "n": 2, "patients": 2,
+                                              "level": 0.95},
                                 "speedup": 4.0, "size_reduction": 5.0}
-    write_json(root / "choice.json", record)
+    write_record(root / "choice.json", record, CompressionRecord, "compression record")
     return folder, root / "choice.json"
 
 
@@ -114,6 +118,12 @@ def export_params(**overrides) -> ExportParams:
             "labels": ["background", "lesion"], "latency_repeats": 1, "threads": 1, "sw_batch_size": 2}
     data.update(overrides)
     return ExportParams.model_validate(data)
+
+
+def onnx_format() -> dict:
+    """The ONNX format the compress stage measures candidates in (``export.opset``, ``export.exporter``)."""
+    params = export_params()
+    return {"opset": params.opset, "exporter": params.exporter}
 
 
 def compress_params(**overrides) -> CompressParams:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from pipeline.techfile.manifest import write_manifest
+from tests.paths import PATHS
 
 if shutil.which("ssh-keygen") is None:  # pragma: no cover - OpenSSH is a system requirement
     pytest.skip("ssh-keygen (OpenSSH) is not installed", allow_module_level=True)
@@ -39,14 +40,15 @@ class Release:
         self.keys.mkdir(exist_ok=True)
         self.approvers: list[dict] = []
         self.required = ["quality_assurance"]
+        (root / "params.yaml").write_text(yaml.safe_dump({"paths": PATHS.model_dump()}))  # where the release is
         for rel, content in FILES.items():
-            (root / "release" / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / "release" / rel).write_bytes(content)
+            (root / PATHS.release / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / PATHS.release / rel).write_bytes(content)
         self.render()
 
     def render(self, draft: bool = False) -> None:
         """Write ``release/manifest.json`` for the files as they are now."""
-        write_manifest(self.root / "release/manifest.json", self.root / "release",
+        write_manifest(self.root / PATHS.manifest, self.root / PATHS.release,
                        {**BUILD, "draft": draft, "changed_files": ["x.py"] if draft else []},
                        {"status": "releasable", "reasons": []}, {})
 

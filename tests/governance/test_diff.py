@@ -15,7 +15,8 @@ from pipeline.cli import main
 from pipeline.core.errors import UserError
 from pipeline.governance.classify import classify, load_rules
 from pipeline.governance.diff import diff_release
-from tests.trace.minirepo import MiniRepo
+from tests.trace.minirepo import MiniRepo, vnv_with
+from tests.paths import PATHS
 
 RULES = Path(__file__).resolve().parents[2] / "governance" / "change_rules.yaml"
 
@@ -26,8 +27,7 @@ def _git(root: Path, *args: str) -> str:
 
 
 def _vnv(value: float) -> dict:
-    status = "PASS" if value >= 0.8 else "FAIL"
-    return {"criteria": {"VAL-001": {"status": status, "models": {"teacher": {"status": status, "value": value}}}}}
+    return vnv_with("PASS" if value >= 0.8 else "FAIL", value)
 
 
 def _lock(repo: MiniRepo, vnv: dict, model: str) -> None:
@@ -50,7 +50,8 @@ def history(tmp_path: Path) -> MiniRepo:
     repo.write()
     (repo.root / "governance").mkdir(exist_ok=True)
     shutil.copy(RULES, repo.root / "governance/change_rules.yaml")
-    (repo.root / "params.yaml").write_text(yaml.safe_dump({"train": {"epochs": 40}, "techfile": {"out": "a"}}))
+    (repo.root / "params.yaml").write_text(yaml.safe_dump({"paths": PATHS.model_dump(), "train": {"epochs": 40},
+                                                           "techfile": {"product_name": "a"}}))
     (repo.root / "requirements.lock").write_text("numpy==2.1.0\ntorch==2.13.0\n")
     _git(repo.root, "init", "-q")
     _git(repo.root, "add", ".")
@@ -84,7 +85,8 @@ def test_results_hashes_soup_and_params_are_compared(history):
     history.needs.append({**history.needs[0], "id": "URS-002", "title": "Another need"})
     history.write()
     (history.root / "requirements.lock").write_text("numpy==2.2.0\ntorch==3.0.0\n")
-    (history.root / "params.yaml").write_text(yaml.safe_dump({"train": {"epochs": 40}, "techfile": {"out": "b"}}))
+    (history.root / "params.yaml").write_text(yaml.safe_dump({"paths": PATHS.model_dump(), "train": {"epochs": 40},
+                                                              "techfile": {"product_name": "b"}}))
     report = diff_release(history.root, "HEAD")
     found = {(c["area"], c["id"]): c for c in report["changes"]}
     result = found[("result", "VAL-001")]
@@ -94,7 +96,7 @@ def test_results_hashes_soup_and_params_are_compared(history):
     assert found[("output", "train:models/teacher.pt")]["modification"] == "MOD-1"
     assert found[("soup", "numpy")]["classification"] == "within PCCP"
     assert found[("soup", "torch")]["classification"] == "new submission"  # a new major version
-    assert found[("params", "techfile.out")]["classification"] == "documentation only"
+    assert found[("params", "techfile.product_name")]["classification"] == "documentation only"
     assert found[("user_need", "URS-002")]["action"] == "added"
     assert found[("risk", "RISK-001")]["classification"] == "documentation only"
     assert report["summary"]["verdict"] == "new submission needed"

@@ -32,7 +32,7 @@ def rule(**changes) -> intended_use.IntendedUseRule:
 
 
 def fingerprint_ranges():
-    return metadata.acquisition_ranges(FINGERPRINT)
+    return metadata.acquisition_ranges(FINGERPRINT, source="metrics/fingerprint.json")
 
 
 @pytest.mark.verifies("SRS-PRED-002")
@@ -45,8 +45,6 @@ def test_the_ranges_come_from_the_fingerprint_and_round_trip_through_the_metadat
     assert metadata.read_acquisition_ranges({}) is None  # older files
     model = inputs.threshold_model(tmp_path / "m.onnx", acquisition=ranges)
     assert metadata.read_acquisition_ranges(metadata.read_metadata(model)) == ranges
-    (tmp_path / "fp.json").write_text(json.dumps(FINGERPRINT))
-    assert metadata.acquisition_ranges_from_file(tmp_path / "fp.json").spacing_mm_max == [0.9, 0.9, 3.0]
 
 
 @pytest.mark.verifies("SRS-PRED-002")
@@ -54,9 +52,7 @@ def test_broken_ranges_are_a_user_error_not_a_crash():
     with pytest.raises(UserError, match="acquisition_ranges"):
         metadata.read_acquisition_ranges({metadata.RANGES_KEY: '{"cases": 1}'})
     with pytest.raises(UserError, match="fingerprint"):
-        metadata.acquisition_ranges({"all": {"cases": 3}})
-    with pytest.raises(UserError, match="not found"):
-        metadata.acquisition_ranges_from_file("/nonexistent/fingerprint.json")
+        metadata.acquisition_ranges({"all": {"cases": 3}}, source="fingerprint.json")
 
 
 @pytest.mark.verifies("SRS-PRED-002")

@@ -15,5 +15,5 @@ def tiny_cache(tmp_path_factory):
     raw = make_cohort(root / "raw")
     params = preprocess_params(raw)
     paths = {"out": root / "cache", "splits": root / "splits.json", "fingerprint": root / "fp.json"}
-    summary = stage.run(params, paths["out"], paths["splits"], paths["fingerprint"])
+    summary = stage.run(params, stage.PreprocessPaths(paths["out"], paths["splits"], paths["fingerprint"]))
     return params, paths, summary

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from pipeline.data import cache
+from pipeline.preprocess.records import SplitsRecord, load_splits
 
 pytestmark = pytest.mark.slow
 
@@ -14,18 +15,18 @@ pytestmark = pytest.mark.slow
 @pytest.mark.verifies("SRS-DATA-009", "SRS-TRAIN-004")
 def test_test_split_refused_unless_vnv_asks(tiny_cache):
     _, paths, _ = tiny_cache
-    record = json.loads(paths["splits"].read_text())
+    record = load_splits(paths["splits"])
     with pytest.raises(cache.LockedSplitError, match="locked"):
         cache.load_cases(paths["out"], record, ["train", "test"])
     loaded = cache.load_cases(paths["out"], record, ["test"], allow_locked=True)
-    assert [c["case_id"] for c in loaded["test"]] == [e["case_id"] for e in record["splits"]["test"]]
+    assert [c["case_id"] for c in loaded["test"]] == [e.case_id for e in record.cases("test")]
 
 
 @pytest.mark.verifies("SRS-DATA-009")
 def test_changed_case_file_rejected(tiny_cache):
     _, paths, _ = tiny_cache
-    record = json.loads(paths["splits"].read_text())
-    forged = json.loads(json.dumps(record))
-    forged["splits"]["train"][0]["sha256"] = "0" * 64
+    data = json.loads(paths["splits"].read_text())
+    data["splits"]["train"][0]["sha256"] = "0" * 64
+    forged = SplitsRecord.model_validate_json(json.dumps(data))
     with pytest.raises(ValueError, match="does not match the SHA-256"):
         cache.load_cases(paths["out"], forged, ["train"])

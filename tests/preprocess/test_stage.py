@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from pipeline.core.errors import UserError
 from pipeline.data import cache
 from pipeline.preprocess import stage
 from pipeline.preprocess.params import PreprocessParams
+from pipeline.preprocess.records import load_fingerprint, load_splits
 from pipeline.core.provenance import file_sha256
 from tests.data.tiny import preprocess_params
 
@@ -21,42 +20,42 @@ def test_cases_resampled_windowed_cropped_and_hashed(tiny_cache):
     params, paths, summary = tiny_cache
     index = cache.read_index(paths["out"])
     assert summary["cases"] == 9 and summary["bad_cases"] == 0
-    assert index["orientation"] == "RAS" and index["spatial_dims"] == 3
-    for case_id, entry in index["cases"].items():
-        assert np.allclose(entry["spacing"], params.target_spacing_mm, atol=1e-4)
+    assert index.orientation == "RAS" and index.spatial_dims == 3
+    for case_id, entry in index.cases.items():
+        assert np.allclose(entry.spacing, params.target_spacing_mm, atol=1e-4)
         with np.load(paths["out"] / cache.CASES / f"{case_id}.npz") as data:
             image, label = data["image"], data["label"]
-        assert image.shape[1:] == tuple(entry["shape"]) == label.shape[1:]
+        assert image.shape[1:] == tuple(entry.shape) == label.shape[1:]
         assert 0.0 <= image.min() and image.max() <= 1.0
-        assert label.sum() == entry["foreground_voxels"] > 0
-        assert entry["sha256"] == file_sha256(paths["out"] / cache.CASES / f"{case_id}.npz")
-        extent = np.array(entry["shape"]) * params.target_spacing_mm
-        assert np.all(extent <= np.array(entry["original_shape"]) * entry["original_spacing"] + 2 * 5.0)
+        assert label.sum() == entry.foreground_voxels > 0
+        assert entry.sha256 == file_sha256(paths["out"] / cache.CASES / f"{case_id}.npz")
+        extent = np.array(entry.shape) * params.target_spacing_mm
+        assert np.all(extent <= np.array(entry.original_shape) * entry.original_spacing + 2 * 5.0)
 
 
 @pytest.mark.verifies("SRS-DATA-009")
 def test_splits_record_matches_cache(tiny_cache):
     _, paths, summary = tiny_cache
-    record = json.loads(paths["splits"].read_text())
-    index = cache.read_index(paths["out"])["cases"]
-    entries = [e for split in ("train", "val", "test") for e in record["splits"][split]]
-    assert sorted(e["case_id"] for e in entries) == sorted(index)
-    assert all(e["sha256"] == index[e["case_id"]]["sha256"] for e in entries)
+    record = load_splits(paths["splits"])
+    index = cache.read_index(paths["out"]).cases
+    entries = [e for split in ("train", "val", "test") for e in record.cases(split)]
+    assert sorted(e.case_id for e in entries) == sorted(index)
+    assert all(e.sha256 == index[e.case_id].sha256 for e in entries)
     assert summary["test_cases"] >= 1 and summary["val_cases"] >= 1
 
 
 def test_fingerprint_overall_and_per_site(tiny_cache):
     _, paths, _ = tiny_cache
-    prints = json.loads(paths["fingerprint"].read_text())
-    assert prints["all"]["cases"] == 9 and prints["all"]["patients"] == 6
-    assert set(prints["per_site"]) == {"Test Hospital"}
-    assert prints["all"]["spacing_min"] == [2.0, 2.0, 4.0] and prints["all"]["spacing_max"] == [2.4, 2.4, 5.0]
-    assert prints["all"]["label_ml_min"] > 0 and prints["all"]["foreground_intensity"]["std"] > 0
+    prints = load_fingerprint(paths["fingerprint"])
+    assert prints.all.cases == 9 and prints.all.patients == 6
+    assert set(prints.per_site) == {"Test Hospital"}
+    assert prints.all.spacing_min == [2.0, 2.0, 4.0] and prints.all.spacing_max == [2.4, 2.4, 5.0]
+    assert prints.all.label_ml_min > 0 and prints.all.foreground_intensity.std > 0
 
 
 def test_same_input_same_bytes(tiny_cache, tmp_path):
     params, paths, _ = tiny_cache
-    stage.run(params, tmp_path / "c", tmp_path / "s.json", tmp_path / "f.json")
+    stage.run(params, stage.PreprocessPaths(tmp_path / "c", tmp_path / "s.json", tmp_path / "f.json"))
     assert (tmp_path / "s.json").read_bytes() == paths["splits"].read_bytes()
 
 
@@ -77,5 +76,5 @@ def test_stage_fails_past_bad_share(tiny_cache, tmp_path):
     shutil.copytree(params.source.path, raw)
     next(raw.rglob("SEG*.dcm")).unlink()
     with pytest.raises(UserError, match="missing label"):
-        stage.run(preprocess_params(raw), tmp_path / "c", tmp_path / "s.json", tmp_path / "f.json")
+        stage.run(preprocess_params(raw), stage.PreprocessPaths(tmp_path / "c", tmp_path / "s.json", tmp_path / "f.json"))
     assert not (tmp_path / "c").exists()

@@ -30,6 +30,7 @@ def test_a_pushable_identified_output_is_refused(tmp_path):
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     stages["stages"]["deid"]["outs"] = ["data/deid", "data/deid_quarantine"]
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(stages))
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     with pytest.raises(UserError, match="data/deid_quarantine lack `push: false`"):
         privacy.check_identified_outputs(tmp_path / "dvc.yaml")
 
@@ -37,6 +38,7 @@ def test_a_pushable_identified_output_is_refused(tmp_path):
 @pytest.mark.verifies("SRS-TEAM-004")
 def test_shareable_outputs_are_the_locked_ones_less_the_identified(tmp_path):
     (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {
         "cohort": {"outs": [{"path": "data/raw", "md5": "a.dir"}]},
         "deid": {"outs": [{"path": "data/deid", "md5": "b.dir"},

@@ -22,8 +22,8 @@ def cache(tmp_path_factory):
     from pipeline.preprocess import stage
 
     root = tmp_path_factory.mktemp("dist")
-    stage.run(preprocess_params(make_cohort(root / "raw")), root / "cache", root / "splits.json",
-              root / "fingerprint.json")
+    stage.run(preprocess_params(make_cohort(root / "raw")),
+              stage.PreprocessPaths(root / "cache", root / "splits.json", root / "fingerprint.json"))
     return root
 
 

@@ -11,6 +11,7 @@ import pytest
 from pipeline.techfile import stage
 from pipeline.techfile.context import TechfilePaths
 from tests.techfile.fixture import PARAMS, make_run
+from tests.paths import PATHS
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,7 @@ def good_run(tmp_path_factory):
     changes a run works on a copy (``test_render._copy_run``) or builds its own."""
     root = tmp_path_factory.mktemp("techfile-good")
     config = make_run(root)
-    result = stage.run(PARAMS, TechfilePaths(root), config, pdf=True)
+    result = stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=True)
     return root, config, result
 
 
@@ -30,7 +31,7 @@ def failed_run(tmp_path_factory):
     """A recorded run whose criterion VAL-001 failed, rendered (HTML only)."""
     root = tmp_path_factory.mktemp("techfile-failed")
     config = make_run(root, failed_criterion=True)
-    result = stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    result = stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=False)
     return root, config, result
 
 

@@ -29,6 +29,8 @@ from pipeline.techfile.params import TechfileParams
 from pipeline.techfile.soup import load_purposes
 from pipeline.trace import reviews as rv
 from pipeline.trace.graph import TracePaths, build_trace
+from tests import records
+from tests.paths import PATHS
 
 REPO = Path(__file__).resolve().parents[2]
 DATE = "2026-01-02T03:04:05+00:00"
@@ -91,7 +93,8 @@ def make_run(root: Path, failed_criterion: bool = False, data_source: dict | Non
     _record_outputs(root)
     shutil.copy(REPO / "requirements.lock", root / "requirements.lock")
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
-    trace = build_trace(TracePaths(root=root))
+    _dump(root / "params.yaml", {"paths": PATHS.model_dump()})  # where release governance finds the release
+    trace = build_trace(TracePaths.of(root, PATHS))
     rv.save_reviews(root / rv.REVIEWS, {n: rv.review_record(o, t)
                                         for n, (o, t) in trace.reviewable().items()})
     (root / ".gitignore").write_text("/reports/\n")  # as in the project: the test report is not committed
@@ -231,61 +234,51 @@ def _metrics(root: Path, failed: bool) -> None:
     m = root / "metrics"
     m.mkdir(parents=True, exist_ok=True)
     value = 0.62 if failed else 0.91
-    estimate = {"mean": value, "ci_lower": value - 0.05, "ci_upper": value + 0.03, "n": 4,
-                "n_clusters": 4, "level": 0.95, "samples": 200, "seed": 7}
-    v1 = {"value": value, "status": "FAIL" if failed else "PASS", "reason": "point vs 0.8",
-          "estimate": estimate}
-    sub = {"site-a": {"value": 0.88, "status": "PASS", "reason": "ok", "n_cases": 2,
-                      "estimate": estimate},
-           "site-b": {"value": None, "status": "INCONCLUSIVE", "n_cases": 1,
-                      "reason": "1 case(s) with a value, below the minimum of 2", "estimate": estimate}}
-    vnv = {"release_status": "not releasable" if failed else "releasable",
-           "criteria": {"VAL-001": {"status": v1["status"], "models": {"teacher": v1, "compressed": v1}},
-                        "VAL-002": {"status": "PASS", "models": {"compressed": {
-                            "value": 0.86, "status": "PASS", "reason": "2 subgroups", "subgroups": sub}}}},
-           "models": {"teacher": {"path": "release/models/teacher.onnx",
-                                  "sha256": hashlib.sha256(ONNX_BYTES).hexdigest()}},
-           "summary": {"teacher": {"dice": {"mean": 0.91, "ci_lower": 0.86, "ci_upper": 0.94, "n": 4}},
-                       "compressed": {"dice": {"mean": 0.897, "ci_lower": 0.851, "ci_upper": 0.932, "n": 4}}},
-           "subgroups": {"teacher": {"site": {"site-a": {
-               "n_cases": 3, "dice": {"mean": 0.923, "ci_lower": 0.871, "ci_upper": 0.951, "n": 3},
-               "sensitivity": {"mean": 0.944, "ci_lower": 0.902, "ci_upper": 0.977, "n": 3}}}}},
-           "external_split": {"cases": 1, "evaluations": 1, "max_evaluations": 3, "content_sha256": "e" * 64,
-                              "sites": ["Dunmore Community Hospital"], "history": [
-               {"split": "external", "split_sha256": "e" * 64, "git_commit": "2" * 40,
-                "models": {"teacher": hashlib.sha256(ONNX_BYTES).hexdigest()}, "release_status": "releasable",
-                "failed": [], "source": "verify stage"}]},
-           "test_split": {"cases": 1, "evaluations": 2, "max_evaluations": 3, "content_sha256": "c" * 64, "history": [
-               {"split": "test", "split_sha256": "c" * 64, "git_commit": "1" * 40, "models": {"teacher": None},
-                "release_status": "not releasable", "failed": ["VAL-001"], "source": "recorded by hand"},
-               {"split": "test", "split_sha256": "c" * 64, "git_commit": "2" * 40,
-                "models": {"teacher": hashlib.sha256(ONNX_BYTES).hexdigest()},
-                "release_status": "not releasable" if failed else "releasable",
-                "failed": ["VAL-001"] if failed else [], "source": "verify stage"}]},
-           "evidence": [{"path": "metrics/evidence/case-best.png", "requirements": ["SRS-VNV-005"],
-                         "caption": "Grad-CAM, best case, Dice 0.93"}]}
+    status = "FAIL" if failed else "PASS"
+    estimate = records.estimate(value, value - 0.05, value + 0.03, 4)
+    v1 = records.model_result(status, value, 0.8, "point vs 0.8", estimate)
+    sub = {"site-a": {**records.model_result("PASS", 0.88, 0.7, "ok", estimate, statistic="ci95_lower"), "n_cases": 2},
+           "site-b": {**records.model_result("INCONCLUSIVE", None, 0.7, "1 case(s) with a value, below the minimum of 2",
+                                             estimate, statistic="ci95_lower"), "n_cases": 1}}
+    teacher_sha = hashlib.sha256(ONNX_BYTES).hexdigest()
     (m / "evidence").mkdir(exist_ok=True)
     Image.new("RGB", (8, 6), (200, 30, 30)).save(m / "evidence/case-best.png")
+    vnv = records.vnv(
+        {"VAL-001": records.criterion("VAL-001", status, {"teacher": v1, "compressed": v1}),
+         "VAL-002": records.criterion("VAL-002", "PASS", {"compressed": records.subgroup_result("PASS", 0.86, 0.7, sub)},
+                                      threshold=0.7, statistic="ci95_lower", requirements=("SRS-VNV-003",),
+                                      subgroup={"by": "site", "min_size": 2})},
+        models={"teacher": records.verified_model("release/models/teacher.onnx", teacher_sha)},
+        summary={"teacher": records.metric_summary(records.estimate(0.91, 0.86, 0.94, 4)),
+                 "compressed": records.metric_summary(records.estimate(0.897, 0.851, 0.932, 4))},
+        subgroups={"teacher": {"site": {"site-a": records.metric_summary(
+            records.estimate(0.923, 0.871, 0.951, 3), n_cases=3,
+            sensitivity=records.estimate(0.944, 0.902, 0.977, 3))}}},
+        external_split=records.locked_split(cases=1, identity="e" * 64, split="external",
+                                            sites=("Dunmore Community Hospital",), history=[
+            records.evaluation("external", "e" * 64, {"teacher": teacher_sha}, "releasable")]),
+        test_split=records.locked_split(cases=1, identity="c" * 64, history=[
+            records.evaluation("test", "c" * 64, {"teacher": None}, "not releasable", ("VAL-001",),
+                               source="recorded by hand", git_commit="1" * 40),
+            records.evaluation("test", "c" * 64, {"teacher": teacher_sha}, "not releasable" if failed else "releasable",
+                               ("VAL-001",) if failed else ())]),
+        evidence=[records.evidence_image("metrics/evidence/case-best.png", caption="Grad-CAM, best case, Dice 0.93",
+                                         sha256=hashlib.sha256((m / "evidence/case-best.png").read_bytes()).hexdigest())])
     files = {"vnv.json": vnv,
-             "train.json": {"best_val_dice": 0.9, "best_epoch": 2, "epochs": 2, "weights_sha256": "ab" * 32,
-                            "seed": 3, "threads": 2, "train_cases": 2, "val_cases": 1},
-             "compress.json": compress_metrics(shipped=not failed),
-             "export.json": {"opset": 17, "max_abs_diff": 1.2e-6},
-             "deid.json": {"files_in": 10, "written": 9, "quarantined": 1,
-                           "leak_check": {"leaks": 0, "outputs_checked": 9},
-                           "profile": {"options": {"retain_patient_characteristics": True, "retain_uids": False}}},
-             "cohort.json": {"patients": 4, "studies": 5},
-             "fingerprint.json": {"all": _fp(["SIEMENS", "GE"]),
-                                  "per_site": {"site-a": _fp(["SIEMENS"]), "site-b": _fp(["GE"])}}}
+             "train.json": records.train_metrics(),
+             "compress.json": records.compress_metrics(shipped=not failed),
+             "export.json": records.export_metrics(),
+             "deid.json": records.deid_report(),
+             "cohort.json": records.cohort_summary(),
+             "fingerprint.json": records.fingerprint(_fp(["SIEMENS", "GE"]),
+                                                     {"site-a": _fp(["SIEMENS"]), "site-b": _fp(["GE"])})}
     for name, data in files.items():
         (m / name).write_text(json.dumps(data, indent=2))
     (m / "train_curve.csv").write_text("epoch,train_loss,val_dice,lr,seconds\n1,0.9,0.5,0.003,1.0\n"
                                        "2,0.4,0.9,0.001,2.0\n")
     cases = {"train": ["P1", "P2"], "val": ["P3"], "test": ["P4"]}
-    splits = {"seed": 5, "stratify_by": "site", "locked": ["test"],
-              "splits": {s: [{"case_id": f"{p}-c", "patient_id": p, "sha256": "0" * 64, "stratum": "a"}
-                             for p in ps] for s, ps in cases.items()},
-              "counts": {s: {"cases": len(ps), "patients": len(ps)} for s, ps in cases.items()}}
+    splits = records.splits({s: [records.split_case(f"{p}-c", p, "0" * 64, "a") for p in ps] for s, ps in cases.items()},
+                            locked=("test",), seed=5)
     (root / "data").mkdir(exist_ok=True)
     (root / "data/splits.json").write_text(json.dumps(splits))
     (root / "release/models").mkdir(parents=True, exist_ok=True)
@@ -295,37 +288,9 @@ def _metrics(root: Path, failed: bool) -> None:
         (root / f"release/trace/page{n:02d}.html").write_text(f"<p>trace page {n}</p>")
 
 
-def compress_metrics(shipped: bool) -> dict:
-    """``metrics/compress.json`` as the compress stage writes it: a chosen candidate, or none."""
-    drop = {"mean": 0.004, "ci_lower": -0.002, "ci_upper": 0.011, "n": 3, "patients": 3, "level": 0.95}
-    model = {"candidate": "half", "method": "distill", "precision": "fp32", "checkpoint": "half.pt",
-             "runtime": "openvino-cpu", "runtime_version": "2026.4.1", "keep_largest_component": False,
-             "foreground_threshold": 0.3, "val_dice": 0.88, "volume_ms": 60.0, "bytes": 500, "dice_drop": drop,
-             "speedup": 4.5, "size_reduction": 9.1}
-    teacher = {"candidate": "teacher", "method": "none", "precision": "fp32", "checkpoint": None,
-               "runtime": "openvino-cpu", "runtime_version": "2026.4.1", "keep_largest_component": True,
-               "foreground_threshold": 0.25, "val_dice": 0.884, "volume_ms": 270.0, "bytes": 4550}
-    rows = [{"name": "teacher", "precision": "fp32", "runtime": "openvino-cpu", "bytes": 4550, "volume_ms": 270.0,
-             "torch_eager_volume_ms": 280.0, "val_dice": 0.884, "verdict": "reference"},
-            {"name": "half", "precision": "fp32", "runtime": "openvino-cpu", "bytes": 500, "volume_ms": 60.0,
-             "torch_eager_volume_ms": 70.0, "val_dice": 0.88, "dice_drop": drop, "speedup": 4.5,
-             "size_reduction": 9.1, "verdict": "chosen" if shipped else "paired val Dice drop +0.0400 > 0.01"}]
-    return {"compressed": shipped, "chosen": "half@openvino-cpu" if shipped else None,
-            "reason": "half is the fastest candidate meeting every target" if shipped
-            else "no candidate met every target: nothing is released as a compressed model",
-            "runtime": "openvino-cpu", "shipped": model if shipped else None, "teacher": teacher, "candidates": rows,
-            "targets": {"max_dice_drop": 0.01, "min_speedup": 3.0, "min_size_reduction": 4.0, "speed_tie": 0.1},
-            "training": {"half": {"method": "distill", "epochs": 60, "best_epoch": 52, "best_val_dice": 0.879,
-                                  "kd_weight": 0.5, "seconds": 130.0}}}
-
-
 def _fp(manufacturers: list[str]) -> dict:
-    return {"cases": 3, "patients": 2, "shape_min": [30, 30, 10], "shape_median": [32.0, 32.0, 12.0],
-            "shape_max": [34, 34, 14], "spacing_min": [0.8, 0.8, 2.0], "spacing_median": [1.0, 1.0, 2.5],
-            "spacing_max": [1.2, 1.2, 3.0], "label_ml_min": 0.1, "label_ml_median": 0.5,
-            "label_ml_max": 1.5, "empty_labels": 0, "manufacturers": manufacturers,
-            "foreground_intensity": {"mean": 90.0, "std": 40.0, "p00_5": -20.0, "p50": 95.0 + len(manufacturers),
-                                     "p99_5": 180.0}}
+    return records.fingerprint_summary(3, 2, [30, 30, 10], [34, 34, 14], [0.8, 0.8, 2.0], [1.2, 1.2, 3.0],
+                                       manufacturers, p50=95.0 + len(manufacturers))
 
 
 def _mlflow(root: Path) -> None:

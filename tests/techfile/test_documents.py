@@ -10,7 +10,7 @@ import yaml
 
 from pipeline.core.errors import UserError
 from pipeline.design.load import load_design
-from pipeline.techfile import documents, lifecycle, pms
+from pipeline.techfile import data_files, documents, lifecycle, pms
 from pipeline.techfile.provenance import data_provenance, group_labels
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,6 +57,19 @@ def test_a_configured_source_is_the_users_data_never_synthetic(source, deid_sour
 
 
 @pytest.mark.verifies("SRS-DOC-005")
+def test_a_source_left_null_is_the_input_the_upstream_stage_wrote():
+    lock = _lock({"format": "dicom", "path": None, "segments": []}, deid_source=None)
+    lock["preprocess"]["deps"] = [{"path": "pipeline/preprocess"}, {"path": "data/deid"}]
+    lock["deid"]["deps"] = [{"path": "pipeline/deid"}, {"path": "data/raw"}]
+    origin = data_provenance(lock, "preprocess", GENERATORS)
+    assert origin["synthetic"] and [step["stage"] for step in origin["chain"]] == ["preprocess", "deid", "cohort"]
+    assert origin["path"] == "data/deid"
+    lock["preprocess"]["deps"].append({"path": "metrics/cohort.json"})  # two inputs: which one is the data?
+    with pytest.raises(UserError, match="neither a source path nor one input"):
+        data_provenance(lock, "preprocess", GENERATORS)
+
+
+@pytest.mark.verifies("SRS-DOC-005")
 def test_provenance_without_a_recorded_source_fails_naming_it():
     with pytest.raises(UserError, match="dvc.lock records no preprocess source"):
         data_provenance(_lock(None), "preprocess", GENERATORS)
@@ -77,7 +90,7 @@ def test_the_repository_data_is_valid_and_covers_the_required_gspr():
     titles = " ".join(t.title.lower() for t in threats)
     for threat in ("poisoning", "tampering", "evasion", "supply-chain", "protected health information"):
         assert threat in titles, threat
-    items = {o.id for o in documents.load_list(documents.OPEN_ITEMS, documents.OpenItem)}
+    items = {o.id for o in documents.load_list(data_files.OPEN_ITEMS, documents.OpenItem)}
     plan = pms.load_plan()
     cited = {o for rows in (gspr, annex, threats) for row in rows for o in row.open}
     cited |= {o for source in plan.other_sources for o in source.open}
@@ -86,6 +99,17 @@ def test_the_repository_data_is_valid_and_covers_the_required_gspr():
     design = load_design(REPO)
     named = documents.referenced_requirements()
     assert named <= set(design.requirements), sorted(named - set(design.requirements))
+
+
+@pytest.mark.verifies("SRS-DOC-006")
+def test_the_quality_engineers_documents_live_at_the_top_and_the_techfile_stage_depends_on_them():
+    folder = data_files.FOLDER.relative_to(REPO).as_posix()
+    files = [data_files.REGULATORY, data_files.SOUP_DATA, data_files.GSPR, data_files.ANNEX_IV,
+             data_files.THREATS, data_files.OPEN_ITEMS, data_files.PMS, data_files.LIFECYCLE]
+    assert sorted(p.name for p in files) == sorted(p.name for p in data_files.FOLDER.glob("*.yaml"))
+    assert all(p.is_file() and p.parent == data_files.FOLDER for p in files)
+    deps = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["techfile"]["deps"]
+    assert folder in deps, f"dvc.yaml: the techfile stage renders {folder}/ and must depend on it"
 
 
 @pytest.mark.verifies("SRS-DOC-006")

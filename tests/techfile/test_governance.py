@@ -16,6 +16,7 @@ from pipeline.governance.verify import verify_release
 from pipeline.techfile import stage
 from pipeline.techfile.context import TechfilePaths
 from tests.techfile.fixture import PARAMS, REPO, make_run
+from tests.paths import PATHS
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen (OpenSSH) not installed")
 
@@ -32,7 +33,7 @@ def approved(tmp_path_factory):
     (root / "governance/approvers.yaml").write_text(yaml.safe_dump({"approvers": [
         {"name": "Jane Doe", "role": "quality_assurance", "public_key": key.with_suffix(".pub").read_text()}]}))
     config = make_run(root)
-    stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=False)
     approve(root, key, "Jane Doe", "quality_assurance", "approved for release")
     return root, config, key
 
@@ -49,7 +50,7 @@ def test_rerendering_after_a_committed_approval_changes_nothing_it_signs(approve
            "GIT_COMMITTER_EMAIL": "qa@example.invalid", "PATH": "/usr/bin:/bin"}
     for cmd in (["add", "governance/approvals"], ["commit", "-q", "-m", "approval"]):
         subprocess.run(["git", "-C", str(root), *cmd], check=True, env=env, capture_output=True)
-    stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=False)
     after = _snapshot(root / "release")
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     assert changed == ["techfile/approvals.html"]  # the page showing the signatures, outside the manifest
@@ -62,7 +63,7 @@ def test_rerendering_after_a_committed_approval_changes_nothing_it_signs(approve
 @pytest.mark.verifies("SRS-GOV-003", "SRS-GOV-004")
 def test_the_book_shows_the_approval_policy_and_the_changes_since_the_previous_release(approved):
     root, config, _ = approved
-    html = (root / PARAMS.out / "technical_file.html").read_text()
+    html = (root / PATHS.techfile / "technical_file.html").read_text()
     section = html[html.index('<section id="release-approval"'):]
     assert "quality_assurance" in section and "Jane Doe" in section and 'href="approvals.html"' in section
     assert "No change report was produced" in html
@@ -72,8 +73,8 @@ def test_the_book_shows_the_approval_policy_and_the_changes_since_the_previous_r
     reqs.write_text(yaml.safe_dump(items, sort_keys=False))
     write_report(diff_release(root, "HEAD"), root / "release/changes")
     try:
-        stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
-        html = (root / PARAMS.out / "technical_file.html").read_text()
+        stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=False)
+        html = (root / PATHS.techfile / "technical_file.html").read_text()
         changes = html[html.index('<section id="release-changes"'):html.index('<section id="release-approval"')]
         assert items[0]["id"] in changes and "Edited for the next release." in changes
         assert "PCCP impact assessment: new submission needed" in changes

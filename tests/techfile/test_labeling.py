@@ -16,12 +16,13 @@ import pytest
 from pipeline.design.items import AcceptanceCriterion, Subgroup
 from pipeline.techfile import component_hashes, performance, stage
 from tests.techfile.fixture import MODEL_VERSION, ONNX_BYTES, PARAMS
+from tests.paths import PATHS
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _html(root: Path) -> str:
-    return (root / PARAMS.out / stage.HTML_NAME).read_text()
+    return (root / PATHS.techfile / stage.HTML_NAME).read_text()
 
 
 def _text(fragment: str) -> str:
@@ -111,7 +112,7 @@ def test_the_model_card_shows_subgroups_with_intervals_ranges_and_how_to_read_ex
 @pytest.mark.verifies("SRS-DOC-009")
 def test_every_sbom_component_carries_a_sha256_with_its_basis_and_models_are_components(good_run):
     root, _, _ = good_run
-    doc = json.loads((root / PARAMS.out / stage.SBOM_NAME).read_text())
+    doc = json.loads((root / PATHS.techfile / stage.SBOM_NAME).read_text())
     libraries = [c for c in doc["components"] if c["type"] == "library"]
     assert libraries and all(c.get("hashes") for c in libraries)
     assert all(re.fullmatch(r"[0-9a-f]{64}", h["content"]) and h["alg"] == "SHA-256"

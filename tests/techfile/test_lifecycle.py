@@ -13,6 +13,7 @@ from pipeline.core.provenance import file_sha256
 from pipeline.techfile import lifecycle, shipped_code, stage
 from pipeline.trace.graph import TracePaths, build_trace
 from tests.techfile.fixture import PARAMS
+from tests.paths import PATHS
 
 REPO = Path(__file__).resolve().parents[2]
 SECTIONS = ("iec-predict", "iec-soup-platform", "iec-arch-verification", "iec-detailed-design", "iec-units",
@@ -71,7 +72,7 @@ def test_unit_acceptance_is_evaluated_from_the_source_and_the_test_report(tmp_pa
 
 @pytest.mark.verifies("SRS-DOC-008")
 def test_architecture_verification_names_shipped_units_in_stage_packages_and_uncovered_sources():
-    trace = build_trace(TracePaths(root=REPO))
+    trace = build_trace(TracePaths.of(REPO, PATHS))
     units = shipped_code.shipped_units(REPO, ["pipeline.predict.cli"])
     checks = {c["id"]: c for c in lifecycle.architecture_checks(trace, [], units, [])}
     assert checks["AV-1"]["status"] == "passed" and "no cycle" in checks["AV-1"]["detail"]
@@ -99,7 +100,7 @@ def test_a_process_step_naming_an_unknown_file_or_open_item_fails_the_render(tmp
     data = lifecycle.load()
     step = data.processes[0].steps[0].model_copy(update={"implemented_by": ["pipeline/no_such_file.py"]})
     broken = data.model_copy(update={"processes": [data.processes[0].model_copy(update={"steps": [step]})]})
-    trace = build_trace(TracePaths(root=REPO))
+    trace = build_trace(TracePaths.of(REPO, PATHS))
     with pytest.raises(UserError, match="no_such_file.py"):
         lifecycle.view(broken, REPO, trace, [], [], {"pms": "", "fda-pccp": ""}, {"OPEN-06": 1, "OPEN-14": 1}, [])
     step = step.model_copy(update={"implemented_by": [], "open": ["OPEN-99"]})
@@ -112,7 +113,7 @@ def test_a_process_step_naming_an_unknown_file_or_open_item_fails_the_render(tmp
 @pytest.mark.verifies("SRS-DOC-008", "SRS-DOC-006")
 def test_the_book_holds_the_life_cycle_sections_and_counts_their_open_items(good_run):
     root, _, _ = good_run
-    html = (root / PARAMS.out / stage.HTML_NAME).read_text()
+    html = (root / PATHS.techfile / stage.HTML_NAME).read_text()
     for anchor in SECTIONS:
         assert f'<section id="{anchor}">' in html, anchor
     design = html[html.index('<section id="iec-detailed-design">'):]

@@ -16,10 +16,11 @@ from pipeline.core.errors import UserError
 from pipeline.core.provenance import evidence_lock_sha256, file_sha256
 from pipeline.techfile import stage
 from pipeline.techfile.context import TechfilePaths
-from pipeline.techfile import documents
+from pipeline.techfile import data_files, documents
 from pipeline.techfile.context import gather
 from tests.techfile import pdf_layout
 from tests.techfile.fixture import PARAMS, TRACE_PAGES, make_run
+from tests.paths import PATHS
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ class _Links(HTMLParser):
 
 
 def _html(root: Path) -> str:
-    return (root / PARAMS.out / stage.HTML_NAME).read_text()
+    return (root / PATHS.techfile / stage.HTML_NAME).read_text()
 
 
 def _section(html: str, anchor: str) -> str:
@@ -75,7 +76,7 @@ def test_internal_links_resolve_and_no_external_assets(good_run):
     assert len(parser.all_ids) == len(parser.ids), "every anchor is unique"
     files = [h for h in parser.hrefs if not h.startswith("#")]
     assert sorted(set(files)) == ["approvals.html", "sbom.cdx.json"]  # the signatures page beside the book
-    assert all((root / PARAMS.out / f).is_file() for f in files)
+    assert all((root / PATHS.techfile / f).is_file() for f in files)
     assert parser.srcs and all(s.startswith("data:image/png;base64,") for s in parser.srcs)
 
 
@@ -148,7 +149,7 @@ def test_every_evaluation_of_each_locked_split_is_shown_and_no_first_look_is_cla
 @pytest.mark.verifies("SRS-DOC-003")
 def test_manifest_lists_released_files_with_hashes(good_run):
     root, _, result = good_run
-    manifest = json.loads((root / PARAMS.manifest).read_text())
+    manifest = json.loads((root / PATHS.manifest).read_text())
     assert manifest["release_status"] == "releasable" == result["status"]
     assert manifest["dvc_lock_evidence_sha256"] == evidence_lock_sha256(root / "dvc.lock")
     assert manifest["draft"] is False and manifest["uncommitted_changes"] == []
@@ -159,7 +160,7 @@ def test_manifest_lists_released_files_with_hashes(good_run):
     assert set(paths) == {"models/teacher.onnx", "techfile/technical_file.html",
                           "techfile/technical_file.pdf", "techfile/sbom.cdx.json"} | trace
     for rel, entry in paths.items():
-        file = root / PARAMS.release_dir / rel
+        file = root / PATHS.release / rel
         assert entry["sha256"] == file_sha256(file) and entry["bytes"] == file.stat().st_size
     notes = _section(_html(root), "iec-release")
     assert f"trace/ ({TRACE_PAGES} files)" in notes and paths["models/teacher.onnx"]["sha256"] in notes
@@ -171,8 +172,8 @@ def test_a_render_from_uncommitted_changes_is_a_draft_everywhere(tmp_path):
     config = make_run(root)
     changed = root / "risk/hazards.yaml"
     changed.write_text(changed.read_text() + "\n# edited after the commit\n")
-    result = stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
-    manifest = json.loads((root / PARAMS.manifest).read_text())
+    result = stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=False)
+    manifest = json.loads((root / PATHS.manifest).read_text())
     assert result["status"] == "draft" and manifest["release_status"] == "draft"
     assert manifest["draft"] and manifest["uncommitted_changes"] == ["risk/hazards.yaml"]
     cover = _section(_html(root), "cover")
@@ -183,16 +184,16 @@ def test_a_render_from_uncommitted_changes_is_a_draft_everywhere(tmp_path):
 @pytest.mark.verifies("SRS-DOC-003")
 def test_rendering_twice_gives_byte_identical_files(good_run):
     root, config, _ = good_run
-    release = root / PARAMS.release_dir
+    release = root / PATHS.release
     first = {p: p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
-    assert root / PARAMS.out / stage.PDF_NAME in first
-    stage.run(PARAMS, TechfilePaths(root), config, pdf=True)
+    assert root / PATHS.techfile / stage.PDF_NAME in first
+    stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=True)
     again = {p: p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
-    html = root / PARAMS.out / stage.HTML_NAME
+    html = root / PATHS.techfile / stage.HTML_NAME
     changed = [line for line in difflib.unified_diff(first[html].decode().splitlines(),
                                                      again[html].decode().splitlines(), lineterm="", n=0)][:12]
     assert [p for p in first if first[p] != again.get(p)] == [], changed  # the PDF and the manifest included
-    assert "2026-01-02" in first[root / PARAMS.out / stage.HTML_NAME].decode()  # the commit date, not the clock
+    assert "2026-01-02" in first[root / PATHS.techfile / stage.HTML_NAME].decode()  # the commit date, not the clock
 
 
 @pytest.mark.verifies("SRS-DOC-004")
@@ -204,7 +205,7 @@ def test_failed_criterion_renders_as_not_releasable_everywhere(failed_run):
     assert "Release status: NOT RELEASABLE" in cover and "VAL-001" in cover
     for anchor in SECTIONS_WITH_STATUS:
         assert "NOT RELEASABLE" in _section(html, anchor), anchor
-    assert json.loads((root / PARAMS.manifest).read_text())["release_status"] == "not releasable"
+    assert json.loads((root / PATHS.manifest).read_text())["release_status"] == "not releasable"
 
 
 @pytest.mark.verifies("SRS-DOC-001")
@@ -217,8 +218,8 @@ def test_missing_metric_fails_naming_it(tmp_path, good_run, file, key):
     copy = _copy_run(root, tmp_path / "run")
     del data[key]
     (copy / file).write_text(json.dumps(data))
-    with pytest.raises(UserError, match=f"missing metric: .*{re.escape(file)} has no {key}"):
-        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+    with pytest.raises(UserError, match=f"{re.escape(file)} is not a valid .*: {key}: Field required"):
+        stage.run(PARAMS, TechfilePaths(copy, PATHS), config, pdf=False)
 
 
 @pytest.mark.verifies("SRS-DOC-001")
@@ -227,7 +228,7 @@ def test_missing_input_file_fails_naming_it(tmp_path, good_run):
     copy = _copy_run(root, tmp_path / "run")
     (copy / "metrics/export.json").unlink()
     with pytest.raises(UserError, match=r"missing input: .*metrics/export.json \(export metrics\)"):
-        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+        stage.run(PARAMS, TechfilePaths(copy, PATHS), config, pdf=False)
 
 
 @pytest.mark.verifies("SRS-DOC-001", "SRS-TRACE-002")
@@ -239,7 +240,7 @@ def test_a_forged_metrics_file_is_never_rendered(tmp_path, good_run):
     (copy / "metrics/vnv.json").write_text(json.dumps(vnv))
     with pytest.raises(UserError, match=r"does not match dvc.lock:\n  changed: metrics/vnv.json: differs from what "
                                         r"stage verify recorded"):
-        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+        stage.run(PARAMS, TechfilePaths(copy, PATHS), config, pdf=False)
 
 
 @pytest.mark.verifies("SRS-DOC-001")
@@ -268,7 +269,7 @@ def test_released_model_that_differs_from_the_verified_one_is_never_rendered(tmp
     copy = _copy_run(root, tmp_path / "run")
     (copy / "release/models/teacher.onnx").write_bytes(b"substituted model")
     with pytest.raises(UserError, match=r"changed: release/models: differs from what stage export recorded"):
-        stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+        stage.run(PARAMS, TechfilePaths(copy, PATHS), config, pdf=False)
 
 
 @pytest.mark.verifies("SRS-DOC-004")
@@ -276,7 +277,7 @@ def test_missing_test_report_renders_not_releasable_naming_it(tmp_path, good_run
     root, config, _ = good_run
     copy = _copy_run(root, tmp_path / "run")
     (copy / "reports/junit.xml").unlink()
-    result = stage.run(PARAMS, TechfilePaths(copy), config, pdf=False)
+    result = stage.run(PARAMS, TechfilePaths(copy, PATHS), config, pdf=False)
     assert result["status"] == "not releasable"
     assert result["reasons"][0].startswith("test report reports/junit.xml not found")
 
@@ -342,7 +343,7 @@ def test_data_provenance_is_shown_wherever_performance_is_claimed(good_run):
 def test_configured_user_data_is_named_by_its_reader_and_never_called_synthetic(tmp_path):
     root = tmp_path / "run"
     config = make_run(root, data_source={"format": "msd", "path": "/data/Task03_Liver"})
-    stage.run(PARAMS, TechfilePaths(root), config, pdf=False)
+    stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=False)
     html = _html(root)
     cover = _section(html, "cover")
     assert "read by the <code>msd</code> reader" in cover and "<code>/data/Task03_Liver</code>" in cover
@@ -355,8 +356,8 @@ def test_configured_user_data_is_named_by_its_reader_and_never_called_synthetic(
 @pytest.mark.verifies("SRS-DOC-006")
 def test_every_open_item_is_counted_on_the_cover_and_in_the_context(good_run):
     root, config, _ = good_run
-    context = gather(PARAMS, TechfilePaths(root), config)
-    items = documents.load_list(documents.OPEN_ITEMS, documents.OpenItem)
+    context = gather(PARAMS, TechfilePaths(root, PATHS), config)
+    items = documents.load_list(data_files.OPEN_ITEMS, documents.OpenItem)
     assert [row["item"].id for row in context["open_items"]] == [i.id for i in items]
     counts = context["open_counts"]
     assert counts["total"] == len(items) == counts["manufacturer input"] + counts["gap"]

@@ -17,6 +17,8 @@ import yaml
 from pipeline.trace.gates import Problem, check
 from pipeline.trace.graph import Trace, TracePaths, build_trace
 from pipeline.trace.review import review
+from tests import records
+from tests.paths import PATHS
 
 PLAN = yaml.safe_load((Path(__file__).resolve().parents[2] / "risk" / "plan.yaml").read_text())
 
@@ -48,6 +50,14 @@ OUT_CONTENT = b"what the read stage wrote\n"
 OUT_MD5 = hashlib.md5(OUT_CONTENT).hexdigest()
 
 
+def vnv_with(status: str, value: float | None, estimate: dict | None = None, **fields: Any) -> dict:
+    """``metrics/vnv.json`` with VAL-001 judged on the teacher (``fields``: other top-level entries)."""
+    reason = f"point {value} >= 0.8" + ("" if status == "PASS" else " not met")
+    result = records.model_result(status, value, 0.8, reason, estimate)
+    return records.vnv({"VAL-001": records.criterion("VAL-001", status, {"teacher": result},
+                                                     requirements=("SRS-TST-001",))}, **fields)
+
+
 class MiniRepo:
     """Editable design items and evidence; ``write()`` puts them on disk under ``root``."""
 
@@ -67,8 +77,7 @@ class MiniRepo:
         self.tests = {"test_a.py": TEST_FILE}
         self.junit: list[tuple[str, str, str]] | None = [("tests.test_a", "test_sorts", "passed")]
         self.policy: dict[str, Any] = {"required_roles": []}  # no approval needed unless a test asks
-        self.vnv: dict[str, Any] | None = {"criteria": [{"id": "VAL-001", "status": "PASS",
-                                                         "value": 0.9, "threshold": 0.8}]}
+        self.vnv: dict[str, Any] | None = vnv_with("PASS", 0.9)
         self.junit_properties: dict[str, str] = {}  # session properties (e.g. source_commit)
         self.junit_seconds = 0.1  # each case's recorded duration
 
@@ -80,19 +89,21 @@ class MiniRepo:
                  "verification/criteria.yaml": {"criteria": self.criteria},
                  "dvc.yaml": {"stages": self.stages},
                  "dvc.lock": {"schema": "2.0", "stages": self.lock},
-                "governance/policy.yaml": self.policy}
+                 "governance/policy.yaml": self.policy}
         for rel, data in files.items():
             _write(self.root / rel, yaml.safe_dump(data, sort_keys=False))
+        if not (self.root / "params.yaml").exists():  # where the records are; a test may write its own
+            _write(self.root / "params.yaml", yaml.safe_dump({"paths": PATHS.model_dump()}))
         for name, text in self.tests.items():
             _write(self.root / "tests" / name, text)
         for rel, content in self.outputs.items():
             (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.root / rel).write_bytes(content)
-        junit = self.root / "reports/junit.xml"
+        junit = self.root / PATHS.junit
         junit.unlink(missing_ok=True)
         if self.junit is not None:
             _write(junit, _junit_xml(self.junit, self.junit_properties, self.junit_seconds))
-        vnv = self.root / "metrics/vnv.json"
+        vnv = self.root / PATHS.vnv_metrics
         vnv.unlink(missing_ok=True)
         if self.vnv is not None:
             _write(vnv, json.dumps(self.vnv))
@@ -101,7 +112,7 @@ class MiniRepo:
     def trace(self) -> Trace:
         """Write and build the trace graph."""
         self.write()
-        return build_trace(TracePaths(root=self.root))
+        return build_trace(TracePaths.of(self.root, PATHS))
 
     def review_all(self) -> "MiniRepo":
         """Record the current fingerprints of every link (the baseline)."""
@@ -143,13 +154,10 @@ def with_release(repo: MiniRepo) -> MiniRepo:
     """The mini repository as a finished release: a released model file that V&V verified (with n
     and the interval of its criterion, the locked split's identity), a release manifest, and a test
     report recording each case's duration and the commit it ran on. Written on ``write()``."""
-    repo.vnv = {"criteria": {"VAL-001": {"status": "PASS", "models": {"teacher": {
-                    "status": "PASS", "value": 0.9, "reason": "point 0.9 >= 0.8",
-                    "estimate": {"mean": 0.9, "ci_lower": 0.85, "ci_upper": 0.95, "n": 12}}}}},
-                "models": {"teacher": {"path": "release/models/teacher.onnx",
-                                       "sha256": hashlib.sha256(MODEL_BYTES).hexdigest()}},
-                "test_split": {"cases": 12, "content_sha256": "c" * 64, "evaluations": 1,
-                               "max_evaluations": 3}}
+    repo.vnv = vnv_with("PASS", 0.9, estimate=records.estimate(0.9, 0.85, 0.95, 12),
+                        models={"teacher": records.verified_model("release/models/teacher.onnx",
+                                                                  hashlib.sha256(MODEL_BYTES).hexdigest())},
+                        test_split=records.locked_split(cases=12))
     repo.outputs["release/models/teacher.onnx"] = MODEL_BYTES
     repo.outputs["release/manifest.json"] = b'{"files": []}\n'
     repo.junit = [("tests.test_a", "test_sorts", "passed")]

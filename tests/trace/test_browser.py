@@ -16,10 +16,11 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from pipeline.governance.paths import MANIFEST
+
 from pipeline.trace.gates import check
 from pipeline.trace.graph import TracePaths, build_trace
 from pipeline.trace.site import write_site
+from tests.paths import PATHS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,7 +66,7 @@ def browser():
 def site(tmp_path_factory) -> Path:
     """The site of this repository's own design items and evidence, rendered to a tmp dir."""
     out = tmp_path_factory.mktemp("trace") / "site"
-    trace = build_trace(TracePaths(root=ROOT))
+    trace = build_trace(TracePaths.of(ROOT, PATHS))
     write_site(trace, check(trace), out)
     return out
 
@@ -87,7 +88,7 @@ def test_site_navigates_offline_with_no_broken_link_and_filters(browser, site: P
         target = Path(unquote(urlparse(url).path))
         if not target.is_file():
             # the manifest is written by the technical-file stage after the site: absent until then
-            if not (target.name == MANIFEST.name and not (ROOT / MANIFEST).is_file()):
+            if not (target.name == Path(PATHS.manifest).name and not (ROOT / PATHS.manifest).is_file()):
                 broken.append(url)
             continue
         if target.suffix != ".html":
@@ -166,7 +167,7 @@ def governed_site(tmp_path_factory) -> Path:
     revoke(repo.root, wrong.stem, keys["regulatory_affairs"], "Rick Roe", "regulatory_affairs",
            "signed before the labeling review")
     out = repo.root / "release/trace"
-    trace = build_trace(TracePaths(root=repo.root))
+    trace = build_trace(TracePaths.of(repo.root, PATHS))
     write_site(trace, check(trace), out)
     return out
 
@@ -203,7 +204,7 @@ def release_site(tmp_path_factory) -> Path:
 
     repo = with_release(MiniRepo(tmp_path_factory.mktemp("release") / "repo")).review_all()
     out = repo.root / "release/trace"
-    trace = build_trace(TracePaths(root=repo.root))
+    trace = build_trace(TracePaths.of(repo.root, PATHS))
     write_site(trace, check(trace), out)
     return out
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.trace.cli import upstream_outputs
+from pipeline.trace.stages import upstream_outputs
 
 
 @pytest.mark.verifies("SRS-TRACE-003")

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.trace.minirepo import MiniRepo
+from tests import records
+from tests.trace.minirepo import MiniRepo, vnv_with
+from tests.paths import PATHS
 
 
 @pytest.fixture
@@ -116,9 +118,8 @@ def test_missing_test_report_makes_tests_missing(repo: MiniRepo) -> None:
 
 @pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-004")
 def test_failed_and_missing_criterion(repo: MiniRepo) -> None:
-    repo.vnv = {"criteria": [{"id": "VAL-001", "status": "FAIL", "value": 0.5,
-                              "threshold": 0.8}]}
-    assert "failed: VAL-001: FAIL: 0.5 vs threshold >= 0.8" in repo.lines()
+    repo.vnv = vnv_with("FAIL", 0.5)
+    assert "failed: VAL-001: FAIL: teacher: point 0.5 >= 0.8 not met" in repo.lines()
     repo.vnv = None
     lines = repo.lines()
     assert "missing: VAL-001: no result in metrics/vnv.json" in lines
@@ -155,7 +156,7 @@ def test_alarp_residual_risk_needs_a_benefit_risk_justification(repo: MiniRepo) 
 @pytest.mark.verifies("SRS-TRACE-002")
 def test_release_status_from_vnv_and_missing_evidence(repo: MiniRepo) -> None:
     repo.vnv["release_status"] = "not releasable"
-    repo.vnv["evidence"] = [{"path": "evidence/gradcam.png", "requirements": ["SRS-TST-001"]}]
+    repo.vnv["evidence"] = [records.evidence_image("evidence/gradcam.png", ("SRS-TST-001",))]
     lines = repo.lines()
     assert "failed: release: metrics/vnv.json reports release status 'not releasable'" in lines
     assert ("missing: evidence/gradcam.png: evidence file listed in metrics/vnv.json not found"
@@ -164,18 +165,18 @@ def test_release_status_from_vnv_and_missing_evidence(repo: MiniRepo) -> None:
 
 @pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-001")
 def test_a_test_split_evaluated_more_often_than_the_plan_allows_fails(repo: MiniRepo) -> None:
-    repo.vnv["test_split"] = {"evaluations": 3, "max_evaluations": 3}
+    repo.vnv["test_split"] = records.locked_split(3, 3)
     assert not [line for line in repo.lines() if line.startswith("test-split")]
-    repo.vnv["test_split"] = {"evaluations": 4, "max_evaluations": 3}
+    repo.vnv["test_split"] = records.locked_split(4, 3)
     assert ("test-split: test split: looked at 4 times, more than the V&V plan's test_split_policy "
             "allows (3): refresh it with new patients before a release claims performance on it") in repo.lines()
 
 
 @pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-008")
 def test_the_policy_limits_looks_not_runs(repo: MiniRepo) -> None:
-    repo.vnv["test_split"] = {"evaluations": 6, "looks": 2, "max_evaluations": 3}  # re-runs that showed the same
+    repo.vnv["test_split"] = records.locked_split(6, 3, looks=2)  # re-runs that showed the same
     assert not [line for line in repo.lines() if line.startswith("test-split")]
-    repo.vnv["test_split"] = {"evaluations": 6, "looks": 4, "max_evaluations": 3}
+    repo.vnv["test_split"] = records.locked_split(6, 3, looks=4)
     assert [line for line in repo.lines() if line.startswith("test-split")] == [
         "test-split: test split: looked at 4 times, more than the V&V plan's test_split_policy "
         "allows (3): refresh it with new patients before a release claims performance on it"]
@@ -183,10 +184,10 @@ def test_the_policy_limits_looks_not_runs(repo: MiniRepo) -> None:
 
 @pytest.mark.verifies("SRS-TRACE-002", "SRS-VNV-007")
 def test_the_external_split_is_held_to_the_same_policy(repo: MiniRepo) -> None:
-    repo.vnv["test_split"] = {"evaluations": 1, "max_evaluations": 3}
-    repo.vnv["external_split"] = {"evaluations": 3, "max_evaluations": 3}
+    repo.vnv["test_split"] = records.locked_split(1, 3)
+    repo.vnv["external_split"] = records.locked_split(3, 3, split="external", identity="e" * 64)
     assert not [line for line in repo.lines() if line.startswith("test-split")]
-    repo.vnv["external_split"] = {"evaluations": 4, "max_evaluations": 3}
+    repo.vnv["external_split"] = records.locked_split(4, 3, split="external", identity="e" * 64)
     assert [line for line in repo.lines() if line.startswith("test-split")] == [
         "test-split: external split: looked at 4 times, more than the V&V plan's test_split_policy "
         "allows (3): refresh it with new patients before a release claims performance on it"]
@@ -199,7 +200,7 @@ def test_a_test_report_from_other_sources_is_suspect(tmp_path) -> None:
 
     def trace(source):
         return Trace(design=None, stages={}, tests={}, vnv=None, runs={}, reviews={}, junit_found=True,
-                     paths=TracePaths(root=tmp_path), commit="a" * 40, junit_source=source)
+                     paths=TracePaths.of(tmp_path, PATHS), commit="a" * 40, junit_source=source)
 
     assert _test_report_source(trace("a" * 40)) == []
     for source, why in ((None, "records no source commit"), ("b" * 40, "ran on bbbbbbbbbbbb"),
@@ -271,7 +272,7 @@ def test_a_test_report_stays_valid_across_commits_of_run_records_only(tmp_path) 
 
     def problems(source, release):
         return _test_report_source(Trace(design=None, stages={}, tests={}, vnv=None, runs={}, reviews={},
-                                         junit_found=True, paths=TracePaths(root=tmp_path), commit=release,
+                                         junit_found=True, paths=TracePaths.of(tmp_path, PATHS), commit=release,
                                          junit_source=source))
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)

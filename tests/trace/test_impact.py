@@ -3,11 +3,14 @@ stage output to the criteria results and explanation evidence produced from the 
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from pipeline.cli import main
 from pipeline.trace.status import node_flags
-from tests.trace.minirepo import OUT_MD5, MiniRepo
+from tests import records
+from tests.trace.minirepo import OUT_MD5, MiniRepo, vnv_with
 
 
 @pytest.fixture
@@ -50,8 +53,8 @@ def test_a_new_model_hash_marks_criteria_results_and_evidence_until_verify_runs_
     png = repo.root / "reports/vnv/explain.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     png.write_bytes(b"png")
-    repo.vnv = {"criteria": [{"id": "VAL-001", "status": "PASS", "value": 0.9, "threshold": 0.8}],
-                "evidence": [{"path": "reports/vnv/explain.png", "requirements": ["SRS-TST-001"]}]}
+    repo.vnv = vnv_with("PASS", 0.9, evidence=[records.evidence_image(
+        "reports/vnv/explain.png", ("SRS-TST-001",), sha256=hashlib.sha256(b"png").hexdigest())])
     repo.stages["verify"] = {"desc": "verify", "cmd": "echo", "deps": ["out/read"],
                              "outs": ["metrics/vnv.json"], "meta": {"requirements": ["SRS-TST-001"]}}
     repo.lock["verify"] = {"cmd": "echo", "deps": [{"path": "out/read", "md5": OUT_MD5}],

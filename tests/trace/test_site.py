@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.trace.gates import check
 from pipeline.trace.site import TEMPLATES, write_site
-from tests.trace.minirepo import MiniRepo
+from tests import records
+from tests.trace.minirepo import MiniRepo, vnv_with
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
                        "hKmMIQAAAABJRU5ErkJggg==")
@@ -32,8 +33,8 @@ def repo(tmp_path) -> MiniRepo:
     repo = MiniRepo(tmp_path / "repo")
     (repo.root / "evidence").mkdir(parents=True)
     (repo.root / "evidence/case 1.png").write_bytes(PNG)
-    repo.vnv["evidence"] = [{"path": "evidence/case 1.png", "requirements": ["SRS-TST-001"],
-                             "caption": "Grad-CAM, worst case"}]
+    repo.vnv["evidence"] = [records.evidence_image("evidence/case 1.png", ("SRS-TST-001",), "Grad-CAM, worst case",
+                                                   hashlib.sha256(PNG).hexdigest())]
     return repo.review_all()
 
 
@@ -88,10 +89,10 @@ def test_design_text_is_escaped(repo: MiniRepo, tmp_path) -> None:
 
 @pytest.mark.verifies("SRS-TRACE-004", "SRS-VNV-004")
 def test_failing_gates_render_as_badges_and_not_releasable(repo: MiniRepo, tmp_path) -> None:
-    repo.vnv["criteria"][0]["status"] = "FAIL"
+    repo.vnv = vnv_with("FAIL", 0.7, evidence=repo.vnv["evidence"])
     out = tmp_path / "site"
     lines = _render(repo, out)
-    assert "failed: VAL-001: FAIL: 0.9 vs threshold >= 0.8" in lines
+    assert "failed: VAL-001: FAIL: teacher: point 0.7 >= 0.8 not met" in lines
     index = (out / "index.html").read_text()
     assert "Release status: not releasable" in index
     assert '<span class="badge failed">failed</span>' in (out / "SRS-TST-001.html").read_text()

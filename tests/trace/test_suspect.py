@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 
 from pipeline.cli import main
-from tests.trace.minirepo import OUT_MD5, MiniRepo
+from tests import records
+from tests.trace.minirepo import OUT_MD5, MiniRepo, vnv_with
 
 
 @pytest.fixture
@@ -108,14 +109,10 @@ def test_verify_stage_results_format_and_changed_model_or_evidence(repo: MiniRep
     png.write_bytes(b"png")
     from pipeline.core.provenance import file_sha256
 
-    repo.vnv = {
-        "release_status": "releasable",
-        "criteria": {"VAL-001": {"status": "PASS", "threshold": 0.8,
-                                 "models": {"teacher": {"reason": "point 0.9 >= 0.8"}}}},
-        "models": {"teacher": {"path": "release/models/teacher.onnx",
-                               "sha256": file_sha256(model)}},
-        "evidence": [{"file": png.name, "sha256": file_sha256(png), "case_id": "c1",
-                      "roles": ["worst"], "requirements": ["SRS-TST-001"], "dice": 0.5}]}
+    repo.vnv = vnv_with("PASS", 0.9, models={"teacher": records.verified_model("release/models/teacher.onnx",
+                                                                             file_sha256(model))},
+                        evidence=[records.evidence_image(f"reports/vnv/{png.name}", ("SRS-TST-001",),
+                                                         sha256=file_sha256(png), dice=0.5)])
     assert repo.lines() == []
     model.write_bytes(b"substituted weights")
     png.write_bytes(b"edited")

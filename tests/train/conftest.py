@@ -11,7 +11,7 @@ from tests.data.tiny import make_cohort, make_image_folder, preprocess_params
 def _build(root, params):
     from pipeline.preprocess import stage
 
-    stage.run(params, root / "cache", root / "splits.json", root / "fingerprint.json")
+    stage.run(params, stage.PreprocessPaths(root / "cache", root / "splits.json", root / "fingerprint.json"))
     return root
 
 

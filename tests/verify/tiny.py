@@ -15,6 +15,7 @@ from pipeline.recipe.determinism import weights_sha256
 from pipeline.nets.checkpoint import save_checkpoint
 from pipeline.nets.unet import build_unet
 from pipeline.verify.stage import VerifyPaths
+from tests import records as records_
 
 SHAPE = (32, 32, 16)
 PATCH = [16, 16, 16]
@@ -33,13 +34,13 @@ def make_cache(root: Path) -> tuple[Path, Path]:
         label[8 + i:18 + i, 10:20, 5:10] = 1
         image = (rng.random(SHAPE) * 0.3 + 0.6 * label).astype(np.float32)
         digest = write_case(cache, case_id, image[None], label[None])
-        records[case_id] = {"case_id": case_id, "patient_id": patient, "site": site,
-                            "manufacturer": maker, "sex": sex, "age": age, "sha256": digest,
-                            "shape": list(SHAPE), "spacing": [1.0, 1.0, 2.5]}
-        entries.append({"case_id": case_id, "patient_id": patient, "sha256": digest, "stratum": site})
-    (cache / "index.json").write_text(json.dumps({"spatial_dims": 3, "cases": records}))
+        records[case_id] = records_.indexed_case(case_id, patient, digest, list(SHAPE), [1.0, 1.0, 2.5], site=site,
+                                                 manufacturer=maker, sex=sex, age=age,
+                                                 foreground_voxels=int(label.sum()))
+        entries.append(records_.split_case(case_id, patient, digest, site))
+    (cache / "index.json").write_text(json.dumps(records_.cache_index(list(records.values()), [1.0, 1.0, 2.5])))
     splits = root / "splits.json"
-    splits.write_text(json.dumps({"locked": ["test"], "splits": {"train": [], "val": [], "test": entries}}))
+    splits.write_text(json.dumps(records_.splits({"test": entries}, locked=("test",))))
     return cache, splits
 
 

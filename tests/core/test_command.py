@@ -1,0 +1,91 @@
+"""The stage-command shape (``pipeline.command``): paths from ``params.yaml``, options override
+them, inputs checked before work, one MLflow run, and ``dvc.yaml``'s templating resolved the way
+DVC resolves it (``pipeline.core.dvc_yaml``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.command import StageCommand
+from pipeline.core.dvc_yaml import read_pipeline, resolve
+from pipeline.core.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _command(seen: list) -> StageCommand:
+    return StageCommand(
+        name="demo", help="a demo stage",
+        paths={"cache": ("cache", "input"), "metrics": ("train_metrics", "output")},
+        inputs=("cache",), missing="run the preprocess stage first",
+        core=lambda inv: seen.append(inv) or {"n": 1},
+        summary=lambda inv, result: f"demo: {result['n']} in {inv.seconds} s")
+
+
+def _run(command: StageCommand, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--params", default=None)
+    sub = parser.add_subparsers()
+    command.register(sub)
+    args = parser.parse_args(["--params", str(ROOT / "params.yaml"), *argv])
+    return args.func(args)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_paths_come_from_params_yaml_and_options_override_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    Path(params["paths"]["cache"]).mkdir(parents=True)
+    seen: list = []
+    assert _run(_command(seen), ["demo", "--no-mlflow"]) == 0
+    assert seen[-1].paths.cache == Path(params["paths"]["cache"])
+    assert seen[-1].paths.metrics == Path(params["paths"]["train_metrics"])
+    assert capsys.readouterr().out.startswith("demo: 1 in ")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    assert _run(_command(seen), ["demo", "--no-mlflow", "--cache", str(other)]) == 0
+    assert seen[-1].paths.cache == other
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_a_missing_input_is_refused_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seen: list = []
+    with pytest.raises(UserError, match="run the preprocess stage first"):
+        _run(_command(seen), ["demo", "--no-mlflow"])
+    assert seen == []
+
+
+@pytest.mark.verifies("SRS-PLAT-003")
+def test_the_stage_run_is_recorded_with_its_seconds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    Path(yaml.safe_load((ROOT / "params.yaml").read_text())["paths"]["cache"]).mkdir(parents=True)
+    assert _run(_command([]), ["demo"]) == 0
+    import mlflow
+
+    runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")
+    assert [r.data.tags["stage"] for r in runs] == ["demo"]
+    assert "seconds" in runs[0].data.metrics
+
+
+@pytest.mark.verifies("SRS-PLAT-005")
+def test_dvc_yaml_references_resolve_to_params_values():
+    stages = read_pipeline(ROOT / "dvc.yaml")["stages"]
+    paths = yaml.safe_load((ROOT / "params.yaml").read_text())["paths"]
+    assert paths["teacher"] in stages["train"]["outs"]
+    assert paths["raw"] in {key for entry in stages["cohort"]["outs"] if isinstance(entry, dict) for key in entry}
+    assert "${" not in yaml.safe_dump(stages)
+
+
+def test_unsupported_templating_is_refused_not_misread():
+    with pytest.raises(UserError, match="not in params.yaml"):
+        resolve({"cmd": "x ${paths.nope}"}, {"paths": {}})
+    with pytest.raises(UserError, match="not a single value"):
+        resolve({"cmd": "x ${paths}"}, {"paths": {"a": "b"}})
+    with pytest.raises(UserError, match="not a plain params.yaml reference"):
+        resolve({"cmd": "x ${a + b}"}, {})
