@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -64,6 +65,8 @@ class Policy(StrictModel):
     meanings: list[str] = Field(default_factory=list, description="allowed meanings; empty: any text")
     approving_meanings: list[str] = Field(default_factory=list,
                                           description="meanings that approve a release; empty: every meaning")
+    blocking_open_items: list[Literal["manufacturer input", "gap"]] = Field(
+        default_factory=list, description="kinds of open items (regulatory/open_items.yaml) a release may not carry")
 
     @model_validator(mode="after")
     def _approving_are_allowed(self):

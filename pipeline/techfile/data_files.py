@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.design.open_items import FILE as OPEN_ITEMS_FILE
+
 FOLDER = Path(__file__).resolve().parents[2] / "regulatory"
 REGULATORY = FOLDER / "regulatory.yaml"      # MDR Annex II index, clauses, PCCP, safety class rule
 SOUP_DATA = FOLDER / "soup.yaml"             # IEC 62304 SOUP purposes and anomaly lists
 GSPR = FOLDER / "gspr.yaml"                  # EU MDR Annex I checklist
 ANNEX_IV = FOLDER / "ai_act_annex_iv.yaml"   # EU AI Act Annex IV cross-reference
 THREATS = FOLDER / "threats.yaml"            # threat model
-OPEN_ITEMS = FOLDER / "open_items.yaml"      # what the recorded run cannot answer
+OPEN_ITEMS = FOLDER.parent / OPEN_ITEMS_FILE  # what the recorded run cannot answer (pipeline/design)
 PMS = FOLDER / "pms.yaml"                    # post-market surveillance plan
 LIFECYCLE = FOLDER / "lifecycle.yaml"        # IEC 62304 process decisions
 

@@ -17,20 +17,10 @@ from pydantic import Field, ValidationError, model_validator
 from pipeline.core.errors import UserError
 from pipeline.core.params_base import StrictModel
 from pipeline.core.yaml_io import load_yaml
+from pipeline.design.open_items import OpenItem  # noqa: F401 - the technical file's documents name it
 from pipeline.techfile.data_files import ANNEX_IV, GSPR, THREATS
 
 FAILING = ("failed", "missing")
-
-
-class OpenItem(StrictModel):
-    """What the recorded run cannot answer: manufacturer input, or a gap of this release."""
-
-    id: str = Field(pattern=r"^OPEN-\d{2,3}$")
-    kind: Literal["manufacturer input", "gap"]
-    title: str = Field(min_length=1, max_length=120)
-    needed: str = Field(min_length=1)
-    why_not_here: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
 
 
 class _Answered(StrictModel):

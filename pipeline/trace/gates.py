@@ -53,8 +53,15 @@ def check(trace: Trace, as_of: str | None = None) -> list[Problem]:
     unverified |= {r for p in verification for r in p.related}
     problems += verification + _controls(trace, unverified) + _risks(trace)
     problems += _coverage(trace) + _suspects(trace, pending) + _release(trace) + _draft(trace)
-    problems += _test_report_source(trace) + _workspace(trace, pending)
+    problems += _test_report_source(trace) + _workspace(trace, pending) + _open_items(trace)
     return problems
+
+
+def _open_items(trace: Trace) -> list[Problem]:
+    """The ``open`` gate: each open item of a kind the release policy says blocks a release."""
+    return [Problem("open", item.id, f"open item ({item.kind}): {item.title}; governance/policy.yaml "
+                    f"(blocking_open_items) lets no release carry an open {item.kind}", "failed")
+            for item in trace.open_items if item.kind in trace.blocking_kinds]
 
 
 def approval_problems(trace: Trace) -> list[Problem]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.core import provenance
 from pipeline.design.items import outgoing_links
 from pipeline.design.load import DesignSet, load_design
+from pipeline.design.open_items import load_open_items
 from pipeline.paths import Paths
 from pipeline.trace import reviews as rv
 from pipeline.trace.results import MlflowRun, VnvResults, load_mlflow_runs, load_vnv
@@ -63,6 +64,8 @@ class Trace:
     commit: str | None = None  # the checked-out commit; None outside a git checkout
     changes: list[str] | None = None  # tracked files differing from it (provenance.uncommitted_changes)
     junit_source: str | None = None  # the source_commit the test report recorded
+    open_items: list = field(default_factory=list)  # pipeline.design.open_items.OpenItem
+    blocking_kinds: tuple[str, ...] = ()  # the kinds of open items the release policy says block a release
     links: dict[str, list[str]] = field(default_factory=dict)
     backlinks: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
@@ -122,7 +125,8 @@ def build_trace(paths: TracePaths) -> Trace:
                   runs=load_mlflow_runs(paths.at("mlflow_db")),
                   reviews=rv.load_reviews(paths.at("reviews")), junit_found=junit.is_file(),
                   paths=paths, commit=provenance.head_commit(paths.root),
-                  changes=provenance.uncommitted_changes(paths.root, paths.dvc_lock), junit_source=source)
+                  changes=provenance.uncommitted_changes(paths.root, paths.dvc_lock), junit_source=source,
+                  open_items=load_open_items(paths.root), blocking_kinds=_blocking_kinds(paths.root))
     for node, item in design.items().items():
         trace.links[node] = outgoing_links(item)
     for name, stage in trace.stages.items():
@@ -134,6 +138,16 @@ def build_trace(paths: TracePaths) -> Trace:
             if node not in trace.backlinks[target]:
                 trace.backlinks[target].append(node)
     return trace
+
+
+def _blocking_kinds(root: Path) -> tuple[str, ...]:
+    """``blocking_open_items`` of the release policy; none without a policy file."""
+    from pipeline.governance import paths as governance_paths
+    from pipeline.governance.registry import load_policy
+
+    if not (Path(root) / governance_paths.POLICY).is_file():
+        return ()
+    return tuple(load_policy(root).blocking_open_items)
 
 
 def hierarchy_edges(trace: Trace) -> dict[str, list[str]]:

@@ -50,6 +50,8 @@ def summary(trace: Trace, problems: list[Problem]) -> dict[str, Any]:
         "risks": len(trace.design.risks), "controls": len(trace.design.controls),
         "controls_verified": sum(not flags.get(c) for c in trace.design.controls),
         "tests": len(trace.tests), "criteria": len(trace.design.criteria),
+        "open_items": len(trace.open_items),
+        "open_items_blocking": sum(item.kind in trace.blocking_kinds for item in trace.open_items),
     })
     result = {"release_status": release_label(problems), "counts": counts,
               "changed_files": list(trace.changes or [])}
