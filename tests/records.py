@@ -196,6 +196,8 @@ def deid_report(**fields: Any) -> dict:
     """``metrics/deid.json`` (a finished run with its leak check); ``fields`` replace any entry."""
     data = {"files_in": 10, "written": 9, "quarantined": 1, "quarantined_by_reason": {"burned_in_annotation": 1},
             "quarantined_share": 0.1, "removed_unknown_attributes": 0, "removed_private_attributes": 5,
+            "pixel_text": {"files_screened": 8, "frames_screened": 8, "files_ocr": 0, "frames_ocr": 0,
+                           "files_with_text": 0},
             "patients": 2, "studies": 3, "series": 3,
             "profile": {"table_rows": 600, "method_codes": ["113100"],
                         "options": {"retain_longitudinal_temporal": "modified", "retain_patient_characteristics": True,

@@ -18,11 +18,11 @@ from pathlib import Path
 from pipeline.core.atomic import atomic_dir, write_json
 from pipeline.core.errors import UserError
 from pipeline.core.records import write_record
-from pipeline.deid import leakcheck, locations, lock, marker, parallel
+from pipeline.deid import leakcheck, locations, lock, marker, parallel, pixeltext
 from pipeline.deid.inputs import list_files
 from pipeline.deid.keys import SecretKey
 from pipeline.deid.params import DeidParams
-from pipeline.deid.record import DeidReport
+from pipeline.deid.record import DeidReport, PixelTextSummary
 from pipeline.deid.process import Engine, Outcome, make_engine
 from pipeline.deid.profile import TABLE_PATH, option_columns
 from pipeline.deid.report import Quarantine, build_report, check_ceiling
@@ -134,12 +134,22 @@ def _process_all(files: list[Path], params: DeidParams, key: SecretKey, out: Pat
     pairs: dict[Path, Path] = {}
     patients: dict[str, str] = {}
     counts = {"removed_unknown_attributes": 0, "removed_private_attributes": 0}
+    text = dict.fromkeys(PixelTextSummary.model_fields, 0)
     with contextlib.closing(parallel.outcomes(files, params, key, params.workers)) as results:
         for number, (path, outcome) in enumerate(results, 1):
             _take(path, outcome, out, pairs, patients, counts, quarantine)
+            _count_text(text, outcome.pixel_text)
             if progress is not None:
                 progress(number, len(files))
-    return counts, pairs, patients
+    return {**counts, "pixel_text": text}, pairs, patients
+
+
+def _count_text(text: dict[str, int], scan: pixeltext.Scan) -> None:
+    text["files_screened"] += int(scan.screened_frames > 0)
+    text["frames_screened"] += scan.screened_frames
+    text["files_ocr"] += int(scan.ocr_frames > 0)
+    text["frames_ocr"] += scan.ocr_frames
+    text["files_with_text"] += int(scan.found)
 
 
 def _take(path: Path, outcome: Outcome, out: Path, pairs: dict[Path, Path], patients: dict[str, str],

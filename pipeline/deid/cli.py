@@ -110,6 +110,7 @@ def _log(params, paths, report: dict) -> None:
         numbers = {k: v for k, v in report.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         numbers.update({f"quarantined.{k}": v for k, v in report["quarantined_by_reason"].items()})
         numbers.update({f"leak_check.{k}": v for k, v in report["leak_check"].items() if isinstance(v, int)})
+        numbers.update({f"pixel_text.{k}": v for k, v in report["pixel_text"].items()})
         mlflow.log_metrics(numbers)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -51,6 +51,12 @@ class BlankRegion(StrictModel):
         return self
 
 
+Modality = Annotated[str, Field(pattern=r"^[A-Z0-9_]{1,16}$")]
+# Where burned-in text is common: ultrasound, angiography and fluoroscopy, radiographs and
+# mammograms, endoscopy and photographs, secondary captures and "other".
+OCR_MODALITIES = ("US", "XA", "RF", "DX", "CR", "MG", "OT", "SC", "ES", "XC")
+
+
 class BurnedInParams(StrictModel):
     """What happens to files whose pixels may carry burned-in text."""
 
@@ -59,11 +65,25 @@ class BurnedInParams(StrictModel):
         default_factory=list, description="SOP classes known to carry burned-in text (always suspect)"
     )
     regions: list[BlankRegion] = Field(default_factory=list, description="blanked when mode=blank")
+    # Pixel text (``pixeltext``): images whose header does not flag burned-in text are read too.
+    ocr_modalities: list[Modality] = Field(
+        default_factory=lambda: list(OCR_MODALITIES),
+        description="modalities whose frames are always read by OCR (text there is common)")
+    unscreened_modalities: list[Modality] = Field(
+        default_factory=lambda: ["SEG", "RTDOSE"],
+        description="modalities whose pixels are not pictures (label maps, dose grids): never read")
+    ocr_frames: int = Field(3, ge=1, le=64, description="frames read by OCR per file (first, middle, last, ...)")
+    ocr_min_score: float = Field(0.7, ge=0.1, le=1.0, description="OCR confidence from which a string is text")
+    ocr_min_characters: int = Field(3, ge=1, le=64, description="shorter strings (letters, digits) are ignored")
+    ocr_margin: int = Field(4, ge=0, le=64, description="pixels added around a text box blanked when mode=blank")
 
     @model_validator(mode="after")
-    def _regions_for_blank(self) -> "BurnedInParams":
+    def _consistent(self) -> "BurnedInParams":
         if self.mode == "blank" and not self.regions:
             raise ValueError("mode 'blank' needs at least one region")
+        both = sorted(set(self.ocr_modalities) & set(self.unscreened_modalities))
+        if both:
+            raise ValueError(f"modalities {both} are both in ocr_modalities and in unscreened_modalities")
         return self
 
 

@@ -1,4 +1,5 @@
-"""De-identify one file: read, check, apply the profile, mark, and name the output by pseudonyms.
+"""De-identify one file: read, check, look for text in the pixels, apply the profile, mark, and
+name the output by pseudonyms.
 
 Returns either the de-identified dataset with its output path (built only from the
 pseudonym, the new or validated UIDs and a checked modality code: ``outpath``) or a quarantine
@@ -14,11 +15,11 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, AllTransferSyntaxes
 
-from pipeline.deid import actions, endian, marking, pixels
+from pipeline.deid import actions, endian, marking, pixels, pixeltext
 from pipeline.deid.allowlist import AllowList, build_allowlist
 from pipeline.deid.keys import SecretKey
 from pipeline.deid.outpath import UnsafePathValue, output_path
-from pipeline.deid.params import DeidParams
+from pipeline.deid.params import BlankRegion, DeidParams
 from pipeline.deid.profile import CLEAN_PIXEL_DATA, Profile, build_profile
 from pipeline.deid.pseudonyms import Pseudonymizer
 
@@ -39,6 +40,7 @@ class Outcome:
     patient_key: str = ""
     removed_unknown: int = 0
     removed_private: int = 0
+    pixel_text: pixeltext.Scan = pixeltext.Scan()  # what the pixels showed (counts for the report)
 
 
 @dataclass(frozen=True)
@@ -81,10 +83,17 @@ def process_file(path: Path, engine: Engine) -> Outcome:
     problem = _problem(ds, engine)
     if problem:
         return Outcome(reason=problem)
+    scan = _pixel_text(ds, engine)
+    if scan.undecodable:  # text in the pixels cannot be ruled out
+        return Outcome(reason="pixel_data_undecodable", pixel_text=scan)
+    if scan.found and engine.params.burned_in.mode == "quarantine":
+        return Outcome(reason="burned_in_pixel_text", pixel_text=scan)
     try:
-        return _deidentify(ds, engine)
+        outcome = _deidentify(ds, engine, scan)
     except Exception as exc:  # a malformed element: the file goes to quarantine, the batch goes on
-        return Outcome(reason="malformed_element", detail=type(exc).__name__)
+        outcome = Outcome(reason="malformed_element", detail=type(exc).__name__)
+    outcome.pixel_text = scan
+    return outcome
 
 
 def read(path: Path) -> tuple[Dataset | None, str]:
@@ -141,7 +150,15 @@ def _problem(ds: Dataset, engine: Engine) -> str | None:
     return None
 
 
-def _deidentify(ds: Dataset, engine: Engine) -> Outcome:
+def _pixel_text(ds: Dataset, engine: Engine) -> pixeltext.Scan:
+    """Text in the pixels of a file whose header does not flag it (a flagged one follows the
+    header policy: quarantined, or its configured regions blanked)."""
+    if pixels.burned_in_reason(ds, engine.params.burned_in):
+        return pixeltext.Scan()
+    return pixeltext.scan(ds, engine.params.burned_in)
+
+
+def _deidentify(ds: Dataset, engine: Engine, scan: pixeltext.Scan) -> Outcome:
     if endian.is_big_endian(ds):  # retired byte order: rewritten as explicit VR little endian
         try:
             endian.to_little_endian(ds)
@@ -150,8 +167,11 @@ def _deidentify(ds: Dataset, engine: Engine) -> Outcome:
     key = patient_key(ds)
     pseudonym = engine.pseudo.patient(key)
     codes = engine.profile.method_codes()
-    if pixels.burned_in_reason(ds, engine.params.burned_in):
-        pixels.blank_regions(ds, engine.params.burned_in.regions)
+    regions = (engine.params.burned_in.regions if pixels.burned_in_reason(ds, engine.params.burned_in)
+               else [BlankRegion(row_start=r0, row_stop=r1, column_start=c0, column_stop=c1)
+                     for r0, r1, c0, c1 in scan.regions])  # text found in the pixels (mode blank)
+    if regions:
+        pixels.blank_regions(ds, regions)
         codes.append(CLEAN_PIXEL_DATA)
     syntax = getattr(ds, "file_meta", FileMetaDataset()).get("TransferSyntaxUID")
     ctx = actions.FileContext(engine.profile, engine.allow, engine.pseudo, pseudonym, engine.pseudo.date_offset(key))

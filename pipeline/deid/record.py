@@ -28,6 +28,18 @@ class LeakCheckSkipped(RecordModel):
     enabled: Literal[False]
 
 
+class PixelTextSummary(RecordModel):
+    """Burned-in text looked for in the pixels of images whose header does not flag it
+    (``pixeltext``): how many files and frames the cheap screen and the OCR read, and in how many
+    files text was found (quarantined, or blanked when ``burned_in.mode`` is blank)."""
+
+    files_screened: int
+    frames_screened: int
+    files_ocr: int
+    frames_ocr: int
+    files_with_text: int
+
+
 class ProfileSummary(RecordModel):
     """The PS3.15 Annex E profile applied: table rows, options, the method codes they amount to."""
 
@@ -46,6 +58,7 @@ class DeidReport(RecordModel):
     quarantined_share: float
     removed_unknown_attributes: int
     removed_private_attributes: int
+    pixel_text: PixelTextSummary
     patients: int
     studies: int
     series: int

@@ -48,11 +48,11 @@ def _summary(inv: Invocation, out: dict) -> str:
     external = out.get("external_split")
     return (f"verify: {len(out['criteria'])} criteria, {counts['PASS']} PASS, {counts['FAIL']} FAIL, "
             f"{counts['INCONCLUSIVE']} INCONCLUSIVE -> {out['release_status']} "
-            f"({out['test_split']['cases']} test cases, {inv.seconds} s); evaluation "
-            f"{out['test_split']['evaluations']} of this test split (policy: at most "
-            f"{out['test_split']['max_evaluations']})"
-            + (f"; {external['cases']} external cases, evaluation {external['evaluations']} of that split"
-               if external else ""))
+            f"({out['test_split']['cases']} test cases, {inv.seconds} s); look {out['test_split']['looks']} at "
+            f"this test split (run {out['test_split']['evaluations']}; a run that shows the same is no new look; "
+            f"policy: at most {out['test_split']['max_evaluations']} looks)"
+            + (f"; {external['cases']} external cases, look {external['looks']} at that split (run "
+               f"{external['evaluations']})" if external else ""))
 
 
 def _options(parser: argparse.ArgumentParser) -> None:

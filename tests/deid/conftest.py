@@ -15,6 +15,10 @@ from tests.cohort.tiny import tiny_params
 KEY = SecretKey(b"test-key-0123456789abcdef")
 OTHER_KEY = SecretKey(b"another-key-0123456789abcdef")
 CLASSES = ["1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.3.1"]
+# No pixel is read for text (test_pixel_text.py tests that): for tests about other things (encodings,
+# header leaks) on real files whose burned-in text the check would quarantine.
+PIXELS_UNREAD = {"sop_classes": [], "ocr_modalities": [],
+                 "unscreened_modalities": ["CT", "CR", "DX", "MR", "NM", "OT", "RTDOSE", "SEG", "US"]}
 
 
 def deid_params(**changes) -> DeidParams:

@@ -13,7 +13,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import ExplicitVRLittleEndian
 
 from pipeline.deid import endian, parallel, pixels
-from tests.deid.conftest import KEY, deid_params, deid_run
+from tests.deid.conftest import KEY, PIXELS_UNREAD, deid_params, deid_run
 
 BIG_ENDIAN = ["ExplVR_BigEndNoMeta.dcm", "ExplVR_BigEnd.dcm", "MR_small_bigendian.dcm", "OBXXXX1A_expb.dcm",
               "SC_rgb_expb_16bit_2frame.dcm", "SC_rgb_expb_32bit.dcm", "SC_rgb_small_odd_big_endian.dcm",
@@ -21,7 +21,7 @@ BIG_ENDIAN = ["ExplVR_BigEndNoMeta.dcm", "ExplVR_BigEnd.dcm", "MR_small_bigendia
 
 
 def _encode(name: str):
-    parallel._init(deid_params(burned_in={"sop_classes": []}), KEY)
+    parallel._init(deid_params(burned_in=PIXELS_UNREAD), KEY)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return parallel.encode(Path(get_testdata_file(name)))
@@ -71,7 +71,7 @@ def test_converted_files_pass_the_stage_and_its_leak_check(tmp_path):
     names = [n for n in BIG_ENDIAN if n != "SC_rgb_expb_32bit.dcm"]  # same SOP instance as the 16-bit one
     for name in names + ["SC_ybr_full_422_uncompressed.dcm"]:
         (src / name).write_bytes(Path(get_testdata_file(name)).read_bytes())
-    report, _ = deid_run(src, tmp_path / "run", deid_params(burned_in={"sop_classes": []}))
+    report, _ = deid_run(src, tmp_path / "run", deid_params(burned_in=PIXELS_UNREAD))
     assert report["written"] == len(names) + 1 and report["leak_check"]["leaks"] == 0
 
 

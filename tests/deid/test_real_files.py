@@ -7,7 +7,7 @@ import json
 import pydicom
 import pytest
 
-from tests.deid.conftest import deid_params, deid_run
+from tests.deid.conftest import PIXELS_UNREAD, deid_params, deid_run
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +18,9 @@ def corpus_run(corpus, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def open_run(corpus, tmp_path_factory):
-    """No SOP class is suspect by kind: secondary captures and ultrasound are de-identified too."""
-    params = deid_params(burned_in={"sop_classes": []})
+    """No SOP class is suspect by kind and no pixel is read for text: secondary captures and
+    ultrasound are de-identified too, and their headers checked for leaks."""
+    params = deid_params(burned_in=PIXELS_UNREAD)
     report, paths = deid_run(corpus, tmp_path_factory.mktemp("corpus-open"), params)
     return corpus, report, paths
 
