@@ -74,3 +74,33 @@ def load_yaml(path: Path, what: str = "file") -> Any:
         raise UserError(f"{path} is nested too deeply to be a {what}") from None
     except yaml.YAMLError as exc:
         raise UserError(f"{path} is not valid YAML: {exc}") from None
+
+
+def load_model_list(path: Path, model: type, what: str = "data file") -> list:
+    """A YAML list of ``model`` entries (pydantic), each with an ``id`` or ``ref``; a malformed or
+    repeated entry is a ``UserError`` naming the file and the entry.
+
+    Args:
+        path: the YAML file.
+        model: the pydantic model of one entry.
+        what: what the file is, for the messages.
+    """
+    from pydantic import ValidationError
+
+    raw = load_yaml(path, what) or []
+    if not isinstance(raw, list):
+        raise UserError(f"{path}: expected a list of entries")
+    items = []
+    for index, entry in enumerate(raw):
+        try:
+            items.append(model.model_validate(entry))
+        except ValidationError as exc:
+            name = entry.get("id") or entry.get("ref") if isinstance(entry, dict) else None
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}"
+                                 for e in exc.errors())
+            raise UserError(f"{path}: entry {name or index + 1} is not valid: {problems}") from None
+    keys = [getattr(i, "id", None) or getattr(i, "ref") for i in items]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise UserError(f"{path}: entries given twice: {', '.join(twice)}")
+    return items

@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
-from pipeline.core.errors import UserError
 from pipeline.core.params_base import StrictModel
-from pipeline.core.yaml_io import load_yaml
+from pipeline.core.yaml_io import load_model_list
 
 FILE = Path("regulatory") / "open_items.yaml"  # relative to the checkout (pipeline/techfile/data_files.py)
 Kind = Literal["manufacturer input", "gap"]
@@ -38,17 +37,4 @@ def load_open_items(root: Path) -> list[OpenItem]:
     """The open items of the checkout at ``root``; none when it keeps no such file (a repository
     without a technical file). A malformed entry is a ``UserError`` naming the file and entry."""
     path = Path(root) / FILE
-    if not path.is_file():
-        return []
-    raw = load_yaml(path, "open items") or []
-    if not isinstance(raw, list):
-        raise UserError(f"{path}: expected a list of open items")
-    items = []
-    for index, entry in enumerate(raw):
-        try:
-            items.append(OpenItem.model_validate(entry))
-        except ValidationError as exc:
-            name = entry.get("id") if isinstance(entry, dict) else None
-            raise UserError(f"{path}: entry {index + 1} ({name or 'no id'}) is not valid: "
-                            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
-    return items
+    return load_model_list(path, OpenItem, "open items") if path.is_file() else []

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from pipeline.core.errors import UserError
 from pipeline.core.params_base import StrictModel
-from pipeline.core.yaml_io import load_yaml
+from pipeline.core.yaml_io import load_model_list, load_yaml
 from pipeline.design.open_items import OpenItem  # noqa: F401 - the technical file's documents name it
 from pipeline.techfile.data_files import ANNEX_IV, GSPR, THREATS
 
@@ -92,23 +92,7 @@ def load_list(path: Path, model: type[StrictModel]) -> list:
         path: the data file.
         model: the pydantic model of one entry.
     """
-    raw = load_yaml(path, "technical file data") or []
-    if not isinstance(raw, list):
-        raise UserError(f"{path}: expected a list of entries")
-    items = []
-    for index, entry in enumerate(raw):
-        try:
-            items.append(model.model_validate(entry))
-        except ValidationError as exc:
-            name = entry.get("id") or entry.get("ref") if isinstance(entry, dict) else None
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'entry'}: {e['msg']}"
-                                 for e in exc.errors())
-            raise UserError(f"{path}: entry {name or index + 1} is not valid: {problems}") from None
-    keys = [getattr(i, "id", None) or getattr(i, "ref") for i in items]
-    twice = sorted({k for k in keys if keys.count(k) > 1})
-    if twice:
-        raise UserError(f"{path}: entries given twice: {', '.join(twice)}")
-    return items
+    return load_model_list(path, model, "technical file data")
 
 
 def referenced_requirements(*paths: Path) -> set[str]:
