@@ -82,6 +82,7 @@ def test_dvc_yaml_references_resolve_to_params_values():
     assert "${" not in yaml.safe_dump(stages)
 
 
+@pytest.mark.verifies("SRS-PLAT-005")
 def test_unsupported_templating_is_refused_not_misread():
     with pytest.raises(UserError, match="not in params.yaml"):
         resolve({"cmd": "x ${paths.nope}"}, {"paths": {}})

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import graphlib
 
+import pytest
+
 from tests.core.test_stage_deps import ROOT, imports_of
 
 
+@pytest.mark.verifies("SRS-PLAT-002")
 def test_no_import_cycles_among_pipeline_modules():
     modules = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
                for p in (ROOT / "pipeline").rglob("*.py")}

@@ -88,6 +88,7 @@ def test_a_wrongly_typed_value_is_named_with_its_place(tmp_path):
     assert "test_split.looks: Input should be a valid integer" in str(raised.value)
 
 
+@pytest.mark.verifies("SRS-DOC-001")
 def test_a_writer_cannot_write_what_its_model_does_not_describe_and_checking_keeps_the_bytes(tmp_path):
     good = records.train_metrics(best_val_dice=float("nan"))  # NaN is a recorded value, not an error
     write_record(tmp_path / "checked.json", good, TrainMetrics, "training metrics")

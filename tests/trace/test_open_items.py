@@ -54,6 +54,7 @@ def test_the_site_counts_every_open_item_and_trace_check_names_the_blocking_ones
     assert "open: OPEN-01: open item (manufacturer input)" in out and "open: OPEN-02: open item (gap)" in out
 
 
+@pytest.mark.verifies("SRS-DOC-006")
 def test_a_malformed_open_item_is_one_message_naming_it(tmp_path):
     repo = _repo(tmp_path, [])
     (repo.root / FILE).write_text(yaml.safe_dump([{**ITEMS[0], "kind": "someday"}]))
@@ -61,6 +62,7 @@ def test_a_malformed_open_item_is_one_message_naming_it(tmp_path):
         repo.trace()
 
 
+@pytest.mark.verifies("SRS-DOC-006")
 def test_an_unknown_policy_kind_is_refused(tmp_path):
     repo = _repo(tmp_path, ["soon"])
     with pytest.raises(UserError, match="blocking_open_items"):
