@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.nets.params import check_levels
 from pipeline.core.params_base import StrictModel
@@ -14,8 +14,8 @@ from pipeline.runtime.engines import RUNTIMES
 class StudentNetwork(StrictModel):
     """A narrower MONAI ``UNet`` (same spatial dims and strides as the teacher)."""
 
-    channels: list[int] = Field(min_length=2, max_length=6)
-    strides: list[int] = Field(min_length=1, max_length=5)
+    channels: list[Annotated[int, Field(ge=1)]] = Field(min_length=2, max_length=6)
+    strides: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=5)
     num_res_units: int = Field(default=0, ge=0, le=4)
 
     @model_validator(mode="after")
@@ -93,7 +93,7 @@ class CompressParams(StrictModel):
     keep_largest_component: Literal["auto", "never"] = Field(
         default="auto", description="auto: per model, keep only the largest connected component "
                                     "when that raises its validation Dice; never: argmax only")
-    foreground_thresholds: list[float] = Field(
+    foreground_thresholds: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
         default=[0.5], min_length=1, max_length=50,
         description="foreground-probability operating points tried per two-class model on validation "
                     "cases (0.5 = argmax is always tried); the one with the highest mean val Dice ships")
@@ -108,13 +108,17 @@ class CompressParams(StrictModel):
     sw_overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
     sw_batch_size: int = Field(default=4, ge=1)
 
-    @model_validator(mode="after")
-    def _unique(self) -> "CompressParams":
-        names = [c.name for c in self.candidates]
+    @field_validator("candidates")
+    @classmethod
+    def _unique_names(cls, value: list[CandidateParams]) -> list[CandidateParams]:
+        names = [c.name for c in value]
         if len(set(names)) != len(names) or "teacher" in names:
             raise ValueError(f"candidate names must be unique and not 'teacher': {names}")
-        if any(not 0.0 < t < 1.0 for t in self.foreground_thresholds):
-            raise ValueError(f"foreground_thresholds must lie inside (0, 1): {self.foreground_thresholds}")
-        if len(set(self.runtimes)) != len(self.runtimes):
-            raise ValueError(f"runtimes are listed twice: {self.runtimes}")
-        return self
+        return value
+
+    @field_validator("runtimes")
+    @classmethod
+    def _unique_runtimes(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a runtime is listed twice")
+        return value

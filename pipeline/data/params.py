@@ -15,7 +15,7 @@ class DicomSource(StrictModel):
     format: Literal["dicom"]
     path: str | None = Field(default=None, min_length=1,
                              description="the folder; null: the deid stage's output (paths.deid)")
-    segments: list[str] = Field(
+    segments: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="SEG segment labels that form the foreground; empty: every segment",
     )
@@ -27,8 +27,9 @@ class MsdSource(StrictModel):
     format: Literal["msd"]
     path: str = Field(min_length=1)
     channel: int = Field(default=0, ge=0, description="image channel of 4D (multi-modal) images")
-    foreground_labels: list[int] = Field(
-        default_factory=list, description="label values merged into the foreground; empty: all > 0"
+    foreground_labels: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list,
+        description="label values merged into the foreground (0 is background); empty: all > 0"
     )
 
 
@@ -41,8 +42,9 @@ class ImageFolderSource(StrictModel):
     label_dir: str = "label"
     pattern: str = Field(default="*.png", description="glob for image files, e.g. *.tif")
     label_suffix: str = Field(default="", description="label name = image stem + suffix + extension")
-    foreground_values: list[int] = Field(
-        default_factory=lambda: [255], min_length=1, description="mask pixel values that are foreground"
+    foreground_values: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: [255], min_length=1,
+        description="mask pixel values that are foreground (0 allowed: some masks mark the structure black)"
     )
     pixel_spacing_mm: float = Field(default=1.0, gt=0)
 

@@ -52,6 +52,8 @@ class BlankRegion(StrictModel):
 
 
 Modality = Annotated[str, Field(pattern=r"^[A-Z0-9_]{1,16}$")]
+# A SOP Class UID as DICOM writes it (PS3.5 9.1): a typo'd one would match no file, silently.
+SopClassUid = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+$", max_length=64)]
 # Where burned-in text is common: ultrasound, angiography and fluoroscopy, radiographs and
 # mammograms, endoscopy and photographs, secondary captures and "other".
 OCR_MODALITIES = ("US", "XA", "RF", "DX", "CR", "MG", "OT", "SC", "ES", "XC")
@@ -61,7 +63,7 @@ class BurnedInParams(StrictModel):
     """What happens to files whose pixels may carry burned-in text."""
 
     mode: Literal["quarantine", "blank"] = "quarantine"
-    sop_classes: list[str] = Field(
+    sop_classes: list[SopClassUid] = Field(
         default_factory=list, description="SOP classes known to carry burned-in text (always suspect)"
     )
     regions: list[BlankRegion] = Field(default_factory=list, description="blanked when mode=blank")
@@ -116,7 +118,8 @@ class DeidParams(StrictModel):
     max_quarantined_share: float = Field(0.1, ge=0.0, le=1.0)
     leak_check: LeakCheckParams = Field(default_factory=LeakCheckParams)
     workers: int = Field(1, ge=1, le=64, description="processes; the output is the same for any number")
-    reid_table: str | None = Field(None, description="re-identification table, outside DVC outputs")
+    reid_table: str | None = Field(None, min_length=1,
+                                   description="re-identification table, outside DVC outputs")
 
     @field_validator("date_offset_days")
     @classmethod

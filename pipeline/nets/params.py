@@ -6,7 +6,7 @@ every stage command, which loads its section first) does not import torch and MO
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -17,8 +17,8 @@ class NetworkParams(StrictModel):
     """A MONAI ``UNet``: channels per level, strides between levels."""
 
     spatial_dims: Literal[2, 3] = 3
-    channels: list[int] = Field(min_length=2, max_length=6)
-    strides: list[int] = Field(min_length=1, max_length=5)
+    channels: list[Annotated[int, Field(ge=1)]] = Field(min_length=2, max_length=6)
+    strides: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=5)
     num_res_units: int = Field(default=1, ge=0, le=4)
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
 
@@ -31,6 +31,6 @@ class NetworkParams(StrictModel):
 def check_levels(channels: list[int], strides: list[int]) -> None:
     """A U-Net has one stride between each pair of levels, and positive channels and strides."""
     if len(strides) != len(channels) - 1:
-        raise ValueError(f"strides needs len(channels) - 1 = {len(channels) - 1} values")
+        raise ValueError(f"strides = {strides}: needs len(channels) - 1 = {len(channels) - 1} values")
     if any(c < 1 for c in channels) or any(s < 1 for s in strides):
-        raise ValueError("channels and strides must be positive")
+        raise ValueError(f"channels = {channels}, strides = {strides}: must be positive")

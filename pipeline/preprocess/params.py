@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from pipeline.data.params import SourceParams
 from pipeline.runtime.spec import Normalisation
@@ -18,10 +18,24 @@ class SplitParams(StrictModel):
     val_fraction: float = Field(gt=0.0, lt=0.5)
     test_fraction: float = Field(gt=0.0, lt=0.5)
     stratify_by: Literal["site", "manufacturer", "none"] = "site"
-    external_sites: list[str] = Field(
+    external_sites: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="sites (DICOM InstitutionName) whose patients form the locked external split, "
                     "read only by V&V: sites and scanners no training or validation case comes from")
+
+    @field_validator("external_sites")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a site is named twice")
+        return value
+
+    @model_validator(mode="after")
+    def _training_left(self) -> "SplitParams":
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ValueError(f"val_fraction + test_fraction = {self.val_fraction + self.test_fraction:g}: "
+                             f"must stay below 0.9 (cases are left for training)")
+        return self
 
 
 class PreprocessParams(StrictModel):
@@ -29,17 +43,19 @@ class PreprocessParams(StrictModel):
 
     source: SourceParams
     max_bad_fraction: float = Field(ge=0.0, le=1.0, description="share of bad cases that still passes")
-    target_spacing_mm: list[float] = Field(min_length=2, max_length=3)
+    target_spacing_mm: list[Annotated[float, Field(gt=0.0)]] = Field(min_length=2, max_length=3)
     normalisation: Normalisation
     crop_foreground: bool = True
-    crop_threshold: float = Field(default=0.0, description="normalised value above which a voxel is body")
+    crop_threshold: float = Field(default=0.0, description="normalised value above which a voxel is body "
+                                                           "(ct_window: in [0, 1), the window's scale)")
     crop_margin: int = Field(default=4, ge=0, le=64)
     splits: SplitParams
 
     @model_validator(mode="after")
-    def _positive_spacing(self) -> "PreprocessParams":
-        if any(value <= 0 for value in self.target_spacing_mm):
-            raise ValueError(f"target_spacing_mm must be positive, got {self.target_spacing_mm}")
-        if self.splits.val_fraction + self.splits.test_fraction >= 0.9:
-            raise ValueError("val_fraction + test_fraction must leave cases for training")
+    def _consistent(self) -> "PreprocessParams":
+        window = self.normalisation.kind == "ct_window"
+        if window and self.crop_foreground and not 0.0 <= self.crop_threshold < 1.0:
+            # the CT window scales to [0, 1]: below 0 nothing is cropped, from 1 on nothing is body
+            raise ValueError(f"crop_threshold = {self.crop_threshold}: must lie in [0, 1) with the "
+                             f"ct_window normalisation (it scales to 0..1)")
         return self

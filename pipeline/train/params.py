@@ -27,10 +27,12 @@ class TrainParams(RecipeParams):
     @model_validator(mode="after")
     def _dims(self) -> "TrainParams":
         if len(self.patch_size) != self.network.spatial_dims:
-            raise ValueError(f"patch_size needs {self.network.spatial_dims} values")
+            raise ValueError(f"patch_size = {self.patch_size}: needs network.spatial_dims = "
+                             f"{self.network.spatial_dims} values")
         factor = 1
         for stride in self.network.strides:
             factor *= stride
         if any(size % factor for size in self.patch_size):
-            raise ValueError(f"patch_size {self.patch_size} must be divisible by {factor} (product of strides)")
+            raise ValueError(f"patch_size = {self.patch_size}: must be divisible by {factor} "
+                             f"(the product of network.strides)")
         return self
