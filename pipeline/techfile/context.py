@@ -25,7 +25,7 @@ from pipeline.deid.record import load_deid_report
 from pipeline.export.record import load_export_metrics
 from pipeline.preprocess.records import load_fingerprint
 from pipeline.train.record import load_train_metrics
-from pipeline.governance.changes import load_report
+from pipeline.governance.changes import load_change_report
 from pipeline.governance.paths import CHANGES_NAME
 from pipeline.governance.soup_review import locked_versions, review_states
 from pipeline.governance.views import approvals_view
@@ -38,6 +38,7 @@ from pipeline.techfile.release import build_identity, release_status
 from pipeline.techfile.component_hashes import component_hashes
 from pipeline.techfile.data_files import REGULATORY, shown
 from pipeline.techfile.sbom import build_sbom
+from pipeline.techfile.view import TechfileView
 from pipeline.trace import gates, status
 from pipeline.trace.graph import TracePaths, build_trace
 
@@ -71,8 +72,9 @@ class TechfilePaths:
                                test_split_log=o.test_split_log, **REPOSITORY_FILES)
 
 
-def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
-    """Everything the templates need, as plain data and design-item models.
+def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> TechfileView:
+    """Everything the templates need: the records' and design items' models and the rows built
+    from them, checked by ``TechfileView``.
 
     Args:
         params: the ``techfile`` section.
@@ -84,7 +86,8 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
                                 dvc_lock=i.dvc_lock, mlflow_db=i.mlflow_db))
     design = trace.design
     _require_file(paths.at(i.mlflow_db), "MLflow tracking store")
-    vnv = inputs.load_vnv(paths.at(i.vnv), list(design.criteria))
+    vnv_record = inputs.load_vnv(paths.at(i.vnv), list(design.criteria))
+    vnv = vnv_record.model_dump(exclude_unset=True)  # the helpers' mapping: the keys the file has
     problems = gates.check(trace, as_of=STAGE)
     changed = [p.line() for p in problems if p.gate == "changed"]
     if changed:  # a release is never rendered from evidence edited after its run
@@ -105,12 +108,14 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
     criteria_status = {cid: r["status"] for cid, r in vnv["criteria"].items()}
     regulatory = _regulatory(trace)
     released = _released(params, paths)
-    data = {"train": inputs.load_metrics(paths.at(i.train), load_train_metrics),
-            "compress": inputs.load_metrics(paths.at(i.compress), load_compress_metrics),
-            "export": inputs.load_metrics(paths.at(i.export), load_export_metrics),
-            "deid": inputs.load_metrics(paths.at(i.deid), load_deid_report),
-            "cohort": inputs.load_metrics(paths.at(i.cohort), load_cohort_summary)}
-    fingerprint = inputs.load_metrics(paths.at(i.fingerprint), load_fingerprint)
+    records = {"train": inputs.load_metrics(paths.at(i.train), load_train_metrics),
+               "compress": inputs.load_metrics(paths.at(i.compress), load_compress_metrics),
+               "export": inputs.load_metrics(paths.at(i.export), load_export_metrics),
+               "deid": inputs.load_metrics(paths.at(i.deid), load_deid_report),
+               "cohort": inputs.load_metrics(paths.at(i.cohort), load_cohort_summary)}
+    data = {name: record.model_dump(exclude_unset=True) for name, record in records.items()}
+    fingerprint_record = inputs.load_metrics(paths.at(i.fingerprint), load_fingerprint)
+    fingerprint = fingerprint_record.model_dump(exclude_unset=True)
     origin = _provenance(paths.at(i.dvc_lock), regulatory["data_provenance"])
     hashes = component_hashes(paths.at(i.lock_file), soup_rows)
     sbom_doc = build_sbom(product, soup_rows, build["commit"], build["date"], file_sha256(paths.at(i.lock_file)),
@@ -119,22 +124,22 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
                             data["deid"], paths.at(i.deid))
     docs = _documents(trace, flags, criteria_status, regulatory, facts, fingerprint, paths.at(i.fingerprint),
                       {"root": Path(paths.root), "problems": problems, "soup": soup_rows, "models": models})
-    return {
+    return TechfileView(**{
         "product": product, "build": build, "release": release, "design": design,
         "sbom_document": sbom_doc,
         "trace": trace, "problems": problems,
         "flags": {node: status.badges(f) for node, f in flags.items()},
-        "vnv": vnv, "criteria_status": criteria_status, "model_checks": models,
+        "vnv": vnv_record, "criteria_status": criteria_status, "model_checks": models,
         "criterion_rows": performance.criterion_rows(list(design.criteria.values()), vnv),
         "subgroup_rows": performance.subgroup_rows(vnv),
         "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "external_split",
                                                           "external_summary", "worst_cases", "settings")
                       if vnv.get(k)},
-        "locked_splits": {name: vnv[f"{name}_split"] for name in ("test", "external")
-                          if vnv.get(f"{name}_split")},
+        "locked_splits": {name: getattr(vnv_record, f"{name}_split") for name in ("test", "external")
+                          if getattr(vnv_record, f"{name}_split")},
         "evidence": inputs.load_evidence(Path(paths.root), vnv["evidence"], paths.at(i.vnv)),
-        **data,
-        "fingerprint": fingerprint, "provenance": origin,
+        **records,
+        "fingerprint": fingerprint_record, "provenance": origin,
         "group_labels": provenance.group_labels(origin), **docs,
         "splits": inputs.load_splits(paths.at(i.splits)),
         "config": _config(config),
@@ -165,8 +170,8 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> dict:
         # release governance: the policy and approvers (the signatures are in approvals.html, outside
         # the manifest they sign) and the change report of `release diff`, when one was written
         "governance": approvals_view(Path(paths.root)),
-        "changes": load_report(paths.at(paths.outputs.release) / CHANGES_NAME),
-    }
+        "changes": load_change_report(paths.at(paths.outputs.release) / CHANGES_NAME),
+    })
 
 
 def _provenance(dvc_lock: Path, rule: dict) -> dict:

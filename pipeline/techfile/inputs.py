@@ -12,13 +12,15 @@ import base64
 import hashlib
 import math
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from pydantic import BaseModel
 
 from pipeline.core.errors import UserError
 from pipeline.preprocess.records import load_splits as load_splits_record
 from pipeline.verify import record as vnv_record
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def as_mapping(record: BaseModel, path: Path) -> dict:
@@ -51,9 +53,9 @@ def check_intervals(data, path: Path, where: str = "") -> None:
             check_intervals(value, path, f"{where}[{index}]")
 
 
-def load_vnv(path: Path, criteria: list[str]) -> dict:
+def load_vnv(path: Path, criteria: list[str]) -> vnv_record.VnvRecord:
     """The verify stage's results (``pipeline.verify.record.VnvRecord``) with every acceptance
-    criterion of the V&V plan and at least one evidence image.
+    criterion of the V&V plan and at least one evidence image, every estimate inside its interval.
 
     Args:
         path: ``metrics/vnv.json``.
@@ -65,7 +67,8 @@ def load_vnv(path: Path, criteria: list[str]) -> dict:
             raise UserError(f"missing metric: {path} has no result for criterion {cid}")
     if not record.evidence:
         raise UserError(f"missing metric: {path} has no evidence (Grad-CAM images)")
-    return as_mapping(record, path)
+    as_mapping(record, path)  # checks the intervals
+    return record
 
 
 def load_evidence(root: Path, evidence: list[dict], source: Path) -> list[dict]:
@@ -115,10 +118,12 @@ def model_checks(root: Path, models: dict, source: Path) -> list[dict]:
     return out
 
 
-def load_metrics(path: Path, load: Callable[[Path], BaseModel]) -> dict:
-    """A stage's record parsed through its model (``load``: the writer's ``load_<record>``), as
-    the mapping the documents show (``as_mapping``)."""
-    return as_mapping(load(path), path)
+def load_metrics(path: Path, load: Callable[[Path], M]) -> M:
+    """A stage's record parsed through its model (``load``: the writer's ``load_<record>``), every
+    estimate inside its own interval (``as_mapping``)."""
+    record = load(path)
+    as_mapping(record, path)
+    return record
 
 
 def load_splits(path: Path) -> dict:

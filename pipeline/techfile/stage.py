@@ -13,6 +13,7 @@ from pipeline.techfile import render
 from pipeline.techfile.context import TechfilePaths, gather
 from pipeline.techfile.manifest import write_manifest
 from pipeline.techfile.params import TechfileParams
+from pipeline.techfile.view import SbomSummary, TechfileView
 
 HTML_NAME = "technical_file.html"
 PDF_NAME = "technical_file.pdf"
@@ -32,15 +33,10 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
         config: the whole validated ``params.yaml`` as a mapping.
         pdf: also write the PDF (tests of the HTML skip it for speed).
     """
-    context = gather(params, paths, config)
-    sbom = context["sbom_document"]
-    hashed = [c for c in sbom["components"] if c.get("hashes")]
-    bases = sorted({p["value"] for c in hashed for p in c.get("properties", []) if p["name"] == "pipeline:hash_basis"})
-    context["sbom"] = {"file": SBOM_NAME, "components": len(sbom["components"]),
-                       "serial": sbom["serialNumber"], "spec": sbom["specVersion"], "hashed": len(hashed),
-                       "models": sum(1 for c in sbom["components"] if c["type"] == "machine-learning-model"),
-                       "hash_bases": bases}
-    html = render.render_html(context)
+    view = gather(params, paths, config)
+    sbom = view.sbom_document
+    view = view.model_copy(update={"sbom": sbom_summary(sbom)})
+    html = render.render_html(view.context())
     out = paths.at(paths.outputs.techfile)
     with atomic_dir(out, shared=True) as tmp:  # release/techfile: the shared file modes
         tmp.chmod(0o755)  # handed over: readable by others (mkdtemp creates 0700)
@@ -51,24 +47,35 @@ def run(params: TechfileParams, paths: TechfilePaths, config: dict, pdf: bool = 
             # it) are the same at every render
             render.render_pdf(html, out.resolve().as_uri() + "/", tmp / PDF_NAME)
     manifest = write_manifest(paths.at(paths.outputs.manifest), paths.at(paths.outputs.release),
-                              context["build"], context["release"], context["runs"])
+                              view.build.model_dump(), view.release.model_dump(), view.runs)
     paths.at(paths.outputs.manifest).chmod(0o644)
-    write_approvals_page(context, paths, out / APPROVALS_NAME, paths.at(paths.outputs.manifest))
-    return {"status": context["release"]["status"], "reasons": context["release"]["reasons"],
+    write_approvals_page(view, paths, out / APPROVALS_NAME, paths.at(paths.outputs.manifest))
+    return {"status": view.release.status, "reasons": view.release.reasons,
             "html": str(out / HTML_NAME), "pdf": str(out / PDF_NAME) if pdf else None,
             "files": len(manifest["files"])}
 
 
-def write_approvals_page(context: dict, paths: TechfilePaths, target: Path, manifest: Path) -> None:
+def sbom_summary(sbom: dict) -> SbomSummary:
+    """What the SOUP section says of the SBOM written beside the technical file."""
+    hashed = [c for c in sbom["components"] if c.get("hashes")]
+    bases = sorted({p["value"] for c in hashed for p in c.get("properties", []) if p["name"] == "pipeline:hash_basis"})
+    return SbomSummary(file=SBOM_NAME, components=len(sbom["components"]), serial=sbom["serialNumber"],
+                       spec=sbom["specVersion"], hashed=len(hashed),
+                       models=sum(1 for c in sbom["components"] if c["type"] == "machine-learning-model"),
+                       hash_bases=bases)
+
+
+def write_approvals_page(view: TechfileView, paths: TechfilePaths, target: Path, manifest: Path) -> None:
     """The signatures over the manifest just written, each marked whether it signs it.
 
     Args:
-        context: the gathered context (product, build).
+        view: the gathered view (product, build).
         paths: the repository root.
         target: ``release/techfile/approvals.html``.
         manifest: ``release/manifest.json``.
     """
     governance = approvals_view(Path(paths.root), file_sha256(manifest))
-    html = render.render_html({**context, "governance": governance}, template=APPROVALS_TEMPLATE)
+    html = render.render_html(view.model_copy(update={"governance": governance}).context(),
+                              template=APPROVALS_TEMPLATE)
     with atomic_file(target, shared=True) as handle:
         handle.write(html)

@@ -19,7 +19,7 @@ import jinja2
 from pipeline.core import provenance
 from pipeline.core.atomic import atomic_dir, dumps_json
 from pipeline.core.records import check_record
-from pipeline.governance.changes import load_report
+from pipeline.governance.changes import load_change_report
 from pipeline.governance.paths import CHANGES_NAME
 from pipeline.governance.views import approvals_view
 from pipeline.trace.gates import Problem
@@ -144,11 +144,11 @@ def _common(trace: Trace, problems: list[Problem], view: View, site: Path) -> di
 def _changes(site: Path) -> dict[str, Any] | None:
     """The change report's summary and link, when ``release diff`` wrote one beside the site
     (``release/changes`` next to ``release/trace``)."""
-    report = load_report(Path(site).resolve().parent / CHANGES_NAME)
+    report = load_change_report(Path(site).resolve().parent / CHANGES_NAME)
     if report is None:
         return None
-    return {"href": CHANGES_PAGE, "rev": report["from"]["rev"], "commit": report["from"]["commit"],
-            "summary": report["summary"]}
+    return {"href": CHANGES_PAGE, "rev": report.from_.rev, "commit": report.from_.commit,
+            "summary": report.summary}
 
 
 def _sha_or_missing(path: Path) -> str:

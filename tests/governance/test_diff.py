@@ -7,14 +7,18 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
 
 from pipeline.cli import main
 from pipeline.core.errors import UserError
+from pipeline.core.atomic import dumps_json
+from pipeline.governance.changes import (JSON_NAME, ItemArea, ItemChange, ValueArea, load_change_report,
+                                         write_report)
 from pipeline.governance.classify import classify, load_rules
-from pipeline.governance.diff import diff_release
+from pipeline.governance.diff import AREA_TITLES, diff_release
 from tests.trace.minirepo import MiniRepo, vnv_with
 from tests.paths import PATHS
 
@@ -125,3 +129,60 @@ def test_an_unknown_revision_or_bad_rules_are_one_message(history, tmp_path):
 def test_a_change_no_rule_covers_needs_a_new_submission():
     verdict = classify({"area": "output", "action": "changed", "id": "newstage:x"}, load_rules(RULES), True)
     assert verdict["classification"] == "new submission" and verdict["rule"] is None
+
+
+def _full_report(history: MiniRepo) -> dict:
+    """A report with every kind of change: design items (added, changed), a result, hashes, SOUP, params."""
+    _lock(history, _vnv(0.85), "b" * 32)
+    history.reqs[0]["text"] = "Slices are sorted along the scanner's slice normal."
+    history.needs.append({**history.needs[0], "id": "URS-002", "title": "Another need"})
+    history.write()
+    (history.root / "requirements.lock").write_text("numpy==2.2.0\ntorch==2.13.0\n")
+    return diff_release(history.root, "HEAD")
+
+
+@pytest.mark.verifies("SRS-GOV-004", "SRS-DOC-001")
+def test_the_written_report_parses_through_its_model_with_the_same_bytes(history):
+    report = _full_report(history)
+    assert {c["area"] for c in report["changes"]} >= {"user_need", "requirement", "result", "output", "soup"}
+    out = history.root / "release/changes"
+    write_report(report, out)
+    written = (out / JSON_NAME).read_text()
+    assert written == dumps_json(report)  # the model checks the report, it never re-serialises it
+    parsed = load_change_report(out)
+    assert dumps_json(parsed.model_dump(exclude_unset=True)) == written  # no key lost, "from" keeps its name
+    assert parsed.from_.rev == "HEAD" and isinstance(parsed.changes[0], ItemChange)
+    assert set(report["areas"]) == set(AREA_TITLES) == (set(get_args(ItemArea)) | set(get_args(ValueArea))
+                                                         | {"result"})
+    assert load_change_report(tmp_dir := history.root / "release/none") is None and not tmp_dir.exists()
+
+
+@pytest.mark.verifies("SRS-GOV-004", "SRS-DOC-001")
+@pytest.mark.parametrize("breakage, named", [
+    (lambda r: r["summary"].update(verdict="fine"), "summary.verdict: Input should be"),
+    (lambda r: r.update(frm=r.pop("from")), "from: Field required"),
+    (lambda r: r["changes"][0].update(area="model"), "changes.0: Input tag 'model' found using 'area' does not match"),
+    (lambda r: r["changes"][0].pop("classification"), "classification: Field required"),
+    (lambda r: r["changes"][0].update(extra=1), "extra: Extra inputs are not permitted"),
+])
+def test_a_malformed_change_report_is_one_message_naming_the_file_and_the_field(history, breakage, named):
+    report = _full_report(history)
+    out = history.root / "release/changes"
+    out.mkdir(parents=True)
+    breakage(report)
+    (out / JSON_NAME).write_text(json.dumps(report))
+    with pytest.raises(UserError) as raised:
+        load_change_report(out)
+    message = str(raised.value)
+    assert message.startswith(f"{out / JSON_NAME} is not a valid change report (ChangeReport)")
+    assert named in message and message.endswith("run `python -m pipeline release diff REV` again")
+    with pytest.raises(ValueError, match="change report about to be written is not a valid ChangeReport"):
+        write_report(report, history.root / "release/refused")  # release diff never writes one
+    assert not (history.root / "release/refused").exists()
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_a_change_report_that_is_not_json_is_one_message(tmp_path):
+    (tmp_path / JSON_NAME).write_text("{not json")
+    with pytest.raises(UserError, match=r"changes.json is not a valid change report \(ChangeReport\).*Invalid JSON"):
+        load_change_report(tmp_path)

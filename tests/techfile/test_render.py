@@ -356,10 +356,10 @@ def test_configured_user_data_is_named_by_its_reader_and_never_called_synthetic(
 @pytest.mark.verifies("SRS-DOC-006")
 def test_every_open_item_is_counted_on_the_cover_and_in_the_context(good_run):
     root, config, _ = good_run
-    context = gather(PARAMS, TechfilePaths(root, PATHS), config)
+    view = gather(PARAMS, TechfilePaths(root, PATHS), config)
     items = documents.load_list(data_files.OPEN_ITEMS, documents.OpenItem)
-    assert [row["item"].id for row in context["open_items"]] == [i.id for i in items]
-    counts = context["open_counts"]
+    assert [row["item"].id for row in view.open_items] == [i.id for i in items]
+    counts = view.open_counts
     assert counts["total"] == len(items) == counts["manufacturer input"] + counts["gap"]
     assert {i.title for i in items if i.kind == "manufacturer input"} >= {
         "Clinical evaluation and post-market clinical follow-up", "Usability engineering file"}
@@ -369,7 +369,7 @@ def test_every_open_item_is_counted_on_the_cover_and_in_the_context(good_run):
     assert f"{counts['manufacturer input']} manufacturer input, {counts['gap']} gap(s)" in cover
     for item in items:
         assert f'<a href="#{item.id}">{item.id}</a>' in cover and f'<h2 id="{item.id}">' in html
-    clinical = context["open_items"][0]
+    clinical = view.open_items[0]
     assert clinical["item"].id == "OPEN-01" and "GSPR 1" in clinical["cited_by"]
 
 
