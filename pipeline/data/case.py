@@ -13,6 +13,9 @@ import nibabel.orientations as nio
 import numpy as np
 
 CANONICAL = ("R", "A", "S")
+# The attributes subgroups are cut by. DICOM carries them (a value it lacks is "unknown", e.g.
+# removed by de-identification); image folders and MSD NIfTI do not carry them at all.
+SUBGROUP_ATTRIBUTES = ("site", "manufacturer", "sex", "age")
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
@@ -30,6 +33,7 @@ class Case:
     sex: str = "unknown"
     age: int | None = None
     source: str = ""
+    unrecorded: tuple[str, ...] = ()  # attributes the source format does not carry (not: lacks a value)
 
     @property
     def spacing(self) -> list[float]:
@@ -38,8 +42,9 @@ class Case:
 
     def attributes(self) -> dict:
         """The JSON-safe, PHI-free attributes of the case (no arrays)."""
-        return {"case_id": self.case_id, "patient_id": self.patient_id, "site": self.site,
-                "manufacturer": self.manufacturer, "sex": self.sex, "age": self.age}
+        attributes = {"case_id": self.case_id, "patient_id": self.patient_id, "site": self.site,
+                      "manufacturer": self.manufacturer, "sex": self.sex, "age": self.age}
+        return {**attributes, "unrecorded": list(self.unrecorded)} if self.unrecorded else attributes
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipeline.data.case import BadCase, Case, ReadResult, check_label
+from pipeline.data.case import SUBGROUP_ATTRIBUTES, BadCase, Case, ReadResult, check_label
 from pipeline.data.params import ImageFolderSource
 
 LABEL_EXTENSIONS = (".png", ".tif", ".tiff", ".gif")
@@ -50,7 +50,7 @@ def read_pair(image_path: Path, label_path: Path | None, source: ImageFolderSour
     mask = np.isin(mask_values, source.foreground_values).astype(np.uint8)
     affine = np.diag([source.pixel_spacing_mm, source.pixel_spacing_mm, 1.0])
     return Case(case_id=image_path.stem, patient_id=image_path.stem, image=image, label=mask,
-                affine=affine, source="image_folder")
+                affine=affine, source="image_folder", unrecorded=SUBGROUP_ATTRIBUTES)
 
 
 def natural_key(path: Path) -> tuple:

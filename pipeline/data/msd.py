@@ -12,7 +12,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from pipeline.data.case import BadCase, Case, ReadResult, check_label, to_canonical
+from pipeline.data.case import SUBGROUP_ATTRIBUTES, BadCase, Case, ReadResult, check_label, to_canonical
 from pipeline.data.params import MsdSource
 
 
@@ -65,4 +65,5 @@ def read_pair(image_path: Path, label_path: Path, source: MsdSource, name: str) 
     wanted = source.foreground_labels
     mask = (np.isin(label, wanted) if wanted else label > 0).astype(np.uint8)
     image, mask, affine = to_canonical(image, mask, image_nii.affine)
-    return Case(case_id=name, patient_id=name, image=image, label=mask, affine=affine, source="msd")
+    return Case(case_id=name, patient_id=name, image=image, label=mask, affine=affine, source="msd",
+                unrecorded=SUBGROUP_ATTRIBUTES)

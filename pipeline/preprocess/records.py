@@ -107,6 +107,7 @@ class IndexedCase(RecordModel):
     original_shape: list[int]
     original_spacing: list[float]
     foreground_voxels: int
+    unrecorded: list[str] = []  # attributes the source format does not carry (absent from DICOM caches)
 
 
 class BadCase(RecordModel):

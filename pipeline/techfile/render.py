@@ -16,7 +16,7 @@ STATUS_CLASS = {"PASS": "ok", "passed": "ok", "verified": "ok", "releasable": "o
                 "FAIL": "bad", "failed": "bad", "not releasable": "bad", "error": "bad",
                 "INCONCLUSIVE": "warn", "skipped": "warn", "missing": "warn", "suspect": "warn", "draft": "warn",
                 "evidenced": "ok", "failing": "bad", "open": "warn", "manufacturer input": "warn",
-                "gap": "warn", "warning": "warn", "not applicable": "na"}
+                "gap": "warn", "warning": "warn", "not applicable": "na", "NOT APPLICABLE": "na"}
 
 
 def environment(templates: Path = TEMPLATES) -> jinja2.Environment:

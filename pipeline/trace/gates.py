@@ -231,8 +231,8 @@ def _requirement_verification(trace: Trace, req: str) -> list[Problem]:
     failed = [t for t in tests if t.status == "failed"] + [
         c for c in criteria if getattr(trace.vnv.criteria.get(c), "status", "") == "FAIL"]
     if not passed and not failed and not missing:
-        out.append(Problem("unverified", req, "no passing test or criterion (all skipped or "
-                           "inconclusive)", "missing"))
+        out.append(Problem("unverified", req, "no passing test or criterion (all skipped, "
+                           "inconclusive or not applicable)", "missing"))
     return out
 
 

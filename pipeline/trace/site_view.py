@@ -75,6 +75,8 @@ class View:
         ``validated`` when every such criterion passed, ``validation failed`` when one failed,
         ``validation pending`` when one is inconclusive or has no result, ``no validation
         criterion`` when none traces to it (its requirements are then verified by tests only).
+        A NOT APPLICABLE criterion (the data cannot answer it) counts for neither; when all
+        are, validation is pending.
         """
         reqs = set(self.need_requirements(need))
         criteria = [c for c in self.trace.design.criteria.values() if reqs & set(c.requirements)]
@@ -84,7 +86,7 @@ class View:
             state = NO_VALIDATION
         elif "FAIL" in statuses:
             state = VALIDATION_FAILED
-        elif any(s != "PASS" for s in statuses):
+        elif any(s not in ("PASS", "NOT APPLICABLE") for s in statuses) or "PASS" not in statuses:
             state = VALIDATION_PENDING
         else:
             state = VALIDATED

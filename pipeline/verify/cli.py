@@ -8,7 +8,8 @@ from pathlib import Path
 from pipeline.command import Invocation, StageCommand
 from pipeline.core.progress import bar
 
-STATUS_CODE = {"PASS": 1, "INCONCLUSIVE": 0, "FAIL": -1}
+STATUS_CODE = {"PASS": 1, "INCONCLUSIVE": 0, "FAIL": -1}  # MLflow metric per criterion
+NOT_APPLICABLE = "NOT APPLICABLE"  # no MLflow metric: nothing was measured
 
 
 def _run(inv: Invocation) -> dict:
@@ -36,7 +37,8 @@ def _log(inv: Invocation, out: dict) -> None:
                 if est[key] is not None:
                     flat[f"{model}.{metric}.{key}"] = est[key]
     for cid, result in out["criteria"].items():
-        flat[f"criterion.{cid}"] = STATUS_CODE[result["status"]]
+        if result["status"] in STATUS_CODE:
+            flat[f"criterion.{cid}"] = STATUS_CODE[result["status"]]
     mlflow.log_metrics(flat)
     mlflow.set_tag("release_status", out["release_status"])
     mlflow.log_artifact(str(inv.paths.metrics))
@@ -44,10 +46,12 @@ def _log(inv: Invocation, out: dict) -> None:
 
 
 def _summary(inv: Invocation, out: dict) -> str:
-    counts = {s: sum(r["status"] == s for r in out["criteria"].values()) for s in STATUS_CODE}
+    counts = {s: sum(r["status"] == s for r in out["criteria"].values()) for s in (*STATUS_CODE, NOT_APPLICABLE)}
     external = out.get("external_split")
     return (f"verify: {len(out['criteria'])} criteria, {counts['PASS']} PASS, {counts['FAIL']} FAIL, "
-            f"{counts['INCONCLUSIVE']} INCONCLUSIVE -> {out['release_status']} "
+            f"{counts['INCONCLUSIVE']} INCONCLUSIVE"
+            + (f", {counts[NOT_APPLICABLE]} {NOT_APPLICABLE}" if counts[NOT_APPLICABLE] else "")
+            + f" -> {out['release_status']} "
             f"({out['test_split']['cases']} test cases, {inv.seconds} s); look {out['test_split']['looks']} at "
             f"this test split (run {out['test_split']['evaluations']}; a run that shows the same is no new look; "
             f"policy: at most {out['test_split']['max_evaluations']} looks)"

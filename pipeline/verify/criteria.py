@@ -1,4 +1,4 @@
-"""Evaluate acceptance criteria: PASS / FAIL / INCONCLUSIVE, and the release status.
+"""Evaluate acceptance criteria: PASS / FAIL / INCONCLUSIVE / NOT APPLICABLE, and the release status.
 
 A criterion is evaluated for each model it names. Without a subgroup, the statistic (mean,
 or a bound of its 95 % bootstrap interval) over all cases is compared with the threshold.
@@ -8,6 +8,14 @@ A criterion FAILs if any of its results fails, is INCONCLUSIVE if none fails but
 inconclusive, and PASSes otherwise. The models are releasable only when no criterion fails
 (and, if the plan's policy says so, none is inconclusive). Nothing here raises on a failed
 criterion: failure is a result, recorded and reported.
+
+A criterion the data cannot answer is NOT APPLICABLE, with the reason: a subgroup criterion
+when the source format of its split's cases does not carry the attribute (image folders and
+MSD NIfTI carry no site, manufacturer, sex or age; DICOM does, and an attribute de-identification
+removed from every case leaves the criterion INCONCLUSIVE: the data could have answered it), a criterion on a metric the data does not define (a volume in mL
+on 2D images). It is neither a pass nor a failure: it does not block the release, it is not
+counted as passed, and the reason is recorded for the technical file. A plan none of whose
+criteria applies shows nothing, so it is not releasable.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from pipeline.verify import subgroups
 from pipeline.core.bootstrap import bootstrap_mean
 from pipeline.verify.plan import VnvPlan
 
-PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+PASS, FAIL, INCONCLUSIVE, NOT_APPLICABLE = "PASS", "FAIL", "INCONCLUSIVE", "NOT APPLICABLE"
 RELEASABLE, NOT_RELEASABLE = "releasable", "not releasable"
 LEVEL = 0.95
 
@@ -34,7 +42,11 @@ def compare(value: float, comparison: str, threshold: float) -> str:
 
 
 def combine(statuses: Sequence[str]) -> str:
-    """FAIL if any fails, else INCONCLUSIVE if any is inconclusive (or none given), else PASS."""
+    """FAIL if any fails, else INCONCLUSIVE if any is inconclusive (or none given), else PASS;
+    NOT APPLICABLE results are left out, and only results that are all NOT APPLICABLE give it."""
+    if statuses and all(s == NOT_APPLICABLE for s in statuses):
+        return NOT_APPLICABLE
+    statuses = [s for s in statuses if s != NOT_APPLICABLE]
     if FAIL in statuses:
         return FAIL
     if INCONCLUSIVE in statuses or not statuses:
@@ -72,7 +84,8 @@ def evaluate_one(values: Sequence[float], patients: Sequence[str], criterion: Ac
 
 def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict]],
                        age_edges: Sequence[int], samples: int, seed: int,
-                       absent: dict[str, str] | None = None) -> dict:
+                       absent: dict[str, str] | None = None,
+                       undefined: dict[str, str] | None = None) -> dict:
     """Evaluate one criterion on every model it names.
 
     Args:
@@ -83,14 +96,18 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
         seed: bootstrap seed.
         absent: model name -> why it was not released; its criteria are not met (FAIL), never
             INCONCLUSIVE: a model that does not exist has not shown anything.
+        undefined: metric -> why the data does not define it; a criterion on such a metric, or by
+            a subgroup attribute no case records, is NOT APPLICABLE (for every model it names,
+            released or not: it asks what the data cannot answer).
     """
     per_model: dict[str, dict] = {}
+    inapplicable = _inapplicable(criterion, rows, undefined or {})
     for model in criterion.models:
         cases = [r for r in rows.get(model, []) if criterion.metric in r]
-        if model in (absent or {}):
-            result = {"value": None, "threshold": criterion.threshold, "comparison": criterion.comparison,
-                      "statistic": criterion.statistic, "status": FAIL, "estimate": None,
-                      "reason": f"not met: no {model} model was released ({absent[model]})"}
+        if inapplicable:
+            result = _unjudged(criterion, NOT_APPLICABLE, f"not applicable: {inapplicable}")
+        elif model in (absent or {}):
+            result = _unjudged(criterion, FAIL, f"not met: no {model} model was released ({absent[model]})")
         elif criterion.subgroup is None:
             result = evaluate_one(_values(cases, criterion.metric), _patients(cases), criterion,
                                   samples, seed)
@@ -107,7 +124,7 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
 
 def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed: int,
                   other_splits: dict[str, dict[str, list[dict]]] | None = None,
-                  absent: dict[str, str] | None = None) -> dict:
+                  absent: dict[str, str] | None = None, undefined: dict[str, str] | None = None) -> dict:
     """Evaluate every criterion of the plan and decide the release status.
 
     Args:
@@ -118,16 +135,19 @@ def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed
         other_splits: split name -> model name -> per-case records, for criteria on another
             split (``val``); a split not given leaves its criteria INCONCLUSIVE (no cases).
         absent: model name -> why it was not released (its criteria FAIL).
+        undefined: metric -> why the data does not define it (its criteria are NOT APPLICABLE).
     """
     by_split = {**(other_splits or {}), "test": rows}
     results = {c.id: evaluate_criterion(c, by_split.get(c.split, {}), plan.age_bands_years, samples, seed,
-                                        absent)
+                                        absent, undefined)
                for c in plan.criteria}
     return {"criteria": results, **release_status(results, plan.release_policy.inconclusive_blocks_release)}
 
 
 def release_status(results: dict[str, dict], inconclusive_blocks: bool) -> dict:
-    """``releasable`` unless a criterion failed (or, by policy, is inconclusive).
+    """``releasable`` unless a criterion failed (or, by policy, is inconclusive), or none applies.
+
+    NOT APPLICABLE criteria are in none of the lists: each result's ``status`` names them.
 
     Args:
         results: criterion ID -> evaluated criterion (with ``status``).
@@ -135,7 +155,8 @@ def release_status(results: dict[str, dict], inconclusive_blocks: bool) -> dict:
     """
     failed = sorted(k for k, r in results.items() if r["status"] == FAIL)
     inconclusive = sorted(k for k, r in results.items() if r["status"] == INCONCLUSIVE)
-    blocked = bool(failed) or (inconclusive_blocks and bool(inconclusive)) or not results
+    applicable = [k for k, r in results.items() if r["status"] != NOT_APPLICABLE]
+    blocked = bool(failed) or (inconclusive_blocks and bool(inconclusive)) or not applicable
     return {"release_status": NOT_RELEASABLE if blocked else RELEASABLE,
             "failed": failed, "inconclusive": inconclusive,
             "passed": sorted(k for k, r in results.items() if r["status"] == PASS)}
@@ -161,6 +182,27 @@ def _by_subgroup(criterion: AcceptanceCriterion, cases: list[dict], age_edges: S
             "reason": f"{len(levels)} subgroup(s) by {criterion.subgroup.by}: "
                       + ", ".join(f"{k} {v['status']}" for k, v in levels.items()),
             "subgroups": levels}
+
+
+def _inapplicable(criterion: AcceptanceCriterion, rows: dict[str, list[dict]],
+                  undefined: dict[str, str]) -> str | None:
+    """Why the data cannot answer the criterion (a metric it does not define, a subgroup attribute
+    no case of the split records), or None. The attributes are the cases', the same for every model."""
+    if criterion.metric in undefined:
+        return f"{criterion.metric} {undefined[criterion.metric]}"
+    if criterion.subgroup is not None:
+        by = criterion.subgroup.by
+        cases = [case for model_rows in rows.values() for case in model_rows]
+        if cases and not any(subgroups.carried(case, by) for case in cases):
+            return (f"the data source of the {criterion.split} split does not record the attribute "
+                    f"{subgroups.attribute(by)}")
+    return None
+
+
+def _unjudged(criterion: AcceptanceCriterion, status: str, reason: str) -> dict:
+    """A result decided without comparing a value (no model to measure, or nothing the data can answer)."""
+    return {"value": None, "threshold": criterion.threshold, "comparison": criterion.comparison,
+            "statistic": criterion.statistic, "status": status, "estimate": None, "reason": reason}
 
 
 def _values(cases: list[dict], metric: str) -> list[float]:

@@ -70,19 +70,21 @@ def explain_case(net: nn.Module, image: np.ndarray, truth: np.ndarray, pred: np.
 def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarray,
                cam: np.ndarray, occ: np.ndarray, slices: Sequence[int], caption: str,
                cam_title: str = PANELS[3]) -> None:
-    """Write a PNG: one row per axial slice, columns image, truth, prediction, Grad-CAM, occlusion.
+    """Write a PNG: one row per axial slice (a 3D volume) or one row (a 2D image), columns image,
+    truth, prediction, Grad-CAM, occlusion.
 
     Slices are shown in radiological convention (patient right on the left, anterior up) for
-    RAS-ordered arrays. The PNG carries no timestamp, so the same inputs give the same bytes.
+    RAS-ordered arrays; a 2D image as it was read (row 0 at the top). The PNG carries no
+    timestamp, so the same inputs give the same bytes.
 
     Args:
         path: the PNG to write.
-        image: preprocessed image ``(x, y, z)``.
+        image: preprocessed image ``(x, y, z)``, or ``(row, column)``.
         truth: ground-truth mask.
         pred: predicted mask.
         cam: Grad-CAM map.
         occ: occlusion map.
-        slices: axial slice indices to show.
+        slices: axial slice indices to show (ignored for a 2D image).
         caption: figure title (case and metrics).
         cam_title: heading of the Grad-CAM column (names the variant).
     """
@@ -91,14 +93,15 @@ def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarra
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(slices), len(PANELS), figsize=(2.2 * len(PANELS), 2.3 * len(slices) + 0.6),
+    rows = _rows((image, truth, pred, cam, occ), slices)
+    fig, axes = plt.subplots(len(rows), len(PANELS), figsize=(2.2 * len(PANELS), 2.3 * len(rows) + 0.6),
                              squeeze=False)
     occ_top = float(np.abs(occ).max()) or 1.0
-    for row, z in enumerate(slices):
-        view = [_radiological(a[..., z]) for a in (image, truth, pred, cam, occ)]
+    grey = _grey_range(image)
+    for row, (label, view) in enumerate(rows):
         for col, title in enumerate(PANELS[:3] + (cam_title,) + PANELS[4:]):
             ax = axes[row][col]
-            ax.imshow(view[0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.imshow(view[0], cmap="gray", vmin=grey[0], vmax=grey[1], interpolation="nearest")
             if col == 1:
                 ax.contour(view[1], levels=[0.5], colors="lime", linewidths=0.8)
             elif col == 2:
@@ -113,8 +116,8 @@ def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarra
             ax.set_yticks([])
             if row == 0:
                 ax.set_title(title, fontsize=8)
-            if col == 0:
-                ax.set_ylabel(f"z={z}", fontsize=8)
+            if col == 0 and label:
+                ax.set_ylabel(label, fontsize=8)
     fig.suptitle(caption, fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +128,7 @@ def render_png(path: Path, image: np.ndarray, truth: np.ndarray, pred: np.ndarra
 def caption(case_id: str, role: str, model: str, values: dict, requirement_ids: Sequence[str]) -> str:
     """The figure caption: case, why it was chosen, its metrics and the requirements it supports."""
     shown = ", ".join(f"{k} {values[k]:.3g}" for k in ("dice", "hd95_mm", "nsd", "abs_volume_error_ml")
-                      if values.get(k) is not None)
+                      if values.get(k) is not None and values[k] == values[k])  # NaN: not defined
     return (f"{case_id} ({role} Dice, {model} ONNX): {shown}\n"
             f"evidence for {', '.join(requirement_ids)}; green = ground truth, red = prediction")
 
@@ -140,6 +143,24 @@ def _window(region: np.ndarray, roi: Sequence[int], shape: Sequence[int]) -> lis
         lo = int(min(max(c - size // 2, 0), n - size))
         out.append((lo, lo + size))
     return out
+
+
+def _grey_range(image: np.ndarray) -> tuple[float, float]:
+    """Grey-value window of the image column: 0..1 for an image normalised into it (a CT
+    window), else its 1st..99th percentile (z-scored images)."""
+    low, high = float(np.min(image)), float(np.max(image))
+    if 0.0 <= low and high <= 1.0:
+        return 0.0, 1.0
+    low, high = (float(v) for v in np.percentile(image, [1, 99]))
+    return low, max(high, low + 1e-6)
+
+
+def _rows(arrays: Sequence[np.ndarray], slices: Sequence[int]) -> list[tuple[str, list[np.ndarray]]]:
+    """The figure's rows: (label, the arrays' planes) per axial slice of a volume; one unlabelled
+    row of the whole arrays for a 2D image."""
+    if np.ndim(arrays[0]) == 2:
+        return [("", [np.asarray(a, dtype=np.float32) for a in arrays])]
+    return [(f"z={z}", [_radiological(a[..., z]) for a in arrays]) for z in slices]
 
 
 def _radiological(plane: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ its SHA-256 and the attribution-mass sanity metric, which is also added to the c
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,7 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
         raise UserError(f"{checkpoint} is not the network the teacher ONNX file was exported from "
                         f"(weights SHA-256 {actual[:12]} != {expected_weights[:12]} in the ONNX "
                         "metadata): its explanations would describe another model")
+    check_target_layer(net, params.target_layer, checkpoint)
     roi = [int(v) for v in config["patch_size"]]
     by_id = {c["case_id"]: c for c in cases}
     row_by_id = {r["case_id"]: r for r in rows}
@@ -79,7 +81,8 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
                                      params.target_layer, params.occlusion_mask_voxels,
                                      params.occlusion_overlap, params.dilation_mm, params.method)
         row["attribution_mass_in_region"] = maps["attribution_mass_in_region"]
-        slices = explain.informative_slices(maps["gradcam"], params.slices, structure=truth)
+        # a 2D image is shown whole: no slices to choose
+        slices = explain.informative_slices(maps["gradcam"], params.slices, structure=truth) if image.ndim == 3 else []
         role = "-".join(roles)
         path = Path(out_dir) / f"explain_{role}_{case_id}.png"
         text = evidence.caption(case_id, role, "teacher", row, REQUIREMENTS)
@@ -101,6 +104,19 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
                         "dice": row["dice"], "hd95_mm": row["hd95_mm"],
                         "target_layer": params.target_layer, "dilation_mm": params.dilation_mm})
     return entries
+
+
+def check_target_layer(net: torch.nn.Module, layer: str, checkpoint: Path) -> None:
+    """A one-line ``UserError`` when ``verify.explain.target_layer`` is not a layer of the teacher
+    (the default is a decoder block of a U-Net of at least three levels), naming the decoder blocks
+    this network has."""
+    names = dict(net.named_modules())
+    if layer in names:
+        return
+    decoders = [n for n in names if re.fullmatch(r"model(\.1\.submodule)+\.2", n)]
+    hint = f"; its decoder blocks: {', '.join(decoders)}" if decoders else ""
+    raise UserError(f"verify.explain.target_layer {layer!r} is not a layer of the teacher network in "
+                    f"{checkpoint}{hint} (or set verify.explain.enabled: false)")
 
 
 def _num(value: float):

@@ -18,6 +18,11 @@ abs_volume_error_ml           0.0                        the non-empty volume
 
 NaN means "not defined for this case"; aggregates (``pipeline.core.bootstrap``) leave such
 cases out and report how many were used.
+
+2D images (spacing of two values) get every metric with 2D surfaces (HD95 and NSD in mm in the
+image plane), except the volumes: a 2D image has no volume, so ``abs_volume_error_ml`` and the
+two volumes are NaN there, and ``undefined_metrics(2)`` says why (the criteria on such a metric
+are judged not applicable, see ``pipeline.verify.criteria``).
 """
 
 from __future__ import annotations
@@ -33,6 +38,14 @@ from monai.metrics import compute_hausdorff_distance, compute_surface_dice
 from pipeline.runtime.metrics import dice
 
 METRICS = ("dice", "hd95_mm", "nsd", "sensitivity", "specificity", "abs_volume_error_ml")
+VOLUME_METRICS = ("abs_volume_error_ml",)  # need a third axis: not defined on 2D images
+
+
+def undefined_metrics(spatial_dims: int) -> dict[str, str]:
+    """Metric -> why images of ``spatial_dims`` dimensions do not define it (none for 3D)."""
+    if spatial_dims == 3:
+        return {}
+    return {name: f"is a volume (mL), which {spatial_dims}D images do not have" for name in VOLUME_METRICS}
 
 
 def hd95_mm(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> float:
@@ -117,12 +130,13 @@ def all_metrics(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float],
     if len(spacing) != np.asarray(pred).ndim:
         raise ValueError(f"spacing has {len(spacing)} values for a {np.asarray(pred).ndim}-D mask")
     voxel_ml = float(np.prod([float(s) for s in spacing])) / 1000.0
+    volumes = len(spacing) == 3  # a 2D image has areas, not volumes (see undefined_metrics)
     return {"dice": dice(pred, truth), "hd95_mm": hd95_mm(pred, truth, spacing),
             "nsd": nsd(pred, truth, spacing, tolerance_mm),
             "sensitivity": sensitivity(pred, truth), "specificity": specificity(pred, truth),
-            "abs_volume_error_ml": abs_volume_error_ml(pred, truth, spacing),
-            "volume_pred_ml": float(np.count_nonzero(pred)) * voxel_ml,
-            "volume_truth_ml": float(np.count_nonzero(truth)) * voxel_ml}
+            "abs_volume_error_ml": abs_volume_error_ml(pred, truth, spacing) if volumes else math.nan,
+            "volume_pred_ml": float(np.count_nonzero(pred)) * voxel_ml if volumes else math.nan,
+            "volume_truth_ml": float(np.count_nonzero(truth)) * voxel_ml if volumes else math.nan}
 
 
 def diagonal_mm(shape: Sequence[int], spacing: Sequence[float]) -> float:

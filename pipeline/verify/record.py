@@ -18,7 +18,7 @@ from pipeline.core.params_base import StrictModel
 from pipeline.core.records import RecordModel, load_record
 from pipeline.design.items import Subgroup
 
-Status = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "NOT APPLICABLE"]  # pipeline.verify.criteria
 ReleaseStatus = Literal["releasable", "not releasable"]
 
 

@@ -30,7 +30,8 @@ def summaries(rows: dict[str, list[dict]], samples: int, seed: int) -> dict:
 
 def subgroup_summaries(rows: dict[str, list[dict]], age_edges: Sequence[int], samples: int,
                        seed: int) -> dict:
-    """Per model, subgroup attribute and level: case count and metric estimates.
+    """Per model, subgroup attribute and level: case count and metric estimates (no level for an
+    attribute that no case records: there is no subgroup to summarise).
 
     Args:
         rows: model name -> per-case records.
@@ -42,7 +43,8 @@ def subgroup_summaries(rows: dict[str, list[dict]], age_edges: Sequence[int], sa
     for model, cases in rows.items():
         out[model] = {}
         for by in subgroups.BY:
-            levels = subgroups.group(cases, by, age_edges)
+            recorded = any(subgroups.recorded(case, by) for case in cases)
+            levels = subgroups.group(cases, by, age_edges) if recorded else {}
             out[model][by] = {level: {"n_cases": len(idx),
                                       **_estimates([cases[i] for i in idx], samples, seed)}
                               for level, idx in levels.items()}

@@ -13,6 +13,10 @@ for Grad-CAM and occlusion evidence, which need gradients; no reported metric co
 A failed criterion is a result, not an error: it is recorded in ``vnv.json`` and makes the
 release status ``not releasable``.
 
+2D images (an image-folder cache) and 3D volumes go through the same path. A criterion the
+data cannot answer (a subgroup attribute no test case records, a volume on 2D images) is
+NOT APPLICABLE with its reason (``pipeline.verify.criteria``): neither a pass nor a failure.
+
 The external split (patients of sites and scanners no development case comes from, see
 ``pipeline.preprocess.splits``) is evaluated like the test split when the splits file has one;
 criteria name it with ``split: external``. Each locked split's evaluations are counted apart.
@@ -36,7 +40,7 @@ from pipeline.data.cache import load_cases
 from pipeline.preprocess.records import SplitsRecord, load_splits
 from pipeline.core.provenance import file_sha256, git_commit
 from pipeline.core.timing import interleaved_medians
-from pipeline.verify import criteria, evaluations, metrics, report
+from pipeline.verify import criteria, evaluations, metrics, report, subgroups
 from pipeline.verify.params import VerifyParams
 from pipeline.verify.plan import load_plan
 from pipeline.verify.record import VnvRecord
@@ -99,7 +103,8 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    params.threads, final_dir=Path(paths.out_dir),
                                                    expected_weights=models["teacher"].metadata.get(
                                                        "weights_sha256"))
-        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent)
+        undefined = metrics.undefined_metrics(len(cases[0]["spacing"]))  # 2D: no volumes
+        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent, undefined)
         looks = {split: _record_evaluation(paths, split, split_cases, models, result, plan, split_rows)
                  for split, split_cases, split_rows in (("test", cases, rows), ("external", external, external_rows))
                  if split_cases}
@@ -161,7 +166,7 @@ def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits:
             "max_evaluations": plan.test_split_policy.max_evaluations,
             "history": [e.model_dump(mode="json") for e in history],
             "patients": len({c["patient_id"] for c in cases}),
-            "sites": sorted({str(c.get("site")) for c in cases}),
+            "sites": sorted({str(c["site"]) for c in cases if subgroups.recorded(c, "site")}),
             "case_sha256": {c["case_id"]: splits.sha256(split, c["case_id"]) for c in cases}}
 
 
@@ -232,7 +237,10 @@ def _add_paired(rows: dict[str, list[dict]], models: dict[str, OnnxModel]) -> No
 
 def _attributes(case: dict) -> dict:
     keys = ("case_id", "patient_id", "site", "manufacturer", "sex", "age")
-    return {k: case.get(k) for k in keys}
+    row = {k: case.get(k) for k in keys}
+    if case.get("unrecorded"):  # attributes the source format does not carry (image folders, MSD)
+        row["unrecorded"] = list(case["unrecorded"])
+    return row
 
 
 def _require(path: Path, what: str) -> None:

@@ -84,7 +84,7 @@ def test_a_wrongly_typed_value_is_named_with_its_place(tmp_path):
     (tmp_path / "vnv.json").write_text(json.dumps(data))
     with pytest.raises(UserError) as raised:
         load_vnv(tmp_path / "vnv.json")
-    assert "criteria.VAL-001.status: Input should be 'PASS', 'FAIL' or 'INCONCLUSIVE'" in str(raised.value)
+    assert "criteria.VAL-001.status: Input should be 'PASS', 'FAIL', 'INCONCLUSIVE' or 'NOT APPLICABLE'" in str(raised.value)
     assert "test_split.looks: Input should be a valid integer" in str(raised.value)
 
 

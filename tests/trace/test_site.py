@@ -215,6 +215,9 @@ def test_user_needs_are_validated_by_criteria_not_verified(tmp_path) -> None:
     assert "URS-001 failed validation failed" in _text((out / "URS-001.html").read_text())
     index = (out / "index.html").read_text()
     assert '<span class="badge validation-failed">validation failed</span>' in index
+    repo.vnv["criteria"]["VAL-001"]["status"] = "NOT APPLICABLE"  # the data cannot answer it: not validated
+    _render(repo, out)
+    assert "validation pending" in _text((out / "URS-001.html").read_text())
 
 
 def _text(html: str) -> str:

@@ -1,4 +1,5 @@
-"""Criterion evaluation: PASS, FAIL, INCONCLUSIVE (small or unknown subgroups), release status."""
+"""Criterion evaluation: PASS, FAIL, INCONCLUSIVE (small or unknown subgroups), NOT APPLICABLE (data
+without the attribute or the metric), release status."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_small_and_unrecorded_subgroups_are_inconclusive_never_passed():
     assert levels["a"]["status"] == "PASS" and levels["b"]["status"] == "INCONCLUSIVE"
     assert result["status"] == "INCONCLUSIVE"
     by_sex = criteria.evaluate_criterion(_criterion(subgroup={"by": "sex", "min_size": 1}),
-                                         {"teacher": _rows([0.9] * 3, sexes=["unknown"] * 3)},
+                                         {"teacher": _rows([0.9] * 3, sexes=["F", "unknown", "unknown"])},
                                          [0, 100], 100, 0)
     assert by_sex["status"] == "INCONCLUSIVE"
     assert "not recorded" in by_sex["models"]["teacher"]["subgroups"]["unknown"]["reason"]
@@ -114,3 +115,55 @@ def test_a_validation_split_criterion_reads_only_validation_rows():
     assert low_val["criteria"]["VAL-002"]["models"]["teacher"]["value"] == pytest.approx(0.75)
     not_measured = criteria.evaluate_plan(plan, test_rows, 100, 0)
     assert not_measured["criteria"]["VAL-002"]["status"] == "INCONCLUSIVE"
+
+
+@pytest.mark.verifies("SRS-VNV-003", "SRS-VNV-004")
+def test_subgroups_of_attributes_the_source_does_not_carry_are_not_applicable_with_the_reason():
+    rows = {"teacher": [{**row, "site": "unknown", "manufacturer": "unknown", "sex": "unknown", "age": None,
+                         "unrecorded": ["site", "manufacturer", "sex", "age"]}
+                        for row in _rows([0.9, 0.95, 0.92])]}
+    for by, attribute in (("site", "site"), ("sex", "sex"), ("age_band", "age")):
+        result = criteria.evaluate_criterion(_criterion(subgroup={"by": by, "min_size": 1}), rows, [0, 100], 100, 0)
+        assert result["status"] == "NOT APPLICABLE", by
+        model = result["models"]["teacher"]
+        assert model["reason"] == ("not applicable: the data source of the test split does not record "
+                                   f"the attribute {attribute}")
+        assert model["value"] is None and model["estimate"] is None
+    # a source that carries the attribute but lacks it in every case (DICOM whose PatientSex
+    # de-identification removed) could have answered: INCONCLUSIVE, never NOT APPLICABLE
+    unknown = {"teacher": _rows([0.9] * 3, sexes=["unknown"] * 3)}
+    by_sex = criteria.evaluate_criterion(_criterion(subgroup={"by": "sex", "min_size": 1}), unknown, [0, 100], 100, 0)
+    assert by_sex["status"] == "INCONCLUSIVE"
+    # an age outside every band is recorded: an unknown level, not a missing attribute
+    old = {"teacher": [{**row, "age": 130, "unrecorded": []} for row in rows["teacher"]]}
+    by_age = criteria.evaluate_criterion(_criterion(subgroup={"by": "age_band", "min_size": 1}), old, [0, 100], 100, 0)
+    assert by_age["status"] == "INCONCLUSIVE"
+
+
+@pytest.mark.verifies("SRS-VNV-004")
+def test_what_the_data_cannot_answer_is_not_applicable_even_for_an_absent_model():
+    crit = _criterion(metric="abs_volume_error_ml", comparison="<=", threshold=0.5, models=["teacher", "compressed"])
+    rows = {"teacher": [{**row, "abs_volume_error_ml": float("nan")} for row in _rows([0.9, 0.9])]}
+    result = criteria.evaluate_criterion(crit, rows, [0, 100], 100, 0, absent={"compressed": "not released"},
+                                         undefined={"abs_volume_error_ml": "is a volume"})
+    assert result["status"] == "NOT APPLICABLE"
+    assert {m["reason"] for m in result["models"].values()} == {"not applicable: abs_volume_error_ml is a volume"}
+    per_site = _criterion(subgroup={"by": "site", "min_size": 1}, models=["teacher", "compressed"])
+    no_site = {"teacher": [{**row, "site": "unknown", "unrecorded": ["site"]} for row in rows["teacher"]]}
+    by_site = criteria.evaluate_criterion(per_site, no_site, [0, 100], 100, 0, absent={"compressed": "not released"})
+    assert by_site["status"] == "NOT APPLICABLE" and by_site["models"]["compressed"]["status"] == "NOT APPLICABLE"
+
+
+@pytest.mark.verifies("SRS-VNV-004")
+def test_not_applicable_is_neither_a_pass_nor_a_failure():
+    assert criteria.combine(["NOT APPLICABLE", "PASS"]) == "PASS"
+    assert criteria.combine(["NOT APPLICABLE", "FAIL"]) == "FAIL"
+    assert criteria.combine(["NOT APPLICABLE", "NOT APPLICABLE"]) == "NOT APPLICABLE"
+    results = {"VAL-001": {"status": "PASS"}, "VAL-002": {"status": "NOT APPLICABLE"}}
+    for blocks in (False, True):
+        status = criteria.release_status(results, blocks)
+        assert status["release_status"] == "releasable"
+        assert "VAL-002" not in status["passed"] + status["failed"] + status["inconclusive"]
+    # nothing applicable: nothing was shown, so nothing is released
+    none = criteria.release_status({"VAL-002": {"status": "NOT APPLICABLE"}}, False)
+    assert none["release_status"] == "not releasable"

@@ -127,3 +127,36 @@ def test_cam_maps_are_scaled_not_inverted():
     scaled = explain.scale_to_unit(cam)
     assert torch.equal(scaled[0], torch.tensor([[0.0, 0.25, 1.0]]))
     assert torch.equal(scaled[1], torch.zeros(1, 3))
+
+
+def test_a_2d_image_is_explained_and_shown_whole_in_one_row(tmp_path):
+    torch.manual_seed(0)
+    net = UNet(2, 1, 2, channels=[4, 8, 16], strides=[2, 2], num_res_units=0).eval()
+    rng = np.random.default_rng(1)
+    image = rng.normal(0.0, 1.0, (40, 36)).astype(np.float32)  # z-scored: not in 0..1
+    truth = np.zeros(image.shape, dtype=np.uint8)
+    truth[10:20, 14:22] = 1
+    image[truth > 0] += 3.0
+    out = evidence.explain_case(net, image, truth, np.roll(truth, 1, axis=1), [0.5, 0.5], roi=[32, 32],
+                                target_layer="model.1.submodule.2", occlusion_mask=4, occlusion_overlap=0.0,
+                                dilation_mm=3.0)
+    assert out["gradcam"].shape == out["occlusion"].shape == image.shape
+    assert 0.0 <= out["attribution_mass_in_region"] <= 1.0 and len(out["window"]) == 2
+    text = evidence.caption("img-1", "best", "teacher", {"dice": 0.9, "hd95_mm": 1.0, "abs_volume_error_ml": math.nan},
+                            ["SRS-VNV-005"])
+    assert "abs_volume_error_ml" not in text  # not defined on 2D: not shown as nan
+    path = tmp_path / "explain_best_img-1.png"
+    evidence.render_png(path, image, truth, truth, out["gradcam"], out["occlusion"], [], text)
+    with Image.open(path) as png:
+        assert png.width > 300 and png.height < 300  # one row of five panels
+
+
+def test_a_target_layer_the_teacher_lacks_is_named_with_its_decoder_blocks(tmp_path):
+    from pipeline.core.errors import UserError
+    from pipeline.verify.explain_stage import check_target_layer
+
+    net = UNet(2, 1, 2, channels=[4, 8, 16, 32], strides=[2, 2, 2], num_res_units=0)
+    check_target_layer(net, "model.1.submodule.2", tmp_path / "teacher.pt")
+    with pytest.raises(UserError, match=r"'model\.9' is not a layer .*decoder blocks: "
+                                        r"model\.1\.submodule\.1\.submodule\.2, model\.1\.submodule\.2"):
+        check_target_layer(net, "model.9", tmp_path / "teacher.pt")

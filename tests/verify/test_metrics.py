@@ -91,3 +91,15 @@ def test_shape_and_spacing_mismatch_are_rejected():
         metrics.all_metrics(np.zeros((2, 2, 2)), np.zeros((2, 2, 2)), [1.0, 1.0], 1.0)
     with pytest.raises(ValueError, match="tolerance"):
         metrics.nsd(np.ones((2, 2, 2)), np.ones((2, 2, 2)), [1, 1, 1], -1.0)
+
+
+def test_2d_surfaces_follow_the_pixel_spacing_and_volumes_are_not_defined():
+    truth = np.zeros((20, 20), dtype=np.uint8)
+    truth[5:15, 5:15] = 1
+    pred = np.roll(truth, 2, axis=1)
+    spacing = [0.5, 1.5]
+    values = metrics.all_metrics(pred, truth, spacing, tolerance_mm=3.0)
+    assert values["dice"] == pytest.approx(0.8) and values["hd95_mm"] == pytest.approx(3.0)
+    assert values["nsd"] == pytest.approx(1.0) and metrics.nsd(pred, truth, spacing, 2.9) < 1.0
+    assert all(math.isnan(values[k]) for k in ("abs_volume_error_ml", "volume_pred_ml", "volume_truth_ml"))
+    assert set(metrics.undefined_metrics(2)) == {"abs_volume_error_ml"} and metrics.undefined_metrics(3) == {}
