@@ -41,6 +41,7 @@ from pipeline.techfile.sbom import build_sbom
 from pipeline.techfile.view import TechfileView
 from pipeline.trace import gates, status
 from pipeline.trace.graph import TracePaths, build_trace
+from pipeline.trace.results import server_uri
 
 # the repository's own files the documents cite (not stage outputs: no entry in ``paths``)
 REPOSITORY_FILES = {"dvc_yaml": "dvc.yaml", "dvc_lock": "dvc.lock", "mlflow_db": "mlflow.db",
@@ -85,7 +86,8 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> Techfi
     trace = build_trace(replace(TracePaths.of(Path(paths.root), paths.outputs), dvc_yaml=i.dvc_yaml,
                                 dvc_lock=i.dvc_lock, mlflow_db=i.mlflow_db))
     design = trace.design
-    _require_file(paths.at(i.mlflow_db), "MLflow tracking store")
+    if not server_uri():  # the runs are on the team's tracking server, not in a local file
+        _require_file(paths.at(i.mlflow_db), "MLflow tracking store")
     vnv_record = inputs.load_vnv(paths.at(i.vnv), list(design.criteria))
     vnv = vnv_record.model_dump(exclude_unset=True)  # the helpers' mapping: the keys the file has
     problems = gates.check(trace, as_of=STAGE)

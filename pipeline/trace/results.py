@@ -9,11 +9,14 @@ model files, the models the release does not hold, and the locked splits' looks 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.errors import UserError
+from pipeline.core.tracking import ENV_URI, EXPERIMENT
 from pipeline.verify import record
 
 
@@ -103,15 +106,28 @@ def load_vnv(path: Path) -> VnvResults:
                       identity)
 
 
-def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
-    """The latest finished, active run per ``stage`` tag in an MLflow SQLite store.
+def server_uri() -> str | None:
+    """``$MLFLOW_TRACKING_URI`` when it names a tracking server (``.services/env``), else None
+    (the repository's SQLite store, which the readers open directly)."""
+    uri = os.environ.get(ENV_URI, "")
+    return uri if uri and not uri.startswith("sqlite:") else None
 
-    Read with ``sqlite3`` in read-only mode (importing MLflow costs seconds). An absent or
-    unreadable store gives no runs: the site then shows run IDs as missing.
+
+def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
+    """The latest finished, active run per ``stage`` tag in the store the stages log to.
+
+    The repository's SQLite store is read with ``sqlite3`` in read-only mode (importing MLflow
+    costs seconds); an absent or unreadable file gives no runs: the site then shows run IDs as
+    missing. When ``$MLFLOW_TRACKING_URI`` names a tracking server (the team services), the
+    stages logged there, so the runs are read from it through MLflow's client; a server that
+    does not answer is an error, not an empty list.
 
     Args:
         db: the ``mlflow.db`` file.
     """
+    server = server_uri()
+    if server:
+        return server_runs(server)
     if not db.is_file():
         return {}
     try:
@@ -129,6 +145,39 @@ def load_mlflow_runs(db: Path) -> dict[str, MlflowRun]:
                                             {k.removeprefix("dvc.input."): v for k, v in tags})
     except sqlite3.Error:
         return {}
+    return runs
+
+
+def server_runs(uri: str) -> dict[str, MlflowRun]:
+    """``load_mlflow_runs`` through MLflow's client: the same selection (finished, active, the
+    latest per ``stage`` tag) from any tracking URI.
+
+    Args:
+        uri: the tracking URI (a server, or any store MLflow's client opens).
+    """
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    try:
+        client = MlflowClient(tracking_uri=uri)
+        experiment = client.get_experiment_by_name(EXPERIMENT)
+        found, token = [], None
+        while experiment is not None:
+            page = client.search_runs([experiment.experiment_id], "attributes.status = 'FINISHED'",
+                                      order_by=["attributes.start_time ASC"], max_results=1000, page_token=token)
+            found += list(page)
+            token = page.token
+            if not token:
+                break
+    except (MlflowException, OSError) as exc:
+        raise UserError(f"the MLflow tracking server {uri} did not answer: {exc}") from None
+    runs = {}
+    for run in sorted(found, key=lambda r: (r.info.start_time, r.info.run_id)):
+        stage = run.data.tags.get("stage")
+        if stage:
+            runs[stage] = MlflowRun(stage, run.info.run_id, run.info.status,
+                                    {k.removeprefix("dvc.input."): v for k, v in run.data.tags.items()
+                                     if k.startswith("dvc.input.")})
     return runs
 
 
