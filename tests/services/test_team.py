@@ -174,6 +174,17 @@ def test_every_stage_run_is_in_the_postgresql_store(services_state, identified, 
     assert not (identified / "mlflow.db").exists() and not (identified / "mlartifacts").exists()
 
 
+@pytest.mark.verifies("SRS-TEAM-001")
+def test_the_trace_site_reads_the_runs_from_the_server(services_state, identified, pushed, monkeypatch):
+    from pipeline.trace import results
+
+    for key, value in team_env(services_state).items():
+        monkeypatch.setenv(key, value)
+    runs = results.load_mlflow_runs(identified / "mlflow.db")  # no such file: the server's runs
+    assert set(STAGES) <= set(runs), runs
+    assert all(run.status == "FINISHED" for run in runs.values())
+
+
 @pytest.mark.verifies("SRS-TEAM-002")
 def test_push_leaves_no_identified_object_and_no_key_in_the_store(services_state, identified,
                                                                    pushed):
