@@ -31,12 +31,22 @@ $(STAMP): pyproject.toml requirements.lock
 path_of = $(shell sed -n 's/^  $(1): *\([^ #]*\).*/\1/p' params.yaml)
 REPRO_FLAGS = $(if $(wildcard $(call path_of,raw)),,$(if $(wildcard $(call path_of,deid)),--allow-missing))
 
+# A data profile (profiles/NAME.yaml: demo, isbi-2d, msd-3d): `make repro PROFILE=isbi-2d` first writes
+# params.yaml for it (`python -m pipeline profile NAME`; PROFILE=demo restores the demo byte for byte).
+# Without PROFILE, params.yaml is used as it is: the demo on a fresh clone, else the profile last selected.
+# A profile whose data enters after the cohort stage runs from that stage downstream (the profile's
+# starts_at, printed by `profile --repro-args`): no demo cohort is generated or de-identified for it.
+PROFILE ?=
+
 repro: setup
+	$(if $(PROFILE),$(BIN)/python -m pipeline profile $(PROFILE))
 	$(BIN)/python -m pipeline check-params
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro $(REPRO_FLAGS)
+	@args="$$($(BIN)/python -m pipeline profile --repro-args)" && set -x && \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro $(REPRO_FLAGS) $$args
 	@echo
 	@echo "Results:"
-	@echo "  raw synthetic cohort (DICOM)      $(call path_of,raw)/"
+	@$(BIN)/python -m pipeline profile --list | sed -n 's/^\* */  profile                           /p'
+	@echo "  raw synthetic cohort (DICOM)      $(call path_of,raw)/ (demo profile)"
 	@echo "  metrics and stage reports         metrics/ (params.yaml: paths)"
 	@echo "  MLflow runs (sqlite)              mlflow.db  (browse: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db)"
 	@echo "  release (documents, site, models) $(call path_of,release)/"

@@ -16,6 +16,7 @@ from pipeline.core.errors import UserError
 # Modules that contribute sub-commands, in pipeline order.
 COMMAND_MODULES = (
     "pipeline.check_params",
+    "pipeline.profile.cli",     # profile NAME: params.yaml for a data profile (profiles/)
     "pipeline.cohort.cli",
     "pipeline.deid.cli",
     "pipeline.preprocess.cli",

@@ -110,12 +110,17 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> Techfi
     criteria_status = {cid: r["status"] for cid, r in vnv["criteria"].items()}
     regulatory = _regulatory(trace)
     released = _released(params, paths)
+    # a record written by a stage this run's data did not pass through (a data profile whose data
+    # enters at preprocess: no cohort, no de-identification) is not read: it would describe other data
+    skipped = {path for stage in trace.stages.values() if stage.outside_run for path in stage.outs}
     records = {"train": inputs.load_metrics(paths.at(i.train), load_train_metrics),
                "compress": inputs.load_metrics(paths.at(i.compress), load_compress_metrics),
                "export": inputs.load_metrics(paths.at(i.export), load_export_metrics),
-               "deid": inputs.load_metrics(paths.at(i.deid), load_deid_report),
-               "cohort": inputs.load_metrics(paths.at(i.cohort), load_cohort_summary)}
-    data = {name: record.model_dump(exclude_unset=True) for name, record in records.items()}
+               "deid": None if _norm(i.deid) in skipped else inputs.load_metrics(paths.at(i.deid), load_deid_report),
+               "cohort": (None if _norm(i.cohort) in skipped
+                          else inputs.load_metrics(paths.at(i.cohort), load_cohort_summary))}
+    data = {name: record.model_dump(exclude_unset=True) if record is not None else None
+            for name, record in records.items()}
     fingerprint_record = inputs.load_metrics(paths.at(i.fingerprint), load_fingerprint)
     fingerprint = fingerprint_record.model_dump(exclude_unset=True)
     origin = _provenance(paths.at(i.dvc_lock), regulatory["data_provenance"])
@@ -145,7 +150,7 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> Techfi
         "group_labels": provenance.group_labels(origin), **docs,
         "splits": inputs.load_splits(paths.at(i.splits)),
         "config": _config(config),
-        "flat": {name: inputs.flatten(data[name]) for name in FLAT},
+        "flat": {name: inputs.flatten(data[name]) if data[name] is not None else None for name in FLAT},
         "test_counts": _test_counts(trace),
         "safety": _safety(trace, regulatory["safety_class_by_severity"]),
         "section_titles": regulatory["sections"],
@@ -230,6 +235,10 @@ def _released(params: TechfileParams, paths: TechfilePaths) -> list[dict]:
     files = released_files(paths.at(paths.outputs.release), paths.at(paths.outputs.manifest))
     return [f for f in files
             if not (paths.at(paths.outputs.release) / f["path"]).resolve().is_relative_to(own)]
+
+
+def _norm(path: str) -> str:
+    return str(Path(path)).rstrip("/")
 
 
 def _require_file(path: Path, what: str) -> None:

@@ -208,7 +208,7 @@ def citations(rows: list[tuple[str, list[str]]]) -> dict[str, list[str]]:
 
 
 def facts(origin: dict, models: list[dict], lock_file: Path, sbom_components: list[dict],
-          soup_rows: list[dict], deid: dict, deid_path: Path) -> dict[str, dict]:
+          soup_rows: list[dict], deid: dict | None, deid_path: Path) -> dict[str, dict]:
     """The facts the threat model's ``checks`` quote, computed from the recorded run.
 
     Each is ``{"text": ..., "status": "passed" | "warning" | "failed"}``.
@@ -219,10 +219,11 @@ def facts(origin: dict, models: list[dict], lock_file: Path, sbom_components: li
         lock_file: ``requirements.lock``.
         sbom_components: the CycloneDX components of this release.
         soup_rows: ``soup.soup_list``.
-        deid: ``metrics/deid.json`` (``pipeline.deid.record.DeidReport``, as recorded).
+        deid: ``metrics/deid.json`` (``pipeline.deid.record.DeidReport``, as recorded); None when the
+            de-identification stage is not part of this run (a data profile's own data).
         deid_path: its path, for messages.
     """
-    if "leaks" not in deid["leak_check"]:  # the record allows a skipped check (the de-identifier's benchmark)
+    if deid is not None and "leaks" not in deid["leak_check"]:  # the record allows a skipped check (the de-identifier's benchmark)
         raise UserError(f"{deid_path}: the leak check was not run (leak_check.enabled is false): a release "
                         "needs the de-identification stage's own report")
     lines = [line.split("#", 1)[0] for line in lock_file.read_text().splitlines()]
@@ -236,8 +237,6 @@ def facts(origin: dict, models: list[dict], lock_file: Path, sbom_components: li
     direct = [r for r in soup_rows if r["direct"]]
     open_reviews = sum(1 for r in direct if r["anomaly_review"] == "open")
     matching = sum(1 for m in models if m["match"])
-    leaks = deid["leak_check"]["leaks"]
-    retained = sorted(k for k, v in deid["profile"]["options"].items() if k.startswith("retain_") and v)
     if origin["synthetic"]:
         data_text = (f"the recorded data is the synthetic cohort of stage {origin['generator']}: "
                      "no clinical data was exposed to poisoning in this run")
@@ -254,6 +253,20 @@ def facts(origin: dict, models: list[dict], lock_file: Path, sbom_components: li
                         "status": "passed" if sbom_components and hashed == len(sbom_components) else "warning"},
         "soup_reviews": {"text": f"{open_reviews} of {len(direct)} direct SOUP anomaly reviews open",
                          "status": "passed" if not open_reviews else "warning"},
+        **_deid_facts(deid, deid_path, origin)}
+
+
+def _deid_facts(deid: dict | None, deid_path: Path, origin: dict) -> dict[str, dict]:
+    """The de-identification facts; None: the de-identification stage is not part of this run."""
+    if deid is None:
+        text = (f"not part of this profile's run: the data was read by the {origin['format']} reader from "
+                f"{origin['origin']} without passing the de-identification stage; whether it holds personal "
+                "data is the user's to establish")
+        return {"deid_leaks": {"text": text, "status": "warning"},
+                "deid_retained": {"text": text, "status": "warning"}}
+    leaks = deid["leak_check"]["leaks"]
+    retained = sorted(k for k, v in deid["profile"]["options"].items() if k.startswith("retain_") and v)
+    return {
         "deid_leaks": {"text": f"independent leak check: {leaks} leak(s) in "
                                f"{deid['leak_check']['outputs_checked']} outputs checked ({deid_path.name})",
                        "status": "passed" if leaks == 0 else "failed"},

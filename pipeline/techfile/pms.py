@@ -142,8 +142,12 @@ def plan_view(plan: PmsPlan, fingerprint: dict, criteria: list, pccp_ids: list[s
             "actions": [{"item": a, "owner": roles[a.owner]} for a in plan.actions]}
 
 
+VOLUME_AXES = 3  # a reference axis below this that the data lacks (a slice spacing on 2D images) is not applicable
+
+
 def reference(fingerprint: dict, ref: Reference, source: Path) -> dict:
-    """``{"low", "high"}`` or ``{"values"}`` of one reference; a missing key names itself.
+    """``{"low", "high"}`` or ``{"values"}`` of one reference, or ``{"not_applicable": reason}`` for
+    an axis of a volume that 2D data does not have; a missing key names itself.
 
     Args:
         fingerprint: ``metrics/fingerprint.json``.
@@ -156,6 +160,8 @@ def reference(fingerprint: dict, ref: Reference, source: Path) -> dict:
     if ref.kind == "range":
         low = _get(overall, f"{ref.key}_min", source, "all")
         high = _get(overall, f"{ref.key}_max", source, "all")
+        if isinstance(low, list) and ref.axis is not None and len(low) <= ref.axis < VOLUME_AXES:
+            return {"not_applicable": f"not applicable: the data has {len(low)} spatial axes, no axis {ref.axis}"}
         return {"low": _axis(low, ref, source), "high": _axis(high, ref, source)}
     values = [_get(site, ref.key, source, f"per_site.{name}") for name, site in fingerprint["per_site"].items()]
     values = [_axis(v, ref, source) for v in values if v is not None]

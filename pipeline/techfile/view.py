@@ -150,8 +150,8 @@ class TechfileView(_View):
     train: TrainMetrics
     compress: CompressMetrics
     export: ExportMetrics
-    deid: DeidReport
-    cohort: CohortSummary
+    deid: DeidReport | None      # None: the stage is not part of this run (a data profile's own data)
+    cohort: CohortSummary | None
     fingerprint: Fingerprint
     splits: dict[str, Any]  # inputs.load_splits: the record with overlaps and strata
     provenance: dict[str, Any]
@@ -159,7 +159,7 @@ class TechfileView(_View):
     curve_svg: str
     # records shown as recorded
     config: dict[str, Rows]  # params.yaml by section
-    flat: dict[str, Rows]  # train, export, deid, cohort
+    flat: dict[str, Rows | None]  # train, export, deid, cohort (None: its stage is not part of this run)
     vnv_extra: dict[str, Rows]
     # the documents built from data files and the evidence
     soup: list[dict[str, Any]]

@@ -81,7 +81,7 @@ def _workspace(trace: Trace, pending: set[str]) -> list[Problem]:
     """Every output a stage recorded in ``dvc.lock`` must still hold the recorded content:
     metrics, V&V evidence, models and data are what the documents cite."""
     recorded = {name: stage.out_hashes for name, stage in trace.stages.items()
-                if stage.locked and name not in pending}
+                if stage.locked and name not in pending and not stage.outside_run}
     out = []
     for change in workspace.changed_outputs(trace.paths.root, recorded):
         what = ("is missing" if change.now is None else
@@ -180,7 +180,7 @@ def _stages(trace: Trace, pending: set[str]) -> list[Problem]:
         if not stage.requirements:
             out.append(Problem("no-requirement", stage.name,
                                "stage names no requirement in meta.requirements", "missing"))
-        if not stage.locked and stage.name not in pending:
+        if not stage.locked and stage.name not in pending and not stage.outside_run:
             out.append(Problem("missing", stage.name, "stage has not run (no dvc.lock entry); "
                                "run dvc repro", "missing"))
     return out
@@ -291,7 +291,8 @@ def _suspects(trace: Trace, pending: set[str]) -> list[Problem]:
                            f"{entry.current} (stage {entry.producer}) but the evidence was "
                            f"produced from {entry.used}; run dvc repro", "suspect"))
     out += _evidence_on_stale_inputs(trace, stale, pending)
-    producers = {p: (s.name, h) for s in trace.stages.values() for p, h in s.out_hashes.items()}
+    producers = {p: (s.name, h) for s in trace.stages.values() for p, h in s.out_hashes.items()
+                 if not s.outside_run}
     for run in trace.runs.values():
         if run.stage in pending or run.stage not in trace.stages:
             continue

@@ -117,7 +117,7 @@ def _stage(view: View, node: str, page: dict) -> None:
     document = node in provenance.DOCUMENT_STAGES  # its own run ID changes with every render
     run = None if document else view.trace.runs.get(node)
     page["fields"] = [("description", stage.desc), ("command", stage.cmd),
-                      ("ran (dvc.lock entry)", "yes" if stage.locked else "no"),
+                      ("ran (dvc.lock entry)", _ran(stage)),
                       ("MLflow run", "not shown for a document stage" if document else
                        run.run_id if run else "none recorded")]
     _group(page, "Implements requirements (traces to)", view.refs(stage.requirements))
@@ -174,3 +174,12 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def _ran(stage) -> str:
+    """Whether the stage ran, and whether this run's data passed through it."""
+    if stage.outside_run:
+        return ("not part of this run: the data the models were trained and verified on entered at a later "
+                "stage that records its own source (a data profile)"
+                + ("; the dvc.lock entry is an earlier run's, not evidence of this one" if stage.locked else ""))
+    return "yes" if stage.locked else "no"

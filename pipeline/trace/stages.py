@@ -8,7 +8,7 @@ would make the trace stage depend on its own lock entry).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class Stage:
     locked: bool = False
     dep_hashes: dict[str, str] = field(default_factory=dict)
     out_hashes: dict[str, str] = field(default_factory=dict)
+    own_source: bool = False   # its recorded ``source`` parameter names data of its own (a data profile's)
+    outside_run: bool = False  # not part of the recorded run: every stage reading it reads its own source
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,34 @@ def load_stages(dvc_yaml: Path, dvc_lock: Path) -> dict[str, Stage]:
             # show it: its hashes are not carried into them (provenance.DOCUMENT_STAGES)
             dep_hashes={} if name in DOCUMENT_STAGES else {_norm(d["path"]): _hash(d) for d in entry.get("deps") or []},
             out_hashes={} if name in DOCUMENT_STAGES else {_norm(o["path"]): _hash(o) for o in entry.get("outs") or []},
+            own_source=_own_source(entry.get("params"), name),
         )
-    return stages
+    outside = outside_run(stages)
+    return {name: replace(stage, outside_run=name in outside) for name, stage in stages.items()}
+
+
+def outside_run(stages: dict[str, Stage]) -> set[str]:
+    """The stages the recorded run's data did not pass through (a data profile's skipped stages).
+
+    A stage whose recorded ``source`` parameter names data of its own (``preprocess.source.path``
+    set: an image folder, an MSD task; ``deid.source`` set: the user's DICOM) does not read the
+    stage that writes its declared input. A stage is outside the run when other (non-document)
+    stages read its outputs and every one of them records its own source or is outside the run
+    itself: the demo cohort and its de-identification when a profile's images enter at preprocess.
+    Decided from ``dvc.yaml`` and the parameters ``dvc.lock`` recorded, never from a sentence.
+    """
+    work = {n: s for n, s in stages.items() if n not in DOCUMENT_STAGES}
+    readers = {n: [c for c in work.values() if c.name != n and any(_under(d, o) for d in c.deps for o in s.outs)]
+               for n, s in work.items()}
+    outside: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, consumers in readers.items():
+            if name not in outside and consumers and all(c.own_source or c.name in outside for c in consumers):
+                outside.add(name)
+                changed = True
+    return outside
 
 
 def stale_inputs(stages: dict[str, Stage]) -> list[StaleInput]:
@@ -79,7 +107,7 @@ def stale_inputs(stages: dict[str, Stage]) -> list[StaleInput]:
     Such a stage's evidence (metrics, reports, MLflow run) was produced from an artifact that
     has since changed: the evidence is suspect until the stage runs again.
     """
-    producers = {path: s for s in stages.values() for path in s.out_hashes}
+    producers = {path: s for s in stages.values() for path in s.out_hashes if not s.outside_run}
     stale = []
     for stage in stages.values():
         for path, used in stage.dep_hashes.items():
@@ -107,6 +135,24 @@ def _cmd(cmd: Any) -> str:
 
 def _hash(entry: dict) -> str:
     return str(entry.get("md5") or entry.get("etag") or entry.get("checksum") or "unknown")
+
+
+def _own_source(params: Any, name: str) -> bool:
+    """Whether stage ``name``'s ``dvc.lock`` entry recorded its own section's ``source`` parameter
+    (``<name>.source``: a path, or a reader's mapping with ``path``) naming data rather than null.
+    Another stage that records the section (export records ``preprocess``) reads no source."""
+    for sections in (params or {}).values():
+        section = sections.get(name) if isinstance(sections, dict) else None
+        source = section.get("source") if isinstance(section, dict) else None
+        if isinstance(source, dict):
+            source = source.get("path")
+        if source is not None:
+            return True
+    return False
+
+
+def _under(path: str, parent: str) -> bool:
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 def _norm(path: str) -> str:

@@ -1,4 +1,5 @@
-"""Status flags per trace node (``failed``, ``missing``, ``suspect``; none means verified)."""
+"""Status flags per trace node (``failed``, ``missing``, ``suspect``; none means verified; a stage the
+recorded run's data did not pass through, a data profile's skipped stage, is ``not applicable``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import defaultdict
 from pipeline.trace.gates import Problem
 from pipeline.trace.graph import Trace
 
-FLAGS = ("failed", "missing", "suspect")
+FLAGS = ("failed", "missing", "suspect", "not applicable")
 # Gates whose problem also flags the related items (e.g. a failed test flags its requirement).
 PROPAGATING = ("failed", "missing", "cycle")
 ROLLUP = ("failed", "missing")
@@ -29,6 +30,9 @@ def node_flags(trace: Trace, problems: list[Problem]) -> dict[str, set[str]]:
         if problem.gate in PROPAGATING:
             for node in problem.related:
                 flags[node].add(problem.flag)
+    for stage in trace.stages.values():
+        if stage.outside_run:
+            flags[stage.name].add("not applicable")
     for key, test in trace.tests.items():
         if test.status == "missing":
             flags[key].add("missing")

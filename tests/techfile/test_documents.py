@@ -164,6 +164,18 @@ def test_drift_references_are_computed_from_the_fingerprint(tmp_path):
         ref(fingerprint, pms.Reference(kind="range", key="shape", axis=0), source)
 
 
+@pytest.mark.verifies("SRS-DOC-006")
+def test_a_slice_axis_reference_is_not_applicable_to_2d_images_and_a_wrong_axis_still_an_error(tmp_path):
+    fingerprint = {"all": {"spacing_min": [1.0, 1.0], "spacing_max": [1.0, 1.0]}, "per_site": {}}
+    source = tmp_path / "fingerprint.json"
+    assert pms.reference(fingerprint, pms.Reference(kind="range", key="spacing", axis=0), source) == \
+        {"low": 1.0, "high": 1.0}
+    assert pms.reference(fingerprint, pms.Reference(kind="range", key="spacing", axis=2), source) == \
+        {"not_applicable": "not applicable: the data has 2 spatial axes, no axis 2"}
+    with pytest.raises(UserError, match="give an axis below 2"):
+        pms.reference(fingerprint, pms.Reference(kind="range", key="spacing", axis=5), source)
+
+
 @pytest.mark.verifies("SRS-DOC-002")
 def test_every_hazard_of_the_register_gives_its_probability_and_reduction_rationale():
     risks = load_design(REPO).risks.values()

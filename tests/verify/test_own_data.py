@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline.cli import main
 from pipeline.compress import stage as compress_stage
 from pipeline.export import stage as export_stage
 from pipeline.preprocess import stage as preprocess_stage
@@ -92,10 +93,16 @@ def _source(tmp_path: Path, kind: str) -> tuple[PreprocessParams, int, list[int]
         "splits": splits}), 3, [16, 16, 8]
 
 
-@pytest.mark.parametrize("kind", ["image_folder", "msd"])
-def test_data_without_subgroup_attributes_is_verified_and_judged_honestly(tmp_path, kind):
-    preprocess, dims, patch = _source(tmp_path, kind)
-    out = run_chain(tmp_path, preprocess, dims, patch)
+@pytest.fixture(scope="module", params=["image_folder", "msd"])
+def chain(request, tmp_path_factory) -> tuple[Path, int, dict]:
+    """The chain run once per data kind: its folder, the spatial dimensions and ``vnv.json``'s content."""
+    root = tmp_path_factory.mktemp(request.param)
+    preprocess, dims, patch = _source(root, request.param)
+    return root, dims, run_chain(root, preprocess, dims, patch)
+
+
+def test_data_without_subgroup_attributes_is_verified_and_judged_honestly(chain):
+    tmp_path, dims, out = chain
     record = load_vnv(tmp_path / "vnv.json")  # what the trace site and the technical file read
     plan = load_plan(PLAN)
     assert set(record.criteria) == {c.id for c in plan.criteria}
@@ -120,3 +127,26 @@ def test_data_without_subgroup_attributes_is_verified_and_judged_honestly(tmp_pa
     assert all(e["slices"] == [] for e in out["evidence"]) if dims == 2 else all(e["slices"] for e in out["evidence"])
     with Image.open(tmp_path / "reports" / out["evidence"][0]["file"]) as png:
         assert png.width > 300
+
+
+@pytest.mark.verifies("SRS-EXPORT-003")
+def test_predict_runs_the_released_file_on_the_input_type_of_the_data(chain):
+    """A PNG in gives a PNG mask of the image's size (2D), a NIfTI volume a NIfTI mask on its grid (MSD)."""
+    root, dims, out = chain
+    model = next(released_file(root / "release", role) for role in ("compressed", "teacher")
+                 if released_file(root / "release", role).is_file())
+    if dims == 2:
+        image, mask = root / "folder" / "image" / "0.png", root / "mask.png"
+    else:
+        image, mask = root / "Task00_Tiny" / "imagesTr" / "tiny_000.nii.gz", root / "mask.nii.gz"
+    assert main(["predict", str(model), str(image), str(mask), "--threads", "1"]) == 0
+    if dims == 2:
+        with Image.open(image) as given, Image.open(mask) as written:
+            assert written.size == given.size and written.mode == "L"
+            assert set(np.unique(np.asarray(written))) <= {0, 255}
+    else:
+        given, written = nib.load(image), nib.load(mask)
+        assert written.shape == given.shape and np.allclose(written.affine, given.affine, atol=1e-5)
+        assert set(np.unique(np.asarray(written.dataobj))) <= {0, 1}
+    report = json.loads((root / "mask.json").read_text())  # the lesion report beside the mask
+    assert len(report["input"]["shape"]) == dims
