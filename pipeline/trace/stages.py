@@ -32,7 +32,7 @@ class Stage:
     locked: bool = False
     dep_hashes: dict[str, str] = field(default_factory=dict)
     out_hashes: dict[str, str] = field(default_factory=dict)
-    own_source: bool = False   # its recorded ``source`` parameter names data of its own (a data profile's)
+    source: str | None = None  # the data its recorded ``source`` parameter names (null: its declared input)
     outside_run: bool = False  # not part of the recorded run: every stage reading it reads its own source
 
 
@@ -71,7 +71,7 @@ def load_stages(dvc_yaml: Path, dvc_lock: Path) -> dict[str, Stage]:
             # show it: its hashes are not carried into them (provenance.DOCUMENT_STAGES)
             dep_hashes={} if name in DOCUMENT_STAGES else {_norm(d["path"]): _hash(d) for d in entry.get("deps") or []},
             out_hashes={} if name in DOCUMENT_STAGES else {_norm(o["path"]): _hash(o) for o in entry.get("outs") or []},
-            own_source=_own_source(entry.get("params"), name),
+            source=_recorded_source(entry.get("params"), name),
         )
     outside = outside_run(stages)
     return {name: replace(stage, outside_run=name in outside) for name, stage in stages.items()}
@@ -95,7 +95,8 @@ def outside_run(stages: dict[str, Stage]) -> set[str]:
     while changed:
         changed = False
         for name, consumers in readers.items():
-            if name not in outside and consumers and all(c.own_source or c.name in outside for c in consumers):
+            if name not in outside and consumers and all(_reads_own(c, work[name]) or c.name in outside
+                                                         for c in consumers):
                 outside.add(name)
                 changed = True
     return outside
@@ -137,9 +138,19 @@ def _hash(entry: dict) -> str:
     return str(entry.get("md5") or entry.get("etag") or entry.get("checksum") or "unknown")
 
 
-def _own_source(params: Any, name: str) -> bool:
-    """Whether stage ``name``'s ``dvc.lock`` entry recorded its own section's ``source`` parameter
-    (``<name>.source``: a path, or a reader's mapping with ``path``) naming data rather than null.
+def _reads_own(consumer: Stage, producer: Stage) -> bool:
+    """Whether ``consumer`` reads data of its own rather than ``producer``'s outputs: its recorded
+    source names a path that is none of them (``preprocess.source.path: data/deid`` set explicitly
+    still reads the de-identification stage's output)."""
+    if consumer.source is None:
+        return False
+    source = _norm(consumer.source)
+    return not any(_under(source, _norm(out)) or _under(_norm(out), source) for out in producer.outs)
+
+
+def _recorded_source(params: Any, name: str) -> str | None:
+    """The data stage ``name``'s ``dvc.lock`` entry recorded as its own section's ``source``
+    parameter (``<name>.source``: a path, or a reader's mapping with ``path``), or None when null.
     Another stage that records the section (export records ``preprocess``) reads no source."""
     for sections in (params or {}).values():
         section = sections.get(name) if isinstance(sections, dict) else None
@@ -147,8 +158,8 @@ def _own_source(params: Any, name: str) -> bool:
         if isinstance(source, dict):
             source = source.get("path")
         if source is not None:
-            return True
-    return False
+            return str(source)
+    return None
 
 
 def _under(path: str, parent: str) -> bool:

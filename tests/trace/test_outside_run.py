@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.trace.stages import Stage, _own_source, outside_run
+from pipeline.trace.stages import Stage, _recorded_source, outside_run
 
 
-def _stages(preprocess_own: bool, deid_own: bool = False) -> dict[str, Stage]:
-    def stage(name, deps, outs, own=False):
-        return Stage(name, "", "", deps, outs, ["SRS-X"], [], locked=True, own_source=own)
+def _stages(preprocess_source: str | None, deid_source: str | None = None) -> dict[str, Stage]:
+    def stage(name, deps, outs, source=None):
+        return Stage(name, "", "", deps, outs, ["SRS-X"], [], locked=True, source=source)
     return {s.name: s for s in [
         stage("cohort", [], ["data/raw", "metrics/cohort.json"]),
-        stage("deid", ["data/raw"], ["data/deid", "metrics/deid.json"], deid_own),
-        stage("preprocess", ["data/deid"], ["data/preprocessed"], preprocess_own),
+        stage("deid", ["data/raw"], ["data/deid", "metrics/deid.json"], deid_source),
+        stage("preprocess", ["data/deid"], ["data/preprocessed"], preprocess_source),
         stage("train", ["data/preprocessed"], ["models/teacher.pt"]),
         stage("compress", ["models/teacher.pt"], ["models/candidates"]),
         stage("export", ["models/teacher.pt", "models/candidates", "data/preprocessed"], ["release/models"]),
@@ -25,22 +25,24 @@ def _stages(preprocess_own: bool, deid_own: bool = False) -> dict[str, Stage]:
 
 
 @pytest.mark.verifies("SRS-TRACE-002")
-@pytest.mark.parametrize(("preprocess_own", "deid_own", "outside"), [
-    (False, False, set()),                  # the demo: the cohort, de-identified, is the data
-    (True, False, {"cohort", "deid"}),      # an image folder or MSD task read by preprocess
-    (False, True, {"cohort"}),              # the user's DICOM, de-identified
+@pytest.mark.parametrize(("preprocess_source", "deid_source", "outside"), [
+    (None, None, set()),                            # the demo: the cohort, de-identified, is the data
+    ("../shared/x", None, {"cohort", "deid"}),      # an image folder or MSD task read by preprocess
+    (None, "/data/dicom", {"cohort"}),              # the user's DICOM, de-identified
+    ("data/deid", "data/raw", set()),               # the upstream outputs named explicitly: still read
+    ("./data/deid/", None, set()),
 ])
-def test_stages_the_data_did_not_pass_through_are_outside_the_run(preprocess_own, deid_own, outside):
-    assert outside_run(_stages(preprocess_own, deid_own)) == outside
+def test_stages_the_data_did_not_pass_through_are_outside_the_run(preprocess_source, deid_source, outside):
+    assert outside_run(_stages(preprocess_source, deid_source)) == outside
 
 
 @pytest.mark.verifies("SRS-TRACE-002")
 def test_a_recorded_source_of_its_own_is_read_from_the_lock_params():
     folder = {"params.yaml": {"preprocess": {"source": {"format": "image_folder", "path": "../x"}}}}
-    assert _own_source(folder, "preprocess")
-    assert not _own_source(folder, "export")  # export records the preprocess section; it reads no source
-    assert not _own_source({"params.yaml": {"preprocess": {"source": {"format": "dicom", "path": None}}}},
-                           "preprocess")
-    assert _own_source({"params.yaml": {"deid": {"source": "/data/dicom"}}}, "deid")
-    assert not _own_source({"params.yaml": {"deid": {"source": None}}}, "deid")
-    assert not _own_source(None, "deid")
+    assert _recorded_source(folder, "preprocess") == "../x"
+    assert _recorded_source(folder, "export") is None  # export records the preprocess section; it reads no source
+    assert _recorded_source({"params.yaml": {"preprocess": {"source": {"format": "dicom", "path": None}}}},
+                            "preprocess") is None
+    assert _recorded_source({"params.yaml": {"deid": {"source": "/data/dicom"}}}, "deid") == "/data/dicom"
+    assert _recorded_source({"params.yaml": {"deid": {"source": None}}}, "deid") is None
+    assert _recorded_source(None, "deid") is None
