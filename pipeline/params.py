@@ -90,7 +90,7 @@ def _site_problems(params: Params) -> list[str]:
     de-identified cohort, the names must survive de-identification and the external cohort must be
     held out, or it would silently be trained and validated on."""
     source, splits = params.preprocess.source, params.preprocess.splits
-    if source.format != "dicom" or source.path is not None:
+    if source.format != "dicom" or source.path != params.paths.deid:
         return []
     problems = []
     needs = ["preprocess.splits.stratify_by = 'site'"] if splits.stratify_by == "site" else []
@@ -98,7 +98,7 @@ def _site_problems(params: Params) -> list[str]:
     if needs and not params.deid.options.retain_institution_identity:
         problems.append(f"{' and '.join(needs)} need(s) deid.options.retain_institution_identity = true "
                         f"(sites are told apart by InstitutionName, which de-identification removes)")
-    if params.deid.source is not None:  # another DICOM folder: its sites are not the cohort's
+    if params.deid.source != params.paths.raw:  # another DICOM folder: its sites are not the cohort's
         return problems
     external = [s.institution for s in params.cohort.external.sites] if params.cohort.external else []
     known = {s.institution for s in params.cohort.sites} | set(external)

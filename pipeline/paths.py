@@ -11,7 +11,9 @@ runs it again.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import PurePosixPath
+
+from pydantic import Field, model_validator
 
 from pipeline.core.params_base import StrictModel
 
@@ -22,6 +24,7 @@ class Paths(StrictModel):
     """Stage outputs (and the test report the release cites), by name; no defaults: the values
     are ``params.yaml``'s, so that ``dvc.yaml`` and the code can never disagree."""
 
+    metrics: str = Rel             # the folder of every stage's metrics file (the technical file's input)
     raw: str = Rel                 # cohort: the identified synthetic DICOM cohort (never pushed)
     cohort_metrics: str = Rel      # cohort: counts, no PHI
     deid: str = Rel                # deid: the de-identified DICOM
@@ -47,3 +50,19 @@ class Paths(StrictModel):
     release: str = Rel             # every file under it is listed in the manifest
     techfile: str = Rel            # techfile: HTML book, PDF, SBOM
     manifest: str = Rel            # techfile: SHA-256 of every released file
+
+    @model_validator(mode="after")
+    def _metrics_inside(self) -> "Paths":
+        """The technical file depends on the metrics folder as a whole, so that a data profile that
+        skips stages (their metrics absent) still runs; a metrics file elsewhere would escape it."""
+        folder = PurePosixPath(self.metrics)
+        outside = [name for name in METRICS_FILES if folder not in PurePosixPath(getattr(self, name)).parents]
+        if outside:
+            raise ValueError(f"{', '.join(f'paths.{name}' for name in outside)} must lie inside "
+                             f"paths.metrics = {self.metrics!r}")
+        return self
+
+
+# the stage metrics files: all inside ``paths.metrics``
+METRICS_FILES = ("cohort_metrics", "deid_metrics", "fingerprint", "train_metrics", "train_curve",
+                 "compress_metrics", "export_metrics", "vnv_metrics", "trace_metrics")

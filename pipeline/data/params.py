@@ -13,8 +13,8 @@ class DicomSource(StrictModel):
     """A folder of DICOM files: CT image series with DICOM SEG ground truth (any layout)."""
 
     format: Literal["dicom"]
-    path: str | None = Field(default=None, min_length=1,
-                             description="the folder; null: the deid stage's output (paths.deid)")
+    path: str = Field(min_length=1, description="the folder (the default cohort: the deid stage's output, "
+                                                "written in params.yaml as an alias of paths.deid)")
     segments: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="SEG segment labels that form the foreground; empty: every segment",

@@ -28,7 +28,7 @@ INTERRUPTED = "deid: interrupted; the previous output is unchanged"
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(STAGE, help="de-identify DICOM (PS3.15 Annex E, keyed pseudonyms, leak check)")
-    parser.add_argument("source", nargs="?", help="input folder (recursive); default: deid.source, else paths.raw")
+    parser.add_argument("source", nargs="?", help="input folder (recursive); default: deid.source")
     parser.add_argument("output", nargs="?", help="output folder (replaced atomically); default: paths.deid")
     parser.add_argument("--key-file", help="secret key file (wins over $PIPELINE_DEID_KEY); "
                         "default: $PIPELINE_DEID_KEY, or deid.key_file for the stage")
@@ -74,7 +74,7 @@ def _prepare(args: argparse.Namespace):
     standalone = args.source is not None
     output = Path(args.output or where.deid)
     paths = batch.DeidPaths(
-        source=Path(args.source or params.source or where.raw),
+        source=Path(args.source or params.source),
         output=output,
         quarantine=Path(args.quarantine or (f"{output}_quarantine" if standalone else where.deid_quarantine)),
         report=Path(args.report or (f"{output}_report.json" if standalone else where.deid_metrics)),

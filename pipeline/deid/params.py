@@ -106,8 +106,8 @@ class DeidParams(StrictModel):
     """Options and policies of the de-identification stage (it writes ``paths`` deid,
     deid_quarantine and deid_metrics)."""
 
-    source: str | None = Field(None, min_length=1,
-                               description="the DICOM folder read; null: the cohort stage's output (paths.raw)")
+    source: str = Field(min_length=1, description="the DICOM folder read (the default cohort: the cohort "
+                                                  "stage's output, written in params.yaml as an alias of paths.raw)")
     key_file: str = Field(".secrets/deid.key", min_length=1)
     key_env: str = Field("PIPELINE_DEID_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
     uid_root: str = Field("2.25", pattern=UID_ROOT_PATTERN, max_length=40)

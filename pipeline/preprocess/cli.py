@@ -9,11 +9,9 @@ from pipeline.core.progress import bar
 
 
 def source_of(inv: Invocation):
-    """``preprocess.source`` with its folder: ``--source-path``, else the section's, else the
-    de-identified cohort (``paths.deid``) for DICOM."""
+    """``preprocess.source`` with its folder: ``--source-path``, else the section's."""
     source = inv.params.preprocess.source
-    path = inv.args.source_path or source.path or inv.params.paths.deid
-    return source.model_copy(update={"path": str(path)})
+    return source.model_copy(update={"path": str(inv.args.source_path or source.path)})
 
 
 def _run(inv: Invocation) -> dict:

@@ -80,8 +80,8 @@ def _check_inputs(root: Path, profile, name: str) -> None:
     if missing:
         raise UserError(f"profile {name} skips {', '.join(skipped_stages(profile))}, but dvc.yaml still declares "
                         f"their outputs as inputs of later stages and DVC cannot run a stage whose declared input "
-                        f"is absent: {', '.join(missing)}; run the demo once (make repro PROFILE=demo) or "
-                        f"dvc pull them (issue 18: dvc.yaml does not yet follow the profile)")
+                        f"is absent: {', '.join(missing)}; declare the stage's data input through the profile's settings "
+                        f"(as preprocess's is: ${{preprocess.source.path}}), or run the demo once (make repro PROFILE=demo)")
 
 
 def _read(folder: Path, name: str) -> str:

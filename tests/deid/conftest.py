@@ -24,6 +24,7 @@ PIXELS_UNREAD = {"sop_classes": [], "ocr_modalities": [],
 def deid_params(**changes) -> DeidParams:
     """The default-like params used by the tests (options as in params.yaml)."""
     data = {
+        "source": "data/raw",  # read by the stage command only; the core is given its paths
         "options": {"retain_patient_characteristics": True, "retain_device_identity": True,
                     "retain_institution_identity": True, "clean_descriptors": True},
         "burned_in": {"sop_classes": CLASSES},

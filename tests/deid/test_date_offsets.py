@@ -30,8 +30,8 @@ def test_offsets_that_leave_the_dicom_date_range_are_a_validation_error(offsets)
 
 @pytest.mark.verifies("SRS-DEID-004")
 def test_offsets_at_the_bounds_keep_dates_valid_dicom_dates():
-    assert DeidParams.model_validate({"date_offset_days": [MIN_DATE_OFFSET, -1]}).date_offset_days[0] == MIN_DATE_OFFSET
-    assert DeidParams.model_validate({"date_offset_days": [1, MAX_DATE_OFFSET]}).date_offset_days[1] == MAX_DATE_OFFSET
+    assert DeidParams.model_validate({"source": "data/raw", "date_offset_days": [MIN_DATE_OFFSET, -1]}).date_offset_days[0] == MIN_DATE_OFFSET
+    assert DeidParams.model_validate({"source": "data/raw", "date_offset_days": [1, MAX_DATE_OFFSET]}).date_offset_days[1] == MAX_DATE_OFFSET
     assert shift_da("19000101", MIN_DATE_OFFSET) == "00010101"  # four-digit year, zero-padded
     assert shift_da("20991231", MAX_DATE_OFFSET) == "99991231"
     assert shift_da("18991231", MIN_DATE_OFFSET) is None and shift_da("21000101", MAX_DATE_OFFSET) is None
