@@ -96,7 +96,7 @@ def main() -> None:
 
 def _volume(cache: Path, splits: Path) -> np.ndarray:
     cases = load_cases(cache, load_splits(splits), ["val"])["val"]
-    return max(cases, key=lambda case: case["image"].size)["image"]
+    return max(cases, key=lambda case: case.image.size).image
 
 
 if __name__ == "__main__":

@@ -53,17 +53,17 @@ def block_splits(index: CacheIndex) -> dict:
             "counts": {name: {"cases": len(cases), "patients": len(cases)} for name, cases in record.items()}}
 
 
-def evaluate(model_path: Path, cases: list[dict]) -> dict:
+def evaluate(model_path: Path, cases: list[cache.LoadedCase]) -> dict:
     """Pixel error and Dice of both classes over the test sections (pixels pooled)."""
     net, config = load_checkpoint(model_path)
     errors, inter, sizes = 0, np.zeros(2), np.zeros(2)
     total = 0
     with torch.no_grad():
         for case in cases:
-            image = torch.from_numpy(case["image"])[None]
+            image = torch.from_numpy(case.image)[None]
             logits = sliding_window_inference(image, config["patch_size"], 4, net, overlap=0.5, mode="gaussian")
             pred = logits.argmax(1)[0].numpy()
-            truth = case["label"][0]
+            truth = case.label[0]
             errors += int((pred != truth).sum())
             total += truth.size
             for cls in (0, 1):
@@ -71,7 +71,7 @@ def evaluate(model_path: Path, cases: list[dict]) -> dict:
                 sizes[cls] += (pred == cls).sum() + (truth == cls).sum()
     dice = 2 * inter / sizes
     return {"pixel_error": round(errors / total, 5), "dice_membrane": round(float(dice[1]), 5),
-            "dice_cell_interior": round(float(dice[0]), 5), "test_sections": [c["case_id"] for c in cases]}
+            "dice_cell_interior": round(float(dice[0]), 5), "test_sections": [c.case_id for c in cases]}
 
 
 def main(argv: list[str] | None = None) -> dict:

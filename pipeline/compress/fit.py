@@ -19,18 +19,19 @@ import time
 import torch
 from monai.inferers import sliding_window_inference
 
+from pipeline.data.cache import LoadedCase
 from pipeline.recipe import loop, patches
 from pipeline.recipe.params import RecipeParams
 
 
-def fit(net: torch.nn.Module, train: list[dict], val: list[dict], recipe: RecipeParams, spatial_dims: int,
-        epochs: int, loss, seed: int, device: str = "cpu", val_every: int = 4, soft_targets=None,
-        progress=None, val_after: float = 0.0) -> dict:
+def fit(net: torch.nn.Module, train: list[LoadedCase], val: list[LoadedCase], recipe: RecipeParams,
+        spatial_dims: int, epochs: int, loss, seed: int, device: str = "cpu", val_every: int = 4,
+        soft_targets=None, progress=None, val_after: float = 0.0) -> dict:
     """Train ``net`` in place; load its best validation epoch at the end.
 
     Args:
         net: the network to train (moved to ``device``; left in eval mode on the CPU).
-        train: training cases (``image``, ``label``).
+        train: training cases (their ``image`` and ``label``).
         val: validation cases for choosing the epoch.
         recipe: the teacher's training recipe.
         spatial_dims: 2 or 3.
@@ -79,13 +80,13 @@ def fit(net: torch.nn.Module, train: list[dict], val: list[dict], recipe: Recipe
 
 
 @torch.no_grad()
-def teacher_logits(teacher: torch.nn.Module, cases: list[dict], recipe: RecipeParams,
+def teacher_logits(teacher: torch.nn.Module, cases: list[LoadedCase], recipe: RecipeParams,
                    device: str = "cpu") -> list[torch.Tensor]:
     """The teacher's sliding-window logits ``(classes, *spatial)`` per case, on the CPU."""
     teacher = teacher.to(device).eval()
     out = []
     for case in cases:
-        image = torch.from_numpy(case["image"])[None].float().to(device)
+        image = torch.from_numpy(case.image)[None].float().to(device)
         logits = sliding_window_inference(image, list(recipe.patch_size), recipe.sw_batch_size, teacher,
                                           overlap=recipe.sw_overlap, mode="gaussian")
         out.append(logits[0].float().cpu())

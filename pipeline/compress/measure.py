@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from pipeline.compress import postprocessing
+from pipeline.data.cache import LoadedCase
 from pipeline.runtime import engines
 from pipeline.runtime.sliding import predict_volume, to_mask, torch_predict_volume
 from pipeline.runtime.spec import WindowSpec
@@ -40,7 +41,7 @@ def open_all(files: dict[str, Path], runtimes: list[str], window: WindowSpec,
     return opened
 
 
-def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_cases: list[dict],
+def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_cases: list[LoadedCase],
                window: WindowSpec, mode: str, thresholds: Sequence[float] = (0.5,)) -> dict[str, dict]:
     """One model on every runtime: per-case validation Dice with its chosen post-processing
     (operating point and component rule), and, for a model with PyTorch weights, its parity
@@ -50,7 +51,7 @@ def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_ca
         runs: runtime -> engine of this model's ONNX file.
         module: the PyTorch module the file was exported from (None for INT8 copies, whose
             reference would be a fake-quantized module).
-        val_cases: validation cases with ``image`` and ``label``.
+        val_cases: validation cases (their ``image`` and ``label``).
         window: the sliding-window settings.
         mode: ``auto`` or ``never`` (largest-component post-processing).
         thresholds: foreground operating points to choose from.
@@ -62,17 +63,17 @@ def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_ca
     references = []
     max_diff = {runtime: 0.0 for runtime in runs}
     for case in val_cases:
-        reference = torch_predict_volume(module, case["image"], window) if module is not None else None
+        reference = torch_predict_volume(module, case.image, window) if module is not None else None
         references.append(reference)
         for runtime, engine in runs.items():
-            logits[runtime].append(predict_volume(engine, case["image"], window))
+            logits[runtime].append(predict_volume(engine, case.image, window))
             if reference is not None:
                 max_diff[runtime] = max(max_diff[runtime], float(np.abs(logits[runtime][-1] - reference).max()))
-    truths = [np.asarray(case["label"])[0] for case in val_cases]
+    truths = [np.asarray(case.label)[0] for case in val_cases]
     out = {}
     for runtime in runs:
         decision = postprocessing.decide(logits[runtime], truths, mode, thresholds)
-        per_case = {case["case_id"]: round(value, 6)
+        per_case = {case.case_id: round(value, 6)
                     for case, value in zip(val_cases, decision.pop("per_case"))}
         parity = None
         if module is not None:

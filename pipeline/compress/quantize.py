@@ -13,20 +13,21 @@ from pathlib import Path
 import numpy as np
 from monai.transforms import ResizeWithPadOrCrop
 
+from pipeline.data.cache import LoadedCase
 from pipeline.runtime.engines import INPUT
 
 
-def calibration_batches(cases: list[dict], patch_size: list[int]) -> list[np.ndarray]:
+def calibration_batches(cases: list[LoadedCase], patch_size: list[int]) -> list[np.ndarray]:
     """One window per case, centred on the label's foreground when there is one.
 
     Args:
-        cases: training cases with ``image`` (C, ...) and ``label`` (1, ...).
+        cases: training cases (their ``image`` (C, ...) and ``label`` (1, ...)).
         patch_size: the window size.
     """
     batches = []
     for case in cases:
-        image = np.asarray(case["image"], dtype=np.float32)
-        label = np.asarray(case["label"])[0]
+        image = np.asarray(case.image, dtype=np.float32)
+        label = np.asarray(case.label)[0]
         if label.any():
             centre = [int(round(float(np.mean(axis)))) for axis in np.nonzero(label)]
             image = _crop_around(image, centre, patch_size)

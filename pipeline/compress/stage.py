@@ -35,7 +35,7 @@ from pipeline.core.records import write_record
 from pipeline.nets.checkpoint import load_checkpoint, norm_features, save_checkpoint
 from pipeline.nets.onnx import export_onnx
 from pipeline.nets.unet import build_unet, parameter_count
-from pipeline.data.cache import load_cases
+from pipeline.data.cache import LoadedCase, load_cases
 from pipeline.preprocess.records import load_splits
 from pipeline.recipe import determinism, loop
 from pipeline.recipe.params import RecipeParams
@@ -73,8 +73,8 @@ def run(params: CompressParams, paths: CompressPaths, progress=None, *, opset: i
     splits = load_splits(Path(paths.splits))
     loaded = load_cases(Path(paths.cache), splits, ["train", "val"])
     train, val = loaded["train"], loaded["val"]
-    guard.check_not_locked([c["case_id"] for c in train], splits, "candidate training")
-    guard.check_not_locked([c["case_id"] for c in val], splits, "model selection")
+    guard.check_not_locked([c.case_id for c in train], splits, "candidate training")
+    guard.check_not_locked([c.case_id for c in val], splits, "model selection")
     teacher, config = load_checkpoint(Path(paths.teacher))
     recipe = _recipe(config, paths.teacher)
     window = WindowSpec(spatial_dims=int(config["spatial_dims"]), in_channels=int(config.get("in_channels", 1)),
@@ -84,7 +84,7 @@ def run(params: CompressParams, paths: CompressPaths, progress=None, *, opset: i
     if any(c.method != "scratch" for c in params.candidates) and params.distill.kd_weight > 0:
         soft = fit.teacher_logits(teacher, train, recipe, device)
     calibration = train[: params.quantize.calibration_cases]
-    guard.check_not_locked([c["case_id"] for c in calibration], splits, "INT8 calibration")
+    guard.check_not_locked([c.case_id for c in calibration], splits, "INT8 calibration")
     modules, fits = {select.TEACHER: teacher}, {}
     with atomic_dir(Path(paths.candidates)) as folder:
         trained = _train_all(params, teacher, train, val, recipe, window, soft, device, progress)
@@ -96,7 +96,7 @@ def run(params: CompressParams, paths: CompressPaths, progress=None, *, opset: i
                                               {**pinned, "threads": fits[spec.name]["threads"]}))
         determinism.pin(params.seed, params.threads)
         rows = _measure(modules, params, window, val, calibration, (opset, exporter))
-    clusters = {c["case_id"]: str(c.get("patient_id") or c["case_id"]) for c in val}
+    clusters = {c.case_id: str(c.record.patient_id or c.case_id) for c in val}
     choice = select.choose(rows, params.selection, clusters, params.bootstrap_samples, params.seed)
     record = _record(choice, rows, params, train, val, calibration)
     write_json(Path(paths.choice), record.model_dump(mode="json"))
@@ -158,8 +158,8 @@ def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, s
                  "threads": torch.get_num_threads()}
 
 
-def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: list[dict],
-             calibration: list[dict], onnx_format: tuple[int, str]) -> list[dict]:
+def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: list[LoadedCase],
+             calibration: list[LoadedCase], onnx_format: tuple[int, str]) -> list[dict]:
     runtimes = [r for r in params.runtimes if r in engines.available()]
     batches = quantize.calibration_batches(calibration, list(window.patch_size))
     rows: list[dict] = []
@@ -198,7 +198,7 @@ def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: lis
                     row.update(runtime_version=engine.version, **results[runtime])
                     working[select.key(row)] = engine
                 rows.append(row)
-        volume = max(val, key=lambda case: case["image"].size)["image"]
+        volume = max(val, key=lambda case: case.image.size).image
         torch_refs = {f"{name}@torch-eager": module for name, module in modules.items()}
         latency = measure.volume_latency_ms(working, torch_refs, volume, window, params.latency_repeats)
     for row in rows:
@@ -233,9 +233,9 @@ def _record(choice: dict, rows: list[dict], params: CompressParams, train, val, 
                            bytes=teacher_row["bytes"])
     return CompressionRecord(teacher=teacher, compressed=compressed, reason=choice["reason"],
                              targets=params.selection.model_dump(),
-                             training_case_ids=[c["case_id"] for c in train],
-                             selection_case_ids=[c["case_id"] for c in val],
-                             calibration_case_ids=[c["case_id"] for c in calibration])
+                             training_case_ids=[c.case_id for c in train],
+                             selection_case_ids=[c.case_id for c in val],
+                             calibration_case_ids=[c.case_id for c in calibration])
 
 
 def _metrics(choice: dict, rows: list[dict], fits: dict, record: CompressionRecord, params: CompressParams,

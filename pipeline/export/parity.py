@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.core.errors import UserError
+from pipeline.data.cache import LoadedCase
 from pipeline.runtime import postprocess
 from pipeline.runtime.metrics import dice
 from pipeline.runtime.sliding import predict_volume, to_mask, torch_predict_volume
@@ -21,7 +22,7 @@ class ParityError(UserError):
     """The ONNX file does not compute what its PyTorch model computes."""
 
 
-def compare(module, onnx_model, cases: list[dict], spec) -> list[dict]:
+def compare(module, onnx_model, cases: list[LoadedCase], spec) -> list[dict]:
     """Per case: max |logit difference|, argmax mismatches, voxels, and Dice of the ONNX mask.
 
     The logits, and the masks at the model's operating point (``spec.foreground_threshold``;
@@ -31,19 +32,19 @@ def compare(module, onnx_model, cases: list[dict], spec) -> list[dict]:
     Args:
         module: the PyTorch network.
         onnx_model: an ``OnnxModel`` (or session) exported from it.
-        cases: preprocessed cases with ``case_id``, ``image`` (C, ...) and ``label`` (1, ...).
+        cases: preprocessed cases (their ``case_id``, ``image`` (C, ...) and ``label`` (1, ...)).
         spec: the preprocessing specification (window size, overlap).
     """
     rows = []
     for case in cases:
-        reference = torch_predict_volume(module, case["image"], spec)
-        exported = predict_volume(onnx_model, case["image"], spec)
+        reference = torch_predict_volume(module, case.image, spec)
+        exported = predict_volume(onnx_model, case.image, spec)
         threshold = getattr(spec, "foreground_threshold", 0.5)
         mask = to_mask(exported, threshold)
-        rows.append({"case_id": case["case_id"], "voxels": int(mask.size),
+        rows.append({"case_id": case.case_id, "voxels": int(mask.size),
                      "max_abs_diff": float(np.abs(reference - exported).max()),
                      "argmax_mismatches": int((to_mask(reference, threshold) != mask).sum()),
-                     "dice": dice(postprocess.apply(mask, spec), np.asarray(case["label"])[0])})
+                     "dice": dice(postprocess.apply(mask, spec), np.asarray(case.label)[0])})
     return rows
 
 

@@ -24,7 +24,7 @@ from pipeline.export.params import ExportParams
 from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.nets.onnx import export_onnx
 from pipeline.nets.unet import parameter_count
-from pipeline.data.cache import load_cases
+from pipeline.data.cache import LoadedCase, load_cases
 from pipeline.preprocess.records import load_fingerprint, load_splits
 from pipeline.runtime.model import OnnxModel, released_file
 from pipeline.runtime.sliding import predict_volume, torch_predict_volume
@@ -125,9 +125,9 @@ def _compression(role: str, model: ShippedModel) -> dict[str, str]:
                                        "precision": model.precision}, sort_keys=True)}
 
 
-def _volume_latency(loaded: dict, val: list[dict], repeats: int) -> dict:
+def _volume_latency(loaded: dict, val: list[LoadedCase], repeats: int) -> dict:
     """Per-volume medians (ms) on the largest validation case: each file on its runtime and torch eager."""
-    volume = max(val, key=lambda case: case["image"].size)["image"]
+    volume = max(val, key=lambda case: case.image.size).image
     calls = {}
     for role, (module, onnx_model, spec) in loaded.items():
         calls[f"{role}_runtime"] = lambda m=onnx_model, s=spec: predict_volume(m, volume, s)

@@ -28,7 +28,7 @@ from monai.transforms import (
 )
 from torch.utils.data.distributed import DistributedSampler
 
-from pipeline.data.cache import load_cases
+from pipeline.data.cache import LoadedCase, load_cases
 from pipeline.preprocess.records import SplitsRecord, load_splits
 from pipeline.recipe.params import AugmentParams, RecipeParams
 
@@ -37,7 +37,8 @@ TRAINING_SPLITS = ["train", "val"]
 FG, BG = "label_fg_indices", "label_bg_indices"
 
 
-def load_training_cases(cache_dir: Path, splits_path: Path) -> tuple[list[dict], list[dict], SplitsRecord]:
+def load_training_cases(cache_dir: Path,
+                        splits_path: Path) -> tuple[list[LoadedCase], list[LoadedCase], SplitsRecord]:
     """The train and val cases (verified by SHA-256) and the splits record; never the test split."""
     splits = load_splits(Path(splits_path))
     loaded = load_cases(Path(cache_dir), splits, TRAINING_SPLITS)
@@ -94,12 +95,12 @@ def intensity_augmentation(params: AugmentParams) -> list:
     ]
 
 
-def train_loader(cases: list[dict], recipe: RecipeParams, spatial_dims: int, seed: int, rank: int = 0,
+def train_loader(cases: list[LoadedCase], recipe: RecipeParams, spatial_dims: int, seed: int, rank: int = 0,
                  world_size: int = 1, extra: dict[str, list] | None = None) -> DataLoader:
     """A deterministic loader over the train cases, sharded across DDP ranks.
 
     Args:
-        cases: train cases with ``image`` and ``label`` arrays (channel first).
+        cases: the train cases (their ``image`` and ``label`` arrays, channel first).
         recipe: the training recipe.
         spatial_dims: 2 or 3.
         seed: the run's seed (the transforms get ``seed + 7919 * rank``).
@@ -108,8 +109,7 @@ def train_loader(cases: list[dict], recipe: RecipeParams, spatial_dims: int, see
         extra: further per-case arrays by key (one per case, channel first), cropped with the image.
     """
     extra = extra or {}
-    items = [{"image": case["image"], "label": case["label"], **{k: v[i] for k, v in extra.items()}}
-             for i, case in enumerate(cases)]
+    items = [transform_item(case, {k: v[i] for k, v in extra.items()}) for i, case in enumerate(cases)]
     chain = patch_transforms(recipe, spatial_dims, seed + 7919 * rank, tuple(extra))
     # caches the deterministic head (padding, voxel indices); the random crops never modify the
     # cached arrays in place, so they need no copy
@@ -121,7 +121,13 @@ def train_loader(cases: list[dict], recipe: RecipeParams, spatial_dims: int, see
                       collate_fn=list_data_collate)
 
 
-def val_tensors(cases: list[dict]) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+def transform_item(case: LoadedCase, extra: dict | None = None) -> dict:
+    """The dict MONAI's dictionary transforms (``patch_transforms``) take for one case: its
+    ``image`` and ``label`` arrays (``KEYS``) and any further arrays by key (teacher logits)."""
+    return {"image": case.image, "label": case.label, **(extra or {})}
+
+
+def val_tensors(cases: list[LoadedCase]) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """Each val case as (case_id, image (1, C, ...), label (1, 1, ...))."""
-    return [(case["case_id"], torch.from_numpy(case["image"])[None].float(),
-             torch.from_numpy(case["label"].astype("int64"))[None]) for case in cases]
+    return [(case.case_id, torch.from_numpy(case.image)[None].float(),
+             torch.from_numpy(case.label.astype("int64"))[None]) for case in cases]

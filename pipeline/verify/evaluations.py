@@ -30,6 +30,7 @@ import numpy as np
 import onnx
 
 from pipeline.core.atomic import atomic_file
+from pipeline.data.cache import LoadedCase
 from pipeline.verify.record import Evaluation, EvaluationLog, load_test_split_log
 
 
@@ -79,7 +80,7 @@ def _plain(value):
     return value
 
 
-def split_identity(cases: list[dict]) -> str:
+def split_identity(cases: list[LoadedCase]) -> str:
     """SHA-256 over the sorted digests of the cases' image and label arrays.
 
     The splits file and the case IDs change with the de-identification key (pseudonyms, new
@@ -89,8 +90,8 @@ def split_identity(cases: list[dict]) -> str:
     digests = []
     for case in cases:
         digest = hashlib.sha256()
-        for key in ("image", "label"):
-            array = np.ascontiguousarray(case[key])
+        for key, values in (("image", case.image), ("label", case.label)):
+            array = np.ascontiguousarray(values)
             digest.update(f"{key}:{array.dtype}:{array.shape}".encode())
             digest.update(array.tobytes())
         digests.append(digest.hexdigest())

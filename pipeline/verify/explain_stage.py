@@ -17,6 +17,7 @@ import torch
 
 from pipeline.core.errors import UserError
 from pipeline.core.provenance import file_sha256
+from pipeline.data.cache import LoadedCase
 from pipeline.verify import evidence, explain
 from pipeline.verify.params import ExplainParams
 
@@ -39,7 +40,7 @@ def pick_cases(rows: list[dict], roles: list[str]) -> dict[str, list[str]]:
     return chosen
 
 
-def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], rows: list[dict],
+def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[LoadedCase], rows: list[dict],
                   masks: dict[str, np.ndarray], out_dir: Path, threads: int,
                   final_dir: Path | None = None, expected_weights: str | None = None) -> list[dict]:
     """Explain the representative cases; write PNGs to ``out_dir``; return the evidence index.
@@ -47,7 +48,7 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
     Args:
         params: the ``verify.explain`` params.
         checkpoint: the torch teacher checkpoint.
-        cases: the loaded test cases (image, label, spacing, attributes).
+        cases: the loaded test cases (image, label, and the record with their spacing).
         rows: the teacher ONNX per-case records (updated with the sanity metric).
         masks: case ID -> teacher ONNX predicted mask.
         out_dir: where the PNGs are written (the stage's temporary output folder).
@@ -69,15 +70,15 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[dict], ro
                         "metadata): its explanations would describe another model")
     check_target_layer(net, params.target_layer, checkpoint)
     roi = [int(v) for v in config["patch_size"]]
-    by_id = {c["case_id"]: c for c in cases}
+    by_id = {c.case_id: c for c in cases}
     row_by_id = {r["case_id"]: r for r in rows}
     entries = []
     for case_id, roles in pick_cases(rows, list(params.cases)).items():
         case, row = by_id[case_id], row_by_id[case_id]
-        image = np.asarray(case["image"], dtype=np.float32)[0]
-        truth = np.asarray(case["label"])[0] == 1
+        image = np.asarray(case.image, dtype=np.float32)[0]
+        truth = np.asarray(case.label)[0] == 1
         pred = masks[case_id]
-        maps = evidence.explain_case(net, image, truth, pred, case["spacing"], roi,
+        maps = evidence.explain_case(net, image, truth, pred, case.record.spacing, roi,
                                      params.target_layer, params.occlusion_mask_voxels,
                                      params.occlusion_overlap, params.dilation_mm, params.method)
         row["attribution_mass_in_region"] = maps["attribution_mass_in_region"]

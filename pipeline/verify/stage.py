@@ -36,7 +36,7 @@ from pipeline.core.errors import UserError
 from pipeline.runtime import postprocess
 from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume, to_mask
-from pipeline.data.cache import load_cases
+from pipeline.data.cache import LoadedCase, load_cases
 from pipeline.preprocess.records import SplitsRecord, load_splits
 from pipeline.core.provenance import file_sha256, git_commit
 from pipeline.core.timing import interleaved_medians
@@ -103,7 +103,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    params.threads, final_dir=Path(paths.out_dir),
                                                    expected_weights=models["teacher"].metadata.get(
                                                        "weights_sha256"))
-        undefined = metrics.undefined_metrics(len(cases[0]["spacing"]))  # 2D: no volumes
+        undefined = metrics.undefined_metrics(len(cases[0].record.spacing))  # 2D: no volumes
         result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent, undefined)
         looks = {split: _record_evaluation(paths, split, split_cases, models, result, plan, split_rows)
                  for split, split_cases, split_rows in (("test", cases, rows), ("external", external, external_rows))
@@ -138,7 +138,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
     return out
 
 
-def _record_evaluation(paths: VerifyPaths, split: str, cases: list[dict], models: dict,
+def _record_evaluation(paths: VerifyPaths, split: str, cases: list[LoadedCase], models: dict,
                        result: dict, plan, rows: dict[str, list[dict]]) -> tuple[str, list]:
     """Append this evaluation of a locked split to the log; its identity and every evaluation so far."""
     identity = evaluations.split_identity(cases)
@@ -154,8 +154,8 @@ def _record_evaluation(paths: VerifyPaths, split: str, cases: list[dict], models
     return identity, evaluations.append(paths.evaluation_log, entry).of_split(identity, split)
 
 
-def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits: SplitsRecord, paths: VerifyPaths,
-                  plan) -> dict:
+def _split_record(split: str, cases: list[LoadedCase], look: tuple[str, list], splits: SplitsRecord,
+                  paths: VerifyPaths, plan) -> dict:
     """What ``vnv.json`` says about one locked split: its identity and every evaluation of it."""
     identity, history = look
     return {"cases": len(cases), "splits_sha256": file_sha256(Path(paths.splits)),
@@ -165,9 +165,10 @@ def _split_record(split: str, cases: list[dict], look: tuple[str, list], splits:
             "looks": evaluations.looks(history),  # what the policy limits: a run that showed the same is no new look
             "max_evaluations": plan.test_split_policy.max_evaluations,
             "history": [e.model_dump(mode="json") for e in history],
-            "patients": len({c["patient_id"] for c in cases}),
-            "sites": sorted({str(c["site"]) for c in cases if subgroups.recorded(c, "site")}),
-            "case_sha256": {c["case_id"]: splits.sha256(split, c["case_id"]) for c in cases}}
+            "patients": len({c.record.patient_id for c in cases}),
+            "sites": sorted({str(c.record.site) for c in cases
+                             if subgroups.recorded(_attributes(c), "site")}),
+            "case_sha256": {c.case_id: splits.sha256(split, c.case_id) for c in cases}}
 
 
 def _other_splits(plan, models: dict, splits: SplitsRecord, paths: VerifyPaths, params: VerifyParams,
@@ -185,13 +186,13 @@ def _other_splits(plan, models: dict, splits: SplitsRecord, paths: VerifyPaths, 
     return out
 
 
-def _evaluate_model(model: OnnxModel, cases: list[dict], params: VerifyParams,
+def _evaluate_model(model: OnnxModel, cases: list[LoadedCase], params: VerifyParams,
                     progress) -> tuple[list[dict], dict[str, np.ndarray]]:
     rows, masks = _evaluate_test({"model": model}, cases, params, progress)
     return rows["model"], masks["model"]
 
 
-def _evaluate_test(models: dict[str, OnnxModel], cases: list[dict], params: VerifyParams,
+def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params: VerifyParams,
                    progress) -> tuple[dict[str, list[dict]], dict[str, dict[str, np.ndarray]]]:
     """Every model on every case; per case the models' sliding-window times are the medians of
     ``timing_repeats`` rounds in which they run in turn (one run each gave single-shot outliers:
@@ -203,10 +204,10 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[dict], params: Veri
     for model in models.values():  # first calls allocate; keep them out of the timings
         predict_volume(model, np.zeros((model.spec.in_channels, *model.spec.patch_size), np.float32), model.spec)
     for case in (progress(cases) if progress else cases):
-        truth = np.asarray(case["label"])[0] == FOREGROUND
+        truth = np.asarray(case.label)[0] == FOREGROUND
         last: dict[str, np.ndarray] = {}
 
-        def run_model(name: str, model: OnnxModel, image=case["image"]) -> None:
+        def run_model(name: str, model: OnnxModel, image=case.image) -> None:
             last[name] = predict_volume(model, image, model.spec)
 
         calls = {name: partial(run_model, name, model) for name, model in models.items()}
@@ -214,8 +215,8 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[dict], params: Veri
         for name, model in models.items():
             logits = last[name]
             pred = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec) == FOREGROUND
-            values = metrics.all_metrics(pred, truth, case["spacing"], params.nsd_tolerance_mm)
-            masks[name][case["case_id"]] = pred
+            values = metrics.all_metrics(pred, truth, case.record.spacing, params.nsd_tolerance_mm)
+            masks[name][case.case_id] = pred
             rows[name].append({**_attributes(case), **values, "inference_ms": round(1000 * seconds[name], 3)})
     return rows, masks
 
@@ -235,11 +236,13 @@ def _add_paired(rows: dict[str, list[dict]], models: dict[str, OnnxModel]) -> No
         row["size_reduction_vs_teacher"] = size
 
 
-def _attributes(case: dict) -> dict:
-    keys = ("case_id", "patient_id", "site", "manufacturer", "sex", "age")
-    row = {k: case.get(k) for k in keys}
-    if case.get("unrecorded"):  # attributes the source format does not carry (image folders, MSD)
-        row["unrecorded"] = list(case["unrecorded"])
+def _attributes(case: LoadedCase) -> dict:
+    """The attributes a per-case row starts with (those ``subgroups`` cuts by), from the case's record."""
+    record = case.record
+    row = {"case_id": record.case_id, "patient_id": record.patient_id, "site": record.site,
+           "manufacturer": record.manufacturer, "sex": record.sex, "age": record.age}
+    if record.unrecorded:  # attributes the source format does not carry (image folders, MSD)
+        row["unrecorded"] = list(record.unrecorded)
     return row
 
 

@@ -41,11 +41,11 @@ def compressed(tmp_path_factory):
     real_fit, real_calib = fit.fit, quantize.calibration_batches
 
     def spy_fit(net, train, val, *args, **kwargs):
-        seen["fit"].update(c["case_id"] for c in train + val)
+        seen["fit"].update(c.case_id for c in train + val)
         return real_fit(net, train, val, *args, **kwargs)
 
     def spy_calib(cases, patch):
-        seen["calibration"].update(c["case_id"] for c in cases)
+        seen["calibration"].update(c.case_id for c in cases)
         return real_calib(cases, patch)
 
     with pytest.MonkeyPatch.context() as patch:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from pipeline.data import cache
@@ -19,7 +20,12 @@ def test_test_split_refused_unless_vnv_asks(tiny_cache):
     with pytest.raises(cache.LockedSplitError, match="locked"):
         cache.load_cases(paths["out"], record, ["train", "test"])
     loaded = cache.load_cases(paths["out"], record, ["test"], allow_locked=True)
-    assert [c["case_id"] for c in loaded["test"]] == [e.case_id for e in record.cases("test")]
+    assert [c.case_id for c in loaded["test"]] == [e.case_id for e in record.cases("test")]
+    index = cache.read_index(paths["out"]).cases
+    for case in loaded["test"]:  # typed: the index record and the cached arrays, by attribute
+        assert isinstance(case, cache.LoadedCase) and case.record == index[case.case_id]
+        assert case.image.dtype == np.float32 and case.label.dtype == np.uint8
+        assert case.image.shape[1:] == case.label.shape[1:] == tuple(case.record.shape)
 
 
 @pytest.mark.verifies("SRS-DATA-009")
