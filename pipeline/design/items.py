@@ -4,18 +4,25 @@ Links are stored on the child and point at the parent (Doorstop style):
 a requirement derives from user needs (or refines other requirements) and implements risk
 controls; a hazard lists its risk controls; an acceptance criterion names the requirements
 it verifies. Reverse links (e.g. "implemented by") are computed by the trace graph.
+
+Every item that has a category calls it ``kind`` (user needs, software requirements, risk
+controls, like the open items). A hazard's severity and probability are written as the risk
+plan's names (``severity: critical``) and held as the plan's levels, which the matrix reads.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from pipeline.design import ids
+from pipeline.design.risk_plan import RiskPlan
 from pipeline.core.params_base import StrictModel
 
 Text = Field(min_length=1)
+PLAN = "plan"  # the validation context key of the risk plan a hazard's levels are named in
 
 
 class UserNeed(StrictModel):
@@ -36,7 +43,7 @@ class SoftwareRequirement(StrictModel):
 
     id: str = Field(pattern=ids.SRS)
     title: str = Field(min_length=1, max_length=120)
-    type: Literal["functional", "performance", "safety", "data", "security", "usability",
+    kind: Literal["functional", "performance", "safety", "data", "security", "usability",
                   "regulatory"]
     text: str = Text
     rationale: str = Text
@@ -55,7 +62,7 @@ class RiskControl(StrictModel):
 
     id: str = Field(pattern=ids.RC)
     title: str = Field(min_length=1, max_length=120)
-    type: Literal["inherent_safety", "protective_measure", "information_for_safety"]
+    kind: Literal["inherent_safety", "protective_measure", "information_for_safety"]
     description: str = Text
     effectiveness: str = Field(min_length=1, description="how effectiveness is verified")
     effectiveness_evidence: list[str] = Field(
@@ -64,7 +71,15 @@ class RiskControl(StrictModel):
 
 
 class Hazard(StrictModel):
-    """A row of the hazard register (``RISK-###``); risk levels are computed, never typed."""
+    """A row of the hazard register (``RISK-###``); risk levels are computed, never typed.
+
+    ``severity``, ``probability`` and their residual values are written as names of the risk
+    plan's scales (``severity: critical``, ``probability: improbable``) and held as the plan's
+    levels (``4``, ``1``), which ``RiskPlan.region`` and the documents read. A hazard is therefore
+    validated with its plan: ``Hazard.model_validate(row, context={"plan": plan})``
+    (``load_design`` does); a number or an unknown name is an error naming the allowed names.
+    Its dump holds the levels (what a review fingerprint hashes), not the file's names.
+    """
 
     id: str = Field(pattern=ids.RISK)
     title: str = Field(min_length=1, max_length=120)
@@ -72,11 +87,11 @@ class Hazard(StrictModel):
     sequence_of_events: str = Text
     hazardous_situation: str = Text
     harm: str = Text
-    severity: int = Field(ge=1)
-    probability: int = Field(ge=1)
+    severity: int = Field(ge=1, description="severity level, written as the plan's name")
+    probability: int = Field(ge=1, description="probability level, written as the plan's name")
     controls: list[str] = Field(default_factory=list, description="risk control IDs (RC)")
-    residual_severity: int = Field(ge=1)
-    residual_probability: int = Field(ge=1)
+    residual_severity: int = Field(ge=1, description="severity after the controls (by name)")
+    residual_probability: int = Field(ge=1, description="probability after the controls (by name)")
     benefit_risk: str = Field(
         default="", description="justification required when the residual risk is in ALARP"
     )
@@ -87,6 +102,23 @@ class Hazard(StrictModel):
         default="", description="why the controls lower severity or probability to the residual "
                                 "levels, naming the control and the evidence of its effect"
     )
+
+    @field_validator("severity", "probability", "residual_severity", "residual_probability",
+                     mode="before")
+    @classmethod
+    def _level_of_name(cls, value: Any, info: ValidationInfo) -> Any:
+        scale = "severity" if info.field_name.endswith("severity") else "probability"
+        plan = (info.context or {}).get(PLAN)
+        if not isinstance(plan, RiskPlan):
+            raise PydanticCustomError(
+                "risk_plan_missing", "the {scale} is a name of the risk plan's scale: validate the "
+                "hazard with the plan as context (pipeline.design.load does)", {"scale": scale})
+        if isinstance(value, str) and value in plan.names(scale):
+            return plan.level_of(scale, value)
+        raise PydanticCustomError(
+            "risk_plan_name", "{value} is not a {scale} of the risk plan (risk/plan.yaml); write "
+            "one of its names: {allowed}", {"value": repr(value), "scale": scale,
+                                            "allowed": ", ".join(plan.names(scale))})
 
 
 class Subgroup(StrictModel):

@@ -30,6 +30,12 @@ DESIGN = {
     "control": (["risk/controls.yaml"], None),
     "criterion": (["verification"], "criteria"),
 }
+# What earlier releases wrote under another name, read as today's so that a representation
+# change is not reported as a design change (issue 15: software requirements and risk controls
+# called their category ``type``; hazards gave severity and probability as level numbers).
+RENAMED = {"requirement": {"type": "kind"}, "control": {"type": "kind"}}
+LEVELS = ("severity", "probability", "residual_severity", "residual_probability")
+RISK_PLAN = "risk/plan.yaml"
 LOCK = "dvc.lock"
 SOUP_LOCK = "requirements.lock"
 PARAMS = "params.yaml"
@@ -123,8 +129,14 @@ def criteria_results(vnv: VnvRecord) -> dict[str, dict]:
 
 
 def _fill(snap: Snapshot, read, listing: list[str]) -> None:
+    plan = _yaml(read(RISK_PLAN)) if RISK_PLAN in listing else None
+    params = _yaml(read(PARAMS)) or {}
+    verify = params.get("verify") if isinstance(params, dict) else None
+    vnv_plan = verify.get("plan") if isinstance(verify, dict) else None
     for area, (sources, key) in DESIGN.items():
         items: dict[str, dict] = {}
+        if area == "criterion" and isinstance(vnv_plan, str):  # the plan that revision's verify judged by
+            sources = [vnv_plan]
         for source in sources:
             files = [source] if source.endswith(".yaml") else sorted(
                 f for f in listing if f.startswith(source + "/") and f.endswith(".yaml")
@@ -135,7 +147,7 @@ def _fill(snap: Snapshot, read, listing: list[str]) -> None:
                     data = data.get(key) if isinstance(data, dict) else None
                 for entry in data or []:
                     if isinstance(entry, dict) and "id" in entry:
-                        items[str(entry["id"])] = {**entry, "_file": rel}
+                        items[str(entry["id"])] = {**_as_today(area, entry, plan), "_file": rel}
         snap.items[area] = items
     lock = _yaml(read(LOCK)) or {}
     for stage, entry in sorted((lock.get("stages") or {}).items()):
@@ -144,7 +156,21 @@ def _fill(snap: Snapshot, read, listing: list[str]) -> None:
         snap.outputs[stage] = {str(o["path"]): str(o.get("md5") or o.get("etag") or "unknown")
                                for o in entry.get("outs") or []}
     snap.soup = _pins(read(SOUP_LOCK) or "")
-    snap.params = _yaml(read(PARAMS)) or {}
+    snap.params = params
+
+
+def _as_today(area: str, entry: dict, plan: Any) -> dict:
+    """An item as today's files write it: renamed keys, a hazard's level numbers as the names of
+    its own revision's plan (``4`` -> ``critical``); anything else exactly as written."""
+    out = {RENAMED.get(area, {}).get(k, k): v for k, v in entry.items()}
+    if area == "risk" and isinstance(plan, dict):
+        for level in LEVELS:
+            scale = plan.get("severity" if level.endswith("severity") else "probability") or []
+            names = {lv.get("level"): lv.get("name") for lv in scale if isinstance(lv, dict)}
+            value = out.get(level)
+            if isinstance(value, int) and not isinstance(value, bool) and names.get(value):
+                out[level] = names[value]
+    return out
 
 
 def _pins(text: str) -> dict[str, str]:

@@ -270,14 +270,19 @@ def _test_counts(trace) -> dict[str, int]:
 
 
 def _safety(trace, rule: dict) -> dict:
-    risks = list(trace.design.risks.values())
+    """The IEC 62304 class from the highest initial severity; ``rule`` maps each of the risk plan's
+    severity names to a class (a misspelt name leaves the plan's own without one: refused)."""
+    plan, risks = trace.design.plan, list(trace.design.risks.values())
     if not risks:
         raise UserError("the hazard register (risk/hazards.yaml) is empty")
+    names = plan.names("severity")
+    missing = [name for name in names if name not in rule]
+    if missing:
+        raise UserError(f"{REGULATORY.name}: safety_class_by_severity gives no class for the risk plan's "
+                        f"severity {', '.join(missing)} (it names {', '.join(map(str, rule))})")
     top = max(r.severity for r in risks)
-    if top not in rule:
-        raise UserError(f"{REGULATORY.name}: safety_class_by_severity has no class for severity {top}")
-    return {"severity": top, "software_class": rule[top], "rule": rule,
-            "risks": [r.id for r in risks if r.severity == top]}
+    return {"severity": top, "software_class": rule[plan.severity_name(top)],
+            "rule": {name: rule[name] for name in names}, "risks": [r.id for r in risks if r.severity == top]}
 
 
 def _tests_by_requirement(trace) -> dict[str, list]:

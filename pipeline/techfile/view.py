@@ -97,9 +97,9 @@ class TestCounts(_View):
 class Safety(_View):
     """The IEC 62304 software safety class and the severity that sets it."""
 
-    severity: int
+    severity: int              # the level; the plan names it
     software_class: str
-    rule: dict[int, str]
+    rule: dict[str, str]       # the plan's severity name -> class, lowest first
     risks: list[str]
 
 

@@ -257,9 +257,10 @@ def _risks(trace: Trace) -> list[Problem]:
             out.append(Problem("no-control", risk.id, "risk has no risk control", "missing"))
         region = plan.region(risk.residual_severity, risk.residual_probability)
         if region == "unacceptable":
-            out.append(Problem("residual-risk", risk.id, f"residual risk S{risk.residual_severity}"
-                               f"/P{risk.residual_probability} is in the unacceptable region",
-                               "failed"))
+            out.append(Problem("residual-risk", risk.id, "residual risk "
+                               f"{plan.label('severity', risk.residual_severity)} x "
+                               f"{plan.label('probability', risk.residual_probability)} "
+                               "is in the unacceptable region", "failed"))
         elif region == "alarp" and not risk.benefit_risk.strip():
             out.append(Problem("residual-risk", risk.id, "residual risk is ALARP but has no "
                                "benefit_risk justification", "failed"))

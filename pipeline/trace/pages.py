@@ -66,6 +66,12 @@ def _requirement(view: View, node: str, page: dict) -> None:
 
 def _risk(view: View, node: str, page: dict) -> None:
     risk = view.trace.design.risks[node]
+    plan = view.trace.design.plan
+    levels = {field.replace("_", " "): plan.label(
+                  "severity" if field.endswith("severity") else "probability", getattr(risk, field))
+              for field in ("severity", "probability", "residual_severity", "residual_probability")}
+    # the register names each level as the plan does; the page shows the name and the level
+    page["fields"] = [(k, levels.get(k, v)) for k, v in page["fields"]]
     page["fields"].append(("initial risk", view.risk_label(risk.severity, risk.probability)))
     page["fields"].append(("residual risk", view.risk_label(risk.residual_severity,
                                                             risk.residual_probability)))

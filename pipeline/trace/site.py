@@ -122,7 +122,7 @@ def _common(trace: Trace, problems: list[Problem], view: View, site: Path) -> di
         "risks": [(view.ref(r.id), view.risk_label(r.severity, r.probability),
                    view.risk_label(r.residual_severity, r.residual_probability), view.refs(r.controls))
                   for r in trace.design.risks.values()],
-        "controls": [(view.ref(c.id), c.type.replace("_", " "),
+        "controls": [(view.ref(c.id), c.kind.replace("_", " "),
                       view.refs(trace.implemented_by(c.id))) for c in trace.design.controls.values()],
         # a document stage's own run is not shown: its ID changes with every render
         "stages": [(view.ref(s.name), s, None if s.name in provenance.DOCUMENT_STAGES else trace.runs.get(s.name))

@@ -122,7 +122,7 @@ class View:
         for req in self.trace.design.requirements.values():
             tests, criteria = self.trace.verifiers(req.id)
             rows.append({
-                "req": self.ref(req.id), "type": req.type,
+                "req": self.ref(req.id), "kind": req.kind,
                 "needs": self.refs([i for i in req.derives_from]),
                 "controls": self.refs(req.implements), "risks": self.refs(self.risks_of(req.id)),
                 "stages": self.refs(self.incoming(req.id, "stage")),

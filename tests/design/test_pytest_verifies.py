@@ -9,7 +9,7 @@ import pytest
 REQUIREMENT = """
 - id: SRS-TEST-001
   title: A requirement
-  type: functional
+  kind: functional
   text: The thing works.
   rationale: Because.
   derives_from: [URS-001]

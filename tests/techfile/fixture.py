@@ -20,7 +20,7 @@ import yaml
 from PIL import Image
 
 from pipeline.design.items import (
-    AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, Subgroup, UserNeed,
+    PLAN, AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, Subgroup, UserNeed,
 )
 from pipeline.core.provenance import source_state
 from pipeline.design.risk_plan import RiskPlan, ScaleLevel
@@ -125,28 +125,34 @@ def _design(root: Path, reqs: list[str]) -> None:
     items = []
     for n, rid in enumerate(reqs):
         implements = ["RC-001"] if rid == "SRS-DOC-001" else ["RC-002"] if rid == "SRS-DOC-004" else []
-        items.append(SoftwareRequirement(id=rid, title=f"Requirement {rid}", type="functional",
+        items.append(SoftwareRequirement(id=rid, title=f"Requirement {rid}", kind="functional",
                                          text=f"The software does {rid}.", rationale="fixture",
                                          derives_from=[f"URS-00{n % 3 + 1}"], implements=implements))
     _dump(root / "requirements/software/all.yaml", _items(items))
     levels = [ScaleLevel(level=i, name=f"level{i}", definition=f"definition {i}") for i in (1, 2, 3)]
-    plan = RiskPlan(scope="fixture scope", severity=levels, probability=levels,
+    # the severities bear the shipped plan's names: regulatory.yaml's safety class rule is keyed by them
+    severities = [ScaleLevel(level=i, name=name, definition=f"definition {i}")
+                  for i, name in enumerate(("negligible", "minor", "serious"), start=1)]
+    plan = RiskPlan(scope="fixture scope", severity=severities, probability=levels,
                     regions={"acceptable": "ok", "alarp": "reduce", "unacceptable": "no"},
                     matrix=[["acceptable", "acceptable", "alarp"], ["acceptable", "alarp", "unacceptable"],
                             ["alarp", "unacceptable", "unacceptable"]],
                     overall_residual_risk_policy="acceptable when no residual risk is unacceptable")
     _dump(root / "risk/plan.yaml", plan.model_dump(mode="json"))
-    risks = [Hazard(id=f"RISK-00{n}", title=f"Hazard {n} with a realistic title", hazard=HAZARD_TEXT,
-                    sequence_of_events=HAZARD_TEXT, hazardous_situation=HAZARD_TEXT, harm=HAZARD_TEXT,
-                    severity=3, probability=n + 1, controls=[f"RC-00{n}"],
-                    residual_severity=3 - n + 1 if n == 2 else 1, residual_probability=1,
-                    probability_rationale=f"Probability rationale {n}: " + HAZARD_TEXT,
-                    reduction_rationale=f"Reduction rationale {n}: " + HAZARD_TEXT) for n in (1, 2)]
-    _dump(root / "risk/hazards.yaml", _items(risks))
-    controls = [RiskControl(id="RC-001", title="Control one", type="protective_measure",
+    # the register names the plan's levels (severity: serious); the model holds the level (3)
+    risks = [dict(id=f"RISK-00{n}", title=f"Hazard {n} with a realistic title", hazard=HAZARD_TEXT,
+                  sequence_of_events=HAZARD_TEXT, hazardous_situation=HAZARD_TEXT, harm=HAZARD_TEXT,
+                  severity="serious", probability=f"level{n + 1}", controls=[f"RC-00{n}"],
+                  residual_severity="minor" if n == 2 else "negligible", residual_probability="level1",
+                  probability_rationale=f"Probability rationale {n}: " + HAZARD_TEXT,
+                  reduction_rationale=f"Reduction rationale {n}: " + HAZARD_TEXT) for n in (1, 2)]
+    for row in risks:
+        Hazard.model_validate(row, context={PLAN: plan})  # what the loader would refuse fails here
+    _dump(root / "risk/hazards.yaml", risks)
+    controls = [RiskControl(id="RC-001", title="Control one", kind="protective_measure",
                             description="measure one", effectiveness="criterion passes",
                             effectiveness_evidence=["VAL-001"]),
-                RiskControl(id="RC-002", title="Warn the user", type="information_for_safety",
+                RiskControl(id="RC-002", title="Warn the user", kind="information_for_safety",
                             description="labeling warns", effectiveness="shown in labeling",
                             effectiveness_evidence=["SRS-DOC-004"])]
     _dump(root / "risk/controls.yaml", _items(controls))

@@ -24,16 +24,17 @@ PLAN = yaml.safe_load((Path(__file__).resolve().parents[2] / "risk" / "plan.yaml
 
 NEED = {"id": "URS-001", "kind": "intended_use", "title": "Segment lesions",
         "text": "The device segments lesions.", "rationale": "Clinical purpose."}
-REQ = {"id": "SRS-TST-001", "title": "Reader sorts slices", "type": "safety",
+REQ = {"id": "SRS-TST-001", "title": "Reader sorts slices", "kind": "safety",
        "text": "Slices are sorted along the normal.", "rationale": "Geometry.",
        "derives_from": ["URS-001"], "implements": ["RC-001"]}
-CONTROL = {"id": "RC-001", "title": "Geometry-correct reading", "type": "inherent_safety",
+CONTROL = {"id": "RC-001", "title": "Geometry-correct reading", "kind": "inherent_safety",
            "description": "Sort along the normal.", "effectiveness": "Masks overlay.",
            "effectiveness_evidence": ["SRS-TST-001"]}
 RISK = {"id": "RISK-001", "title": "Wrong geometry", "hazard": "Flipped slices.",
         "sequence_of_events": "Reader sorts by name.", "hazardous_situation": "Wrong mask.",
-        "harm": "Wrong treatment.", "severity": 4, "probability": 4, "controls": ["RC-001"],
-        "residual_severity": 4, "residual_probability": 1}
+        "harm": "Wrong treatment.", "severity": "critical", "probability": "probable",
+        "controls": ["RC-001"], "residual_severity": "critical",
+        "residual_probability": "improbable"}
 CRITERION = {"id": "VAL-001", "title": "Dice", "requirements": ["SRS-TST-001"],
              "models": ["teacher"], "split": "test", "metric": "dice", "statistic": "point",
              "comparison": ">=", "threshold": 0.8}

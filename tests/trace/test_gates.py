@@ -136,15 +136,15 @@ def test_unmarked_test_in_the_report(repo: MiniRepo) -> None:
 
 @pytest.mark.verifies("SRS-TRACE-002", "SRS-TRACE-001")
 def test_unacceptable_residual_risk(repo: MiniRepo) -> None:
-    repo.risks[0]["residual_probability"] = 4
+    repo.risks[0]["residual_probability"] = "probable"
     repo.review_all()
-    assert repo.lines() == ["residual-risk: RISK-001: residual risk S4/P4 is in the "
-                            "unacceptable region"]
+    assert repo.lines() == ["residual-risk: RISK-001: residual risk critical (4) x probable (4) "
+                            "is in the unacceptable region"]
 
 
 @pytest.mark.verifies("SRS-TRACE-002", "SRS-TRACE-001")
 def test_alarp_residual_risk_needs_a_benefit_risk_justification(repo: MiniRepo) -> None:
-    repo.risks[0]["residual_probability"] = 2
+    repo.risks[0]["residual_probability"] = "remote"
     repo.review_all()
     assert repo.lines() == ["residual-risk: RISK-001: residual risk is ALARP but has no "
                             "benefit_risk justification"]

@@ -57,6 +57,22 @@ def test_every_item_has_a_page_with_links_both_ways(repo: MiniRepo, tmp_path) ->
 
 
 @pytest.mark.verifies("SRS-TRACE-004")
+def test_a_risk_page_shows_each_level_by_the_plans_name_and_its_level(repo: MiniRepo,
+                                                                      tmp_path) -> None:
+    out = tmp_path / "site"
+    _render(repo, out)
+    risk = (out / "RISK-001.html").read_text()
+    for label, value in (("severity", "critical (4)"), ("probability", "probable (4)"),
+                         ("residual severity", "critical (4)"),
+                         ("residual probability", "improbable (1)")):
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in risk
+    assert "S4 critical x P4 probable: unacceptable" in risk
+    assert "S4 critical x P1 improbable: acceptable" in risk
+    assert "<dt>kind</dt><dd>safety</dd>" in (out / "SRS-TST-001.html").read_text()
+    assert "<dt>kind</dt><dd>inherent_safety</dd>" in (out / "RC-001.html").read_text()
+
+
+@pytest.mark.verifies("SRS-TRACE-004")
 def test_no_external_assets(repo: MiniRepo, tmp_path) -> None:
     out = tmp_path / "site"
     _render(repo, out)
