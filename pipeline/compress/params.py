@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from pipeline.nets.params import check_levels
-from pipeline.core.params_base import StrictModel
+from pipeline.core.params_base import StrictModel, distinct
 from pipeline.runtime.engines import RUNTIMES
 
 
@@ -87,7 +87,7 @@ class CompressParams(StrictModel):
     distill: DistillParams = Field(default_factory=DistillParams)
     quantize: QuantizeParams = Field(default_factory=QuantizeParams)
     selection: SelectionParams = Field(default_factory=SelectionParams)
-    runtimes: list[Literal[RUNTIMES]] = Field(  # type: ignore[valid-type]
+    runtimes: Annotated[list[Literal[RUNTIMES]], distinct("a runtime")] = Field(  # type: ignore[valid-type]
         default=list(RUNTIMES), min_length=1,
         description="runtimes measured where installed; the fastest for the chosen model ships")
     keep_largest_component: Literal["auto", "never"] = Field(
@@ -114,11 +114,4 @@ class CompressParams(StrictModel):
         names = [c.name for c in value]
         if len(set(names)) != len(names) or "teacher" in names:
             raise ValueError(f"candidate names must be unique and not 'teacher': {names}")
-        return value
-
-    @field_validator("runtimes")
-    @classmethod
-    def _unique_runtimes(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("a runtime is listed twice")
         return value

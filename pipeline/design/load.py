@@ -2,9 +2,12 @@
 
 Layout (paths relative to the repository root):
 ``requirements/user_needs.yaml`` and ``requirements/software/*.yaml`` (lists of items),
-``risk/plan.yaml`` (the risk plan), ``risk/hazards.yaml`` and ``risk/controls.yaml`` (lists),
-``verification/*.yaml`` (each a mapping whose ``criteria`` key lists acceptance criteria;
-other keys belong to the V&V plan and are read by the verify stage).
+``risk/plan.yaml`` (the risk plan), ``risk/hazards.yaml`` (a list; severities and probabilities
+are the plan's names, so hazards are read with the plan) and ``risk/controls.yaml`` (a list),
+the V&V plan the verify stage judges by (``params.yaml``'s ``verify.plan``, by default
+``verification/criteria.yaml``; a data profile may name a plan of its own): a mapping whose
+``criteria`` key lists acceptance criteria, its other keys read by the verify stage. Without a
+``params.yaml`` naming one, every ``verification/*.yaml`` is read.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.core.yaml_io import load_yaml
 from pipeline.design.items import (
-    AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, UserNeed,
+    PLAN, AcceptanceCriterion, Hazard, RiskControl, SoftwareRequirement, UserNeed,
 )
 from pipeline.design.risk_plan import RiskPlan
 from pipeline.core.errors import UserError
@@ -31,6 +34,7 @@ RISK_PLAN = Path("risk/plan.yaml")
 HAZARDS = Path("risk/hazards.yaml")
 CONTROLS = Path("risk/controls.yaml")
 VERIFICATION_DIR = Path("verification")
+PARAMS = Path("params.yaml")
 
 
 @dataclass(frozen=True)
@@ -64,15 +68,31 @@ def load_design(root: Path) -> DesignSet:
     user_needs = _load_items(root, [USER_NEEDS], UserNeed, problems, sources)
     requirements = _load_items(root, _yaml_files(root / SOFTWARE_DIR, root), SoftwareRequirement,
                                problems, sources)
-    risks = _load_items(root, [HAZARDS], Hazard, problems, sources)
-    controls = _load_items(root, [CONTROLS], RiskControl, problems, sources)
-    criteria = _load_items(root, _yaml_files(root / VERIFICATION_DIR, root),
-                           AcceptanceCriterion, problems, sources, key="criteria", optional=True)
     if plan is not None:
-        problems += _scale_problems(plan, risks, sources)
+        risks = _load_items(root, [HAZARDS], Hazard, problems, sources, context={PLAN: plan})
+    else:
+        risks = {}
+        problems.append(f"{HAZARDS}: not read: its severities and probabilities are names of "
+                        f"{RISK_PLAN}, which is not valid")
+    controls = _load_items(root, [CONTROLS], RiskControl, problems, sources)
+    active = active_plan(root)
+    if active is not None and not (root / active).is_file():
+        problems.append(f"{active} (verify.plan in {PARAMS}) not found")
+    criteria = _load_items(root, [active] if active is not None else _yaml_files(root / VERIFICATION_DIR, root),
+                           AcceptanceCriterion, problems, sources, key="criteria", optional=True)
     if problems or plan is None:
         raise UserError("design items are not valid:\n  " + "\n  ".join(problems))
     return DesignSet(plan, user_needs, requirements, risks, controls, criteria, sources)
+
+
+def active_plan(root: Path) -> Path | None:
+    """The V&V plan ``params.yaml`` names (``verify.plan``, relative to ``root``); None when there
+    is no ``params.yaml`` or it names none (then the criteria are every ``verification/*.yaml``'s)."""
+    path = Path(root) / PARAMS
+    params = load_yaml(path, "params file") if path.is_file() else None
+    verify = params.get("verify") if isinstance(params, dict) else None
+    plan = verify.get("plan") if isinstance(verify, dict) else None
+    return Path(plan) if isinstance(plan, str) and plan else None
 
 
 def requirement_ids(root: Path) -> set[str]:
@@ -97,8 +117,8 @@ def _load_plan(path: Path, problems: list[str]) -> RiskPlan | None:
 
 
 def _load_items(root: Path, files: list[Path], model: type[Item], problems: list[str],
-                sources: dict[str, str], key: str | None = None,
-                optional: bool = False) -> dict[str, Item]:
+                sources: dict[str, str], key: str | None = None, optional: bool = False,
+                context: dict[str, Any] | None = None) -> dict[str, Item]:
     found: dict[str, Item] = {}
     for rel in files:
         data = _read(root / rel, problems, optional=optional)
@@ -112,7 +132,7 @@ def _load_items(root: Path, files: list[Path], model: type[Item], problems: list
         for index, raw in enumerate(data):
             label = f"{rel}[{index}]" + (f" {raw.get('id')}" if isinstance(raw, dict) else "")
             try:
-                item = model.model_validate(raw)
+                item = model.model_validate(raw, context=context)
             except ValidationError as exc:
                 problems += [f"{label}: {_where(e)}: {e['msg']}"
                              for e in exc.errors(include_url=False)]
@@ -124,18 +144,6 @@ def _load_items(root: Path, files: list[Path], model: type[Item], problems: list
             found[item.id] = item
             sources[item.id] = str(rel)
     return found
-
-
-def _scale_problems(plan: RiskPlan, risks: dict[str, Hazard], sources: dict[str, str]) -> list[str]:
-    out = []
-    n_sev, n_prob = len(plan.severity), len(plan.probability)
-    for risk in risks.values():
-        for name in ("severity", "residual_severity", "probability", "residual_probability"):
-            top = n_sev if "severity" in name else n_prob
-            if getattr(risk, name) > top:
-                out.append(f"{sources[risk.id]} {risk.id}: {name} = {getattr(risk, name)} "
-                           f"is outside the plan's scale 1..{top}")
-    return out
 
 
 def _yaml_files(folder: Path, root: Path) -> list[Path]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from pipeline.core.params_base import StrictModel
+from pipeline.core.params_base import StrictModel, distinct
 
 
 class ExportParams(StrictModel):
@@ -23,17 +23,10 @@ class ExportParams(StrictModel):
                                        description="voxels whose argmax may differ (0: identical)")
     model_version: str = Field(min_length=1)
     intended_use: str = Field(min_length=1)
-    labels: list[Annotated[str, Field(min_length=1)]] = Field(
+    labels: Annotated[list[Annotated[str, Field(min_length=1)]], distinct("a class name")] = Field(
         min_length=2, max_length=2,
         description="class names by output channel: the UNet has two (pipeline.nets.unet.OUT_CHANNELS)")
     sw_overlap: float = Field(default=0.25, ge=0.0, lt=1.0, description="sliding-window overlap")
     sw_batch_size: int = Field(default=4, ge=1, description="windows per ONNX Runtime call")
     latency_repeats: int = Field(default=10, ge=1, le=1000, description="timed calls per latency median")
     threads: int = Field(default=2, ge=1, le=256, description="ORT and torch threads")
-
-    @field_validator("labels")
-    @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("each output channel needs its own class name")
-        return value

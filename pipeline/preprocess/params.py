@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from pipeline.data.params import SourceParams
 from pipeline.runtime.spec import Normalisation
-from pipeline.core.params_base import StrictModel
+from pipeline.core.params_base import StrictModel, distinct
 
 
 class SplitParams(StrictModel):
@@ -18,17 +18,10 @@ class SplitParams(StrictModel):
     val_fraction: float = Field(gt=0.0, lt=0.5)
     test_fraction: float = Field(gt=0.0, lt=0.5)
     stratify_by: Literal["site", "manufacturer", "none"] = "site"
-    external_sites: list[Annotated[str, Field(min_length=1)]] = Field(
+    external_sites: Annotated[list[Annotated[str, Field(min_length=1)]], distinct("a site")] = Field(
         default_factory=list,
         description="sites (DICOM InstitutionName) whose patients form the locked external split, "
                     "read only by V&V: sites and scanners no training or validation case comes from")
-
-    @field_validator("external_sites")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("a site is named twice")
-        return value
 
     @model_validator(mode="after")
     def _training_left(self) -> "SplitParams":

@@ -120,7 +120,7 @@ def build_trace(paths: TracePaths) -> Trace:
     if junit.is_file():
         merge_junit(tests, junit)
     source = junit_source(junit) if junit.is_file() else None
-    trace = Trace(design=design, stages=load_stages(paths.at("dvc_yaml"), paths.at("dvc_lock")),
+    trace = Trace(design=design, stages=load_stages(paths.at("dvc_yaml"), paths.at("dvc_lock"), paths.vnv),
                   tests=tests, vnv=load_vnv(paths.at("vnv")),
                   runs=load_mlflow_runs(paths.at("mlflow_db")),
                   reviews=rv.load_reviews(paths.at("reviews")), junit_found=junit.is_file(),

@@ -47,12 +47,14 @@ class StaleInput:
     producer: str
 
 
-def load_stages(dvc_yaml: Path, dvc_lock: Path) -> dict[str, Stage]:
+def load_stages(dvc_yaml: Path, dvc_lock: Path, end: str | None = None) -> dict[str, Stage]:
     """Stages of ``dvc.yaml`` in file order, with ``dvc.lock`` hashes where present.
 
     Args:
         dvc_yaml: the pipeline definition.
         dvc_lock: the lock file (may be absent: no stage has run yet).
+        end: the output the run ends at (the V&V record, ``paths.vnv_metrics``): the stages the
+            data passed through are found backwards from it (``outside_run``).
     """
     spec = read_pipeline(dvc_yaml) if dvc_yaml.is_file() else {}
     lock = (load_yaml(dvc_lock, "lock file") or {}).get("stages", {}) if dvc_lock.is_file() else {}
@@ -73,33 +75,42 @@ def load_stages(dvc_yaml: Path, dvc_lock: Path) -> dict[str, Stage]:
             out_hashes={} if name in DOCUMENT_STAGES else {_norm(o["path"]): _hash(o) for o in entry.get("outs") or []},
             source=_recorded_source(entry.get("params"), name),
         )
-    outside = outside_run(stages)
+    outside = outside_run(stages, end)
     return {name: replace(stage, outside_run=name in outside) for name, stage in stages.items()}
 
 
-def outside_run(stages: dict[str, Stage]) -> set[str]:
+def outside_run(stages: dict[str, Stage], end: str | None = None) -> set[str]:
     """The stages the recorded run's data did not pass through (a data profile's skipped stages).
 
-    A stage whose recorded ``source`` parameter names data of its own (``preprocess.source.path``
-    set: an image folder, an MSD task; ``deid.source`` set: the user's DICOM) does not read the
-    stage that writes its declared input. A stage is outside the run when other (non-document)
-    stages read its outputs and every one of them records its own source or is outside the run
-    itself: the demo cohort and its de-identification when a profile's images enter at preprocess.
+    The run is found backwards from the stage that writes ``end`` (the V&V record; without it,
+    every stage no other reads): that stage and every stage whose outputs it reads, directly or
+    through others, then every stage reading those. A stage reads another's outputs when one of
+    its declared inputs lies in them and it does not record a source of its own that is none of
+    them (``preprocess.source.path`` naming an image folder, ``deid.source`` the user's DICOM:
+    older pipelines declared the skipped stage's output as the input all the same). Document
+    stages read every record and never keep a stage in the run. What is left, the demo cohort
+    and its de-identification when a profile's images enter at preprocess, is outside the run.
     Decided from ``dvc.yaml`` and the parameters ``dvc.lock`` recorded, never from a sentence.
     """
     work = {n: s for n, s in stages.items() if n not in DOCUMENT_STAGES}
-    readers = {n: [c for c in work.values() if c.name != n and any(_under(d, o) for d in c.deps for o in s.outs)]
-               for n, s in work.items()}
-    outside: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for name, consumers in readers.items():
-            if name not in outside and consumers and all(_reads_own(c, work[name]) or c.name in outside
-                                                         for c in consumers):
-                outside.add(name)
-                changed = True
-    return outside
+    reads = {n: {p for p, producer in work.items() if p != n and not _reads_own(s, producer)
+                 and any(_under(_norm(d), _norm(o)) for d in s.deps for o in producer.outs)}
+             for n, s in work.items()}
+    ends = [n for n, s in work.items() if end is not None and _norm(end) in map(_norm, s.outs)]
+    if not ends:  # no V&V stage declared: the run ends wherever no stage reads on
+        ends = [n for n in work if not any(n in r for r in reads.values())]
+    run = _closure(set(ends), lambda n: reads[n])                          # what the end rests on
+    run = _closure(run, lambda n: {c for c, r in reads.items() if n in r})  # and what reads that
+    return set(work) - run
+
+
+def _closure(start: set[str], step) -> set[str]:
+    seen, todo = set(start), list(start)
+    while todo:
+        for nxt in step(todo.pop()) - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
 
 
 def stale_inputs(stages: dict[str, Stage]) -> list[StaleInput]:

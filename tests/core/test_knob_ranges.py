@@ -200,7 +200,7 @@ COMPRESS = [
     (("compress", "selection", "speed_tie"), 1.5, None),
     (("compress", "runtimes"), [], None),
     (("compress", "runtimes"), ["onnxruntime-cpu", "onnxruntime-cpu"], 
-     "compress.runtimes = ['onnxruntime-cpu', 'onnxruntime-cpu']: a runtime is listed twice"),
+     "compress.runtimes = ['onnxruntime-cpu', 'onnxruntime-cpu']: a runtime is given twice: 'onnxruntime-cpu'"),
     (("compress", "runtimes"), ["tensorrt"], "compress.runtimes.0"),
     (("compress", "foreground_thresholds"), [], None),
     (("compress", "foreground_thresholds"), [0.5, 1.0], "compress.foreground_thresholds.1"),  # by index now

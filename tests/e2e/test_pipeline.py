@@ -8,11 +8,8 @@ are made tiny so that the whole pipeline takes a couple of minutes on two cores.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +27,7 @@ from pipeline.preprocess.records import load_cache_index, load_fingerprint, load
 from pipeline.trace.record import load_trace_summary
 from pipeline.train.record import load_train_metrics
 from pipeline.verify.record import load_test_split_log, load_vnv
+from tests.e2e.repo_copy import KEY, copy_repository, run
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow]
@@ -65,26 +63,11 @@ def tiny_params() -> dict:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
     """A copy of the repository's tracked files, committed, with tiny params."""
-    dest = tmp_path_factory.mktemp("e2e") / "repo"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True)
-    for name in files.stdout.decode().split("\0"):
-        if name and (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    (dest / "params.yaml").write_text(yaml.safe_dump(tiny_params(), sort_keys=False))
-    git = ["git", "-C", str(dest), "-c", "user.name=e2e", "-c", "user.email=e2e@example.org"]
-    subprocess.run(["git", "init", "-q", str(dest)], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "e2e"], check=True)
-    return dest
+    return copy_repository(tmp_path_factory.mktemp("e2e") / "repo", yaml.safe_dump(tiny_params(), sort_keys=False))
 
 
 def _dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               PIPELINE_DEID_KEY="e2e-test-key-not-secret-but-long-enough-32", CI="true")
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run([str(Path(sys.executable).parent / "dvc"), *args], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=1500)
+    return run(repo, "dvc", *args)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +114,7 @@ def test_second_repro_is_a_no_op(repo, first_run):
 
 @pytest.mark.verifies("SRS-DEID-005")
 def test_the_key_is_nowhere_in_the_outputs(repo, first_run):
-    key = b"e2e-test-key-not-secret-but-long-enough-32"
+    key = KEY.encode()
     for folder in ("data", "metrics", "release", "models", "mlartifacts", "reports"):
         for path in (repo / folder).rglob("*"):
             if path.is_file():

@@ -186,3 +186,50 @@ def test_a_change_report_that_is_not_json_is_one_message(tmp_path):
     (tmp_path / JSON_NAME).write_text("{not json")
     with pytest.raises(UserError, match=r"changes.json is not a valid change report \(ChangeReport\).*Invalid JSON"):
         load_change_report(tmp_path)
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_a_release_written_in_the_former_item_form_shows_no_design_change(tmp_path):
+    """Requirements and controls once called their category ``type`` and hazards gave level numbers:
+    a release recorded in that form, compared with today's files saying the same, changes nothing."""
+    repo = MiniRepo(tmp_path / "repo")
+    repo.write()
+    (repo.root / "governance").mkdir(exist_ok=True)
+    shutil.copy(RULES, repo.root / "governance/change_rules.yaml")
+    (repo.root / "params.yaml").write_text(yaml.safe_dump({"paths": PATHS.model_dump()}))
+    today = {rel: (repo.root / rel).read_text() for rel in
+             ("requirements/software/tst.yaml", "risk/controls.yaml", "risk/hazards.yaml")}
+    plan = yaml.safe_load((repo.root / "risk/plan.yaml").read_text())
+    levels = {lv["name"]: lv["level"] for scale in ("severity", "probability") for lv in plan[scale]}
+    for rel, text in today.items():  # the former form of the same items
+        items = yaml.safe_load(text)
+        for item in items:
+            if "kind" in item and not rel.startswith("risk/hazards"):
+                item["type"] = item.pop("kind")
+            for key in ("severity", "probability", "residual_severity", "residual_probability"):
+                if key in item:
+                    item[key] = levels[item[key]]
+        (repo.root / rel).write_text(yaml.safe_dump(items, sort_keys=False))
+    _git(repo.root, "init", "-q")
+    _git(repo.root, "add", ".")
+    _git(repo.root, "commit", "-qm", "release in the former form")
+    for rel, text in today.items():
+        (repo.root / rel).write_text(text)
+    report = diff_release(repo.root, "HEAD")
+    assert [c for c in report["changes"] if c["area"] in get_args(ItemArea)] == []
+
+
+@pytest.mark.verifies("SRS-GOV-004")
+def test_the_criteria_compared_are_those_of_the_plan_each_release_judged_by(history):
+    """A data profile's own V&V plan (``verify.plan``): a changed threshold there is a design change,
+    although the default plan beside it is untouched."""
+    params = yaml.safe_load((history.root / "params.yaml").read_text())
+    plan = history.root / "verification/plans/mine.yaml"
+    plan.parent.mkdir()
+    plan.write_text(yaml.safe_dump({"criteria": history.criteria}))
+    (history.root / "params.yaml").write_text(yaml.safe_dump({**params, "verify": {"plan": str(plan.relative_to(history.root))}}))
+    _git(history.root, "add", ".")
+    _git(history.root, "commit", "-qm", "release 2: my data's plan")
+    plan.write_text(yaml.safe_dump({"criteria": [{**history.criteria[0], "threshold": 0.7}]}))
+    changes = [c for c in diff_release(history.root, "HEAD")["changes"] if c["area"] == "criterion"]
+    assert [(c["id"], c["fields"][0]["field"]) for c in changes] == [("VAL-001", "threshold")]

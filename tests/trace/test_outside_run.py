@@ -8,19 +8,24 @@ import pytest
 from pipeline.trace.stages import Stage, _recorded_source, outside_run
 
 
-def _stages(preprocess_source: str | None, deid_source: str | None = None) -> dict[str, Stage]:
+def _stages(preprocess_source: str | None, deid_source: str | None = None,
+            declared: bool = False) -> dict[str, Stage]:
+    """The pipeline; ``declared``: each data stage declares its source as its input (the shipped
+    dvc.yaml's ``${deid.source}``, ``${preprocess.source.path}``), else the upstream output."""
     def stage(name, deps, outs, source=None):
         return Stage(name, "", "", deps, outs, ["SRS-X"], [], locked=True, source=source)
     return {s.name: s for s in [
         stage("cohort", [], ["data/raw", "metrics/cohort.json"]),
-        stage("deid", ["data/raw"], ["data/deid", "metrics/deid.json"], deid_source),
-        stage("preprocess", ["data/deid"], ["data/preprocessed"], preprocess_source),
+        stage("deid", [deid_source or "data/raw"] if declared else ["data/raw"],
+              ["data/deid", "metrics/deid.json"], deid_source),
+        stage("preprocess", [preprocess_source or "data/deid"] if declared else ["data/deid"],
+              ["data/preprocessed"], preprocess_source),
         stage("train", ["data/preprocessed"], ["models/teacher.pt"]),
         stage("compress", ["models/teacher.pt"], ["models/candidates"]),
         stage("export", ["models/teacher.pt", "models/candidates", "data/preprocessed"], ["release/models"]),
         stage("verify", ["release/models", "data/preprocessed"], ["metrics/vnv.json"]),
         # a document stage reads every record: it never keeps a skipped stage in the run
-        stage("techfile", ["metrics/vnv.json", "metrics/deid.json", "metrics/cohort.json"], ["release/techfile"]),
+        stage("techfile", ["metrics", "release/models"], ["release/techfile"]),
     ]}
 
 
@@ -32,8 +37,19 @@ def _stages(preprocess_source: str | None, deid_source: str | None = None) -> di
     ("data/deid", "data/raw", set()),               # the upstream outputs named explicitly: still read
     ("./data/deid/", None, set()),
 ])
-def test_stages_the_data_did_not_pass_through_are_outside_the_run(preprocess_source, deid_source, outside):
-    assert outside_run(_stages(preprocess_source, deid_source)) == outside
+@pytest.mark.parametrize("declared", [True, False])
+def test_stages_the_data_did_not_pass_through_are_outside_the_run(preprocess_source, deid_source, outside, declared):
+    stages = _stages(preprocess_source, deid_source, declared)
+    assert outside_run(stages, "metrics/vnv.json") == outside
+
+
+@pytest.mark.verifies("SRS-TRACE-002")
+def test_a_stage_reading_the_run_is_in_it_and_an_unread_branch_is_not():
+    stages = _stages("../shared/x", None, declared=True)
+    extra = [Stage("package", "", "", ["release/models"], ["dist"], [], [], locked=True),  # reads the run
+             Stage("bench", "", "", ["data/deid"], ["bench.json"], [], [], locked=True)]   # reads a skipped stage
+    stages.update({s.name: s for s in extra})
+    assert outside_run(stages, "metrics/vnv.json") == {"cohort", "deid", "bench"}
 
 
 @pytest.mark.verifies("SRS-TRACE-002")

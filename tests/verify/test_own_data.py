@@ -24,6 +24,7 @@ from pipeline.verify import stage as verify_stage
 from pipeline.verify.params import ExplainParams, VerifyParams
 from pipeline.verify.plan import load_plan
 from pipeline.verify.record import load_vnv
+from tests.data.msd_task import make_msd_task
 from tests.data.tiny import make_image_folder, train_params
 from tests.export import tiny
 
@@ -34,24 +35,6 @@ PLAN = Path(__file__).resolve().parents[2] / "verification" / "criteria.yaml"
 SUBGROUP_ATTRIBUTE = {"site": "site", "manufacturer": "manufacturer", "sex": "sex", "age_band": "age"}
 TEACHER = {"channels": [8, 16, 32], "strides": [2, 2], "num_res_units": 0}  # has the default Grad-CAM layer
 STUDENT = {"channels": [2, 4, 8], "strides": [2, 2], "num_res_units": 0}
-
-
-def make_msd_task(root: Path, count: int = 8, shape: tuple[int, int, int] = (24, 24, 12)) -> Path:
-    """An MSD-layout task (dataset.json, imagesTr/, labelsTr/) of ``count`` volumes with a bright ellipsoid."""
-    rng = np.random.default_rng(0)
-    grid = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"))
-    affine = np.diag([1.5, 1.5, 3.0, 1.0])
-    pairs = []
-    for index in range(count):
-        centre = rng.uniform(6, np.array(shape) - 6).reshape(3, 1, 1, 1)
-        label = (((grid - centre) / np.array([4, 4, 2]).reshape(3, 1, 1, 1)) ** 2).sum(0) <= 1
-        image = (100 + 300 * label + rng.normal(0, 20, shape)).astype(np.float32)
-        for folder, array in (("imagesTr", image), ("labelsTr", label.astype(np.uint8))):
-            (root / folder).mkdir(parents=True, exist_ok=True)
-            nib.save(nib.Nifti1Image(array, affine), str(root / folder / f"tiny_{index:03d}.nii.gz"))
-        pairs.append({"image": f"./imagesTr/tiny_{index:03d}.nii.gz", "label": f"./labelsTr/tiny_{index:03d}.nii.gz"})
-    (root / "dataset.json").write_text(json.dumps({"name": "tiny", "training": pairs}))
-    return root
 
 
 def run_chain(root: Path, preprocess: PreprocessParams, spatial_dims: int, patch: list[int]) -> dict:
