@@ -15,8 +15,9 @@ from pipeline.core.atomic import atomic_file
 from pipeline.core.errors import UserError
 from pipeline.params import params_file
 from pipeline.core.dvc_yaml import read_pipeline
-from pipeline.profile.overlay import (BASE_FILE, active_profile, missing_inputs, parse_profile, repro_args,
-                                      skipped_stages, switch)
+from pipeline.core.yaml_io import load_yaml
+from pipeline.profile.overlay import (BASE_FILE, active_profile, entry_source, missing_inputs, parse_profile,
+                                      repro_args, skipped_stages, switch)
 
 FOLDER = Path("profiles")
 
@@ -43,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
     if args.repro_args:
         if active_profile(text) is not None:
             profile = parse_profile(_read(folder, active), active)[0]
-            _check_inputs(params.parent, profile, active)
+            _check_inputs(params, profile, active)
             print(" ".join(repro_args(profile)))
         return 0
     profiles = {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.yaml"))
@@ -72,10 +73,15 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_inputs(root: Path, profile, name: str) -> None:
-    """Refuse, in one line, a run DVC could not make: a stage of the profile's run declares an input
-    that only a skipped stage writes and it is absent (a fresh clone without the demo's outputs)."""
-    pipeline = read_pipeline(root / "dvc.yaml", root / "params.yaml")
+def _check_inputs(params: Path, profile, name: str) -> None:
+    """Refuse, in one line, a run DVC could not make: the profile's data folder is not there, or a
+    stage of the run declares an input that only a skipped stage writes and it is absent."""
+    root = params.parent
+    pipeline = read_pipeline(root / "dvc.yaml", params)
+    source = entry_source(profile, load_yaml(params, "params file") or {})
+    if source is not None and not (root / source[1]).exists():  # before DVC starts, with the setting
+        raise UserError(f"profile {name}: {source[0]} = {source[1]} does not exist (relative to the repository "
+                        f"root {root}); set it in profiles/{name}.yaml")
     missing = missing_inputs(pipeline, profile, lambda rel: (root / rel).exists())
     if missing:
         raise UserError(f"profile {name} skips {', '.join(skipped_stages(profile))}, but dvc.yaml still declares "

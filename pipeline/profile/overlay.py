@@ -179,6 +179,16 @@ def missing_inputs(pipeline: dict, profile: Profile, exists) -> list[str]:
     return out
 
 
+def entry_source(profile: Profile, params: dict) -> tuple[str, str] | None:
+    """The setting naming the folder the profile's data is read from, and its value: the entry
+    stage's source parameter (``deid.source``, ``preprocess.source.path``); None from ``cohort``."""
+    if profile.starts_at == "deid":
+        return "deid.source", str((params.get("deid") or {}).get("source"))
+    if profile.starts_at == "preprocess":
+        return "preprocess.source.path", str(((params.get("preprocess") or {}).get("source") or {}).get("path"))
+    return None
+
+
 def _paths(entries: Any) -> list[str]:
     return [str(key) for entry in entries or [] for key in (entry if isinstance(entry, dict) else [entry])]
 

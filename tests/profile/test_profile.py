@@ -110,6 +110,11 @@ def test_a_profile_whose_data_is_not_the_cohort_runs_from_its_entry_stage(repo, 
     capsys.readouterr()
     shipped = (ROOT / "dvc.yaml").read_text()
     (repo / "dvc.yaml").write_text(shipped)
+    # the images are not there: named before DVC starts, with the setting to check
+    assert _profile(repo, "--repro-args") == 2
+    err = capsys.readouterr().err
+    assert "profile isbi-2d: preprocess.source.path = ../shared/data/isbi2012-membranes does not exist" in err
+    (repo / "../shared/data/isbi2012-membranes").mkdir(parents=True, exist_ok=True)
     # a fresh clone: no demo outputs, yet DVC can run preprocess on the images and the documents after it
     assert _profile(repo, "--repro-args") == 0
     assert capsys.readouterr().out.split() == ["--downstream", "preprocess"]
