@@ -48,6 +48,9 @@ class DesignSet:
     controls: dict[str, RiskControl] = field(default_factory=dict)
     criteria: dict[str, AcceptanceCriterion] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # criteria of the repository's other V&V plans (another data profile's): items that exist,
+    # whose review records are kept, but not the design of this run
+    other_plans: frozenset[str] = frozenset()
 
     def items(self) -> dict[str, StrictModel]:
         """Every item of every kind, keyed by ID."""
@@ -82,7 +85,8 @@ def load_design(root: Path) -> DesignSet:
                            AcceptanceCriterion, problems, sources, key="criteria", optional=True)
     if problems or plan is None:
         raise UserError("design items are not valid:\n  " + "\n  ".join(problems))
-    return DesignSet(plan, user_needs, requirements, risks, controls, criteria, sources)
+    others = frozenset() if active is None else _plan_ids(root, active) - set(criteria)
+    return DesignSet(plan, user_needs, requirements, risks, controls, criteria, sources, others)
 
 
 def active_plan(root: Path) -> Path | None:
@@ -144,6 +148,18 @@ def _load_items(root: Path, files: list[Path], model: type[Item], problems: list
             found[item.id] = item
             sources[item.id] = str(rel)
     return found
+
+
+def _plan_ids(root: Path, active: Path) -> set[str]:
+    """The criterion IDs of every V&V plan under ``verification/`` other than the active one."""
+    ids: set[str] = set()
+    for path in sorted((root / VERIFICATION_DIR).rglob("*.yaml")):
+        if path.relative_to(root) == active:
+            continue
+        data = _read(path, [], optional=True)
+        entries = data.get("criteria") if isinstance(data, dict) else None
+        ids |= {str(e["id"]) for e in entries or [] if isinstance(e, dict) and "id" in e}
+    return ids
 
 
 def _yaml_files(folder: Path, root: Path) -> list[Path]:

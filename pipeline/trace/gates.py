@@ -153,7 +153,7 @@ def _unknown_ids(trace: Trace) -> list[Problem]:
                 out.append(Problem("unknown-id", node, f"links to {target} ({kind}), but may "
                                    f"only link to {', '.join(allowed)}", "failed"))
     for node in trace.reviews:
-        if node not in trace.links:
+        if node not in trace.links and node not in trace.design.other_plans:
             out.append(Problem("unknown-id", node, f"{trace.paths.reviews} has a review record "
                                "for an item that no longer exists; run `python -m pipeline "
                                "trace review` on any item to drop it", "failed"))

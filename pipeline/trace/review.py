@@ -24,8 +24,8 @@ def review(trace: Trace, ids: list[str], everything: bool = False) -> list[str]:
         raise UserError(
             f"trace review: not a reviewable item or stage: {', '.join(unknown)} (allowed: "
             "software requirements, risks, risk controls, acceptance criteria, stage names)")
-    for stale in [key for key in trace.reviews if key not in reviewable]:
-        del trace.reviews[stale]  # the item is gone: its record is evidence of nothing
+    for stale in [key for key in trace.reviews if key not in reviewable and key not in trace.design.other_plans]:
+        del trace.reviews[stale]  # the item is gone: its record is evidence of nothing (another plan's is kept)
     for node in chosen:
         broken = [t for t in trace.links[node] if t not in trace.design.items()]
         if broken:

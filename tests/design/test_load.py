@@ -172,3 +172,16 @@ def test_the_criteria_are_those_of_the_plan_verify_judges_by(tmp_path) -> None:
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"verify": {"plan": "verification/plans/gone.yaml"}}))
     with pytest.raises(UserError, match=r"verification/plans/gone.yaml \(verify.plan in params.yaml\) not found"):
         load_design(tmp_path)
+
+
+@pytest.mark.verifies("SRS-TRACE-001")
+def test_another_plans_criteria_are_known_but_not_this_runs_design(tmp_path) -> None:
+    """The default plan's criteria stay items of the repository while a profile's plan is active:
+    their review records are neither flagged as dangling nor dropped by ``trace review``."""
+    repo = MiniRepo(tmp_path)
+    repo.write()
+    (tmp_path / "verification/plans").mkdir()
+    (tmp_path / "verification/plans/mine.yaml").write_text(yaml.safe_dump({"criteria": []}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"verify": {"plan": "verification/plans/mine.yaml"}}))
+    design = load_design(tmp_path)
+    assert design.criteria == {} and design.other_plans == {c["id"] for c in repo.criteria}
