@@ -8,6 +8,8 @@ stage needs to run.
 from __future__ import annotations
 
 import argparse
+
+from pipeline.core.errors import UserError
 from pipeline.params import load_params, params_file
 
 
@@ -18,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     path = params_file(args)
-    load_params(path)
+    params = load_params(path)
+    plan = path.parent / params.verify.plan  # read by verify only, after training: named now
+    if not plan.is_file():
+        raise UserError(f"{path}: verify.plan = {params.verify.plan}: no such file (relative to {path.parent})")
     print(f"{path}: valid")
     return 0

@@ -220,3 +220,17 @@ def test_undecodable_or_absurdly_deep_files_give_one_message(tmp_path, content, 
 def test_a_folder_as_params_file_is_a_message(tmp_path):
     with pytest.raises(UserError, match="is a folder"):
         load_params(tmp_path)
+
+
+@pytest.mark.verifies("SRS-PLAT-001")
+def test_check_params_names_a_missing_vnv_plan_before_any_stage_runs(good, tmp_path):
+    """verify reads the plan only after training: a misspelt verify.plan is named up front."""
+    (tmp_path / "verification").mkdir()
+    (tmp_path / "verification/mine.yaml").write_text("criteria: []\n")
+    params = tmp_path / "params.yaml"
+    for plan, code in (("verification/mine.yaml", 0), ("verification/mnie.yaml", 2)):
+        params.write_text(yaml.safe_dump({**good, "verify": {**good["verify"], "plan": plan}}))
+        done = subprocess.run([sys.executable, "-m", "pipeline", "--params", str(params), "check-params"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == code and "Traceback" not in done.stderr, done.stderr
+    assert "verify.plan = verification/mnie.yaml: no such file" in done.stderr
