@@ -53,9 +53,12 @@ repro: setup
 
 JUNIT = $(call path_of,junit)
 
+# Two pytest-xdist workers, one test package each at a time (tests/conftest.py): much of the suite is
+# single-threaded Python (imports, DICOM, rendering), so two processes use both cores. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: setup services-deps
 	@mkdir -p $(dir $(JUNIT))
-	$(BIN)/python -m pytest --junitxml=$(JUNIT) --html=$(dir $(JUNIT))tests.html --self-contained-html
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --junitxml=$(JUNIT) --html=$(dir $(JUNIT))tests.html --self-contained-html
 
 # The fast tests only (no stage run end to end): a quick check while editing, not a release's evidence.
 test-fast: setup

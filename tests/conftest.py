@@ -14,6 +14,25 @@ from pipeline.core.provenance import source_state
 pytest_plugins = ["pipeline.design.pytest_verifies", "pytester"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _source_commit(record_testsuite_property) -> None:
-    record_testsuite_property("source_commit", source_state(Path(__file__).resolve().parents[1]))
+def pytest_sessionstart(session) -> None:
+    """The source commit, as a property of the junit report's test suite.
+
+    Written by the process that writes the report: under pytest-xdist that is the controller,
+    where no test (and so no ``record_testsuite_property`` fixture) runs, hence this hook and the
+    report object pytest keeps for it (pytest is pinned, see pyproject.toml)."""
+    from _pytest.junitxml import xml_key
+
+    xml = session.config.stash.get(xml_key, None)
+    if xml is not None and not hasattr(session.config, "workerinput"):
+        xml.add_global_property("source_commit", source_state(Path(__file__).resolve().parents[1]))
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), each test package runs
+    in one worker, so that its session fixtures (a rendered technical file, the team services on
+    their fixed loopback ports, trained tiny models) are built once and never twice at the same
+    time; the end-to-end package is split by module, its modules being the longest groups."""
+    for item in items:
+        parts = Path(str(item.path)).resolve().relative_to(Path(__file__).resolve().parent).parts
+        group = "/".join(parts[:2]) if parts[0] == "e2e" else parts[0]
+        item.add_marker(pytest.mark.xdist_group(group))
