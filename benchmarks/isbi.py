@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict:
         return {}
     work = Path(tempfile.mkdtemp(prefix="isbi-"))
     pre = PreprocessParams.model_validate({
-        "source": {"format": "image_folder", "path": str(args.data), "foreground_values": [0]},
+        "source": {"format": "image_folder", "path": str(args.data), "classes": [{"name": "membrane", "values": [0]}]},
         "max_bad_fraction": 0.0, "target_spacing_mm": [1.0, 1.0], "normalisation": {"kind": "zscore"},
         "crop_foreground": False,
         "splits": {"seed": 0, "val_fraction": 0.1, "test_fraction": 0.2, "stratify_by": "none"}})

@@ -24,5 +24,19 @@ def main(args: argparse.Namespace) -> int:
     plan = path.parent / params.verify.plan  # read by verify only, after training: named now
     if not plan.is_file():
         raise UserError(f"{path}: verify.plan = {params.verify.plan}: no such file (relative to {path.parent})")
+    _check_plan_classes(plan, params.preprocess.source.class_names, params.verify.plan)
     print(f"{path}: valid")
     return 0
+
+
+def _check_plan_classes(plan, classes: list[str], name: str) -> None:
+    """A criterion naming a class the label map does not have fails now, not after training (the
+    plan itself is validated by the verify stage; only its ``class`` keys are read here)."""
+    from pipeline.core.yaml_io import load_yaml
+
+    data = load_yaml(plan, "V&V plan")
+    criteria = data.get("criteria") if isinstance(data, dict) else None
+    wrong = [f"{c.get('id')} names class {c['class']!r}" for c in criteria or []
+             if isinstance(c, dict) and "class" in c and c["class"] not in classes]
+    if wrong:
+        raise UserError(f"{name} (verify.plan): {'; '.join(wrong)}; preprocess.source.classes are {classes}")

@@ -36,9 +36,9 @@ def indexed_case(case_id: str, patient_id: str, sha256: str, shape: list[int], s
             "original_spacing": [float(v) for v in spacing], "foreground_voxels": foreground_voxels}
 
 
-def cache_index(cases: list[dict], spacing: list[float]) -> dict:
-    """The cache's ``index.json`` for ``indexed_case`` entries."""
-    return _checked({"spatial_dims": len(spacing), "target_spacing_mm": [float(v) for v in spacing],
+def cache_index(cases: list[dict], spacing: list[float], classes: list[str] | None = None) -> dict:
+    """The cache's ``index.json`` for ``indexed_case`` entries (one class, ``lesion``, unless named)."""
+    return _checked({"spatial_dims": len(spacing), "classes": list(classes or ["lesion"]), "target_spacing_mm": [float(v) for v in spacing],
                      "orientation": "RAS", "normalisation": dict(NORMALISATION),
                      "cases": {c["case_id"]: c for c in cases}, "bad_cases": []}, CacheIndex)
 

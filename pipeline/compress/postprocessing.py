@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.runtime.metrics import dice
+from pipeline.runtime.metrics import mean_dice
 from pipeline.runtime.postprocess import keep_largest_component
 from pipeline.runtime.sliding import to_mask
 
@@ -58,7 +58,8 @@ def decide(logits: Sequence[np.ndarray], truths: Sequence[np.ndarray], mode: str
     if len(logits) != len(truths):
         raise ValueError(f"{len(logits)} logit maps but {len(truths)} ground truths")
     grid = sorted({float(t) for t in thresholds} | {0.5}, key=lambda t: (abs(t - 0.5), -t))
-    if logits and any(np.asarray(x).shape[0] != 2 for x in logits):
+    argmax_only = bool(logits) and any(np.asarray(x).shape[0] != 2 for x in logits)
+    if argmax_only:  # the operating point is a two-class notion: more classes take the argmax
         grid = [0.5]
     table, options = {}, []
     for threshold in grid:
@@ -67,8 +68,9 @@ def decide(logits: Sequence[np.ndarray], truths: Sequence[np.ndarray], mode: str
             mask = to_mask(case_logits, threshold)
             largest = keep_largest_component(mask) if mode == "auto" else mask
             changed += int(not np.array_equal(largest, mask))
-            raw.append(dice(mask, truth))
-            kept.append(dice(largest, truth))
+            labels = int(np.asarray(case_logits).shape[0])  # per case the mean over the foreground classes
+            raw.append(mean_dice(mask, truth, labels))
+            kept.append(mean_dice(largest, truth, labels))
         without = float(np.mean(raw)) if raw else float("nan")
         with_largest = float(np.mean(kept)) if kept else float("nan")
         table[threshold] = {"without": round(without, 6), "largest_component": round(with_largest, 6)}
@@ -79,7 +81,9 @@ def decide(logits: Sequence[np.ndarray], truths: Sequence[np.ndarray], mode: str
                             "per_case": per_case, "cases_changed": changed, "without": without,
                             "with_largest": with_largest})
     chosen, best, margin = one_standard_error(options)
-    return {"foreground_threshold": chosen["foreground_threshold"],
+    extra = ({"operating_point": f"argmax ({int(np.asarray(logits[0]).shape[0])} classes: a foreground "
+                                 f"threshold applies to two-class models only)"} if argmax_only else {})
+    return {**extra, "foreground_threshold": chosen["foreground_threshold"],
             "keep_largest_component": chosen["keep_largest_component"], "mode": mode, "cases": len(logits),
             "rule": "one standard error",
             "best": {"foreground_threshold": best["foreground_threshold"],

@@ -106,6 +106,7 @@ class Postprocessing(RecordModel):
     val_dice_largest_component: float
     val_dice: float
     val_dice_by_threshold: dict[str, ThresholdDice]  # threshold as text ("0.35") -> Dice
+    operating_point: str | None = None  # more than two classes: why the argmax applies (no threshold grid)
 
 
 class CandidateRow(RecordModel):

@@ -87,7 +87,8 @@ def run(params: CompressParams, paths: CompressPaths, progress=None, *, opset: i
     guard.check_not_locked([c.case_id for c in calibration], splits, "INT8 calibration")
     modules, fits = {select.TEACHER: teacher}, {}
     with atomic_dir(Path(paths.candidates)) as folder:
-        trained = _train_all(params, teacher, train, val, recipe, window, soft, device, progress)
+        trained = _train_all(params, teacher, train, val, recipe, window, soft, device, progress,
+                             int(config.get("out_channels", 2)))
         for spec in params.candidates:
             net, fits[spec.name] = trained[spec.name]
             modules[spec.name] = net
@@ -112,7 +113,8 @@ def _recipe(config: dict, path: Path) -> RecipeParams:
     return RecipeParams.model_validate(config["recipe"])
 
 
-def _train_all(params: CompressParams, teacher, train, val, recipe, window, soft, device: str, progress) -> dict:
+def _train_all(params: CompressParams, teacher, train, val, recipe, window, soft, device: str, progress,
+               outputs: int = 2) -> dict:
     """Every candidate trained: name -> (network, fit record).
 
     On the CPU with ``compress.workers`` > 1 the candidates train in that many worker processes
@@ -127,14 +129,14 @@ def _train_all(params: CompressParams, teacher, train, val, recipe, window, soft
         out = {}
         for spec in params.candidates:
             bar = progress(f"compress {spec.name}") if progress else None
-            out[spec.name] = _train(spec, teacher, train, val, recipe, window, params, soft, device, bar)
+            out[spec.name] = _train(spec, teacher, train, val, recipe, window, params, soft, device, bar, outputs)
         return out
     threads = max(1, params.threads // workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=determinism.pin,
                              initargs=(params.seed, threads)) as pool:
         futures = {spec.name: pool.submit(_train, spec, teacher, train, val, recipe, window, params, soft, device,
-                                          None) for spec in params.candidates}
+                                          None, outputs) for spec in params.candidates}
         out = {}
         for spec in params.candidates:
             out[spec.name] = futures[spec.name].result()
@@ -143,13 +145,16 @@ def _train_all(params: CompressParams, teacher, train, val, recipe, window, soft
         return out
 
 
-def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, soft, device, bar):
+def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, soft, device, bar, outputs: int = 2):
+    """One candidate; ``outputs``: the teacher's output channels (background + its classes), which
+    every student predicts too (the same label map)."""
     torch.manual_seed(params.seed)
     if spec.method == "prune":
         example = torch.zeros(1, window.in_channels, *window.patch_size)
         net = prune.prune_channels(teacher, spec.ratio, example)
     else:
-        net = build_unet({"spatial_dims": window.spatial_dims, **spec.network.model_dump(), "dropout": 0.0})
+        net = build_unet({"spatial_dims": window.spatial_dims, **spec.network.model_dump(), "dropout": 0.0},
+                         outputs)
     kd_weight = 0.0 if spec.method == "scratch" or soft is None else params.distill.kd_weight
     loss = loop.distillation_loss(kd_weight, params.distill.temperature, recipe.batch_dice)
     result = fit.fit(net, train, val, recipe, window.spatial_dims, spec.epochs, loss, params.seed, device,

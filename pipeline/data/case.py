@@ -26,7 +26,7 @@ class Case:
     case_id: str
     patient_id: str
     image: np.ndarray  # float32, spatial axes only (RAS for 3D)
-    label: np.ndarray  # uint8, same shape as image
+    label: np.ndarray  # uint8 class indices 0..N (``pipeline.data.classes``), same shape as image
     affine: np.ndarray  # (ndim + 1) x (ndim + 1), index -> world (mm, RAS)
     site: str = "unknown"
     manufacturer: str = "unknown"
@@ -34,6 +34,7 @@ class Case:
     age: int | None = None
     source: str = ""
     unrecorded: tuple[str, ...] = ()  # attributes the source format does not carry (not: lacks a value)
+    unmapped: tuple[str, ...] = ()  # source label values (SEG segment labels) present but in no class: background
 
     @property
     def spacing(self) -> list[float]:

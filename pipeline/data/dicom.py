@@ -19,6 +19,7 @@ import numpy as np
 import pydicom
 from pydicom.pixels import apply_modality_lut
 
+from pipeline.data.classes import segment_numbers
 from pipeline.data.case import LPS_TO_RAS, BadCase, Case, ReadResult, check_label, to_canonical
 from pipeline.data.params import DicomSource
 
@@ -51,7 +52,7 @@ def read(source: DicomSource, progress=None) -> ReadResult:
             result.bad.append(BadCase(name, f"ambiguous label: {len(refs)} SEG objects reference this CT series"))
             continue
         try:
-            result.cases.append(read_case(datasets, refs[0], source.segments, name))
+            result.cases.append(read_case(datasets, refs[0], source.classes, name))
         except (ValueError, RuntimeError, KeyError, AttributeError, TypeError) as exc:
             result.bad.append(BadCase(name, f"{type(exc).__name__}: {exc}"))
     return result
@@ -62,17 +63,18 @@ def case_name(series_uid: str) -> str:
     return "case-" + hashlib.sha256(series_uid.encode()).hexdigest()[:12]
 
 
-def read_case(datasets: list[pydicom.Dataset], seg_path: Path, segments: list[str], name: str) -> Case:
+def read_case(datasets: list[pydicom.Dataset], seg_path: Path, classes: list, name: str) -> Case:
     """One CT series and its SEG file as a canonical (RAS) case; raises on any mismatch.
 
     Args:
         datasets: the CT slices (any order).
         seg_path: the SEG file that references them.
-        segments: segment labels forming the foreground (empty: all).
+        classes: the declared classes (their segment labels; ``pipeline.data.classes``).
         name: the case ID.
     """
     seg = hd.seg.segread(seg_path)
-    numbers = _segment_numbers(seg, segments)
+    found = {str(item.SegmentLabel): int(item.SegmentNumber) for item in seg.SegmentSequence}
+    numbers, lut, unmapped = segment_numbers(found, classes)
     try:
         volume = hd.get_volume_from_series(datasets, dtype=np.float32)
         label = seg.get_volume(combine_segments=True, segment_numbers=numbers, dtype=np.uint8)
@@ -85,7 +87,7 @@ def read_case(datasets: list[pydicom.Dataset], seg_path: Path, segments: list[st
         if "spac" not in str(exc).lower():
             raise
         image, mask, affine = _resample_uneven(datasets, seg, numbers)
-    mask = (mask > 0).astype(np.uint8)
+    mask = lut[np.asarray(mask)]  # segment numbers (combined, not relabelled) -> class indices
     problem = check_label(image, mask, name)
     if problem:
         raise ValueError(problem)
@@ -96,7 +98,7 @@ def read_case(datasets: list[pydicom.Dataset], seg_path: Path, segments: list[st
         affine=affine, site=str(first.get("InstitutionName", "") or "unknown"),
         manufacturer=str(first.get("Manufacturer", "") or "unknown"),
         sex=str(first.get("PatientSex", "") or "unknown"), age=_age(first.get("PatientAge", "")),
-        source="dicom",
+        source="dicom", unmapped=unmapped,
     )
 
 
@@ -132,16 +134,6 @@ def _check_inside(seg_affine, seg_shape, ct_affine, ct_shape, tol: float = 1e-2)
     low, high = np.rint(indices).min(1), np.rint(indices).max(1)
     if np.any(low < 0) or np.any(high > np.array(ct_shape) - 1):
         raise RuntimeError(f"SEG extends outside the CT volume (CT index range {low.tolist()}..{high.tolist()})")
-
-
-def _segment_numbers(seg: hd.seg.Segmentation, wanted: list[str]) -> list[int] | None:
-    if not wanted:
-        return None
-    found = {str(item.SegmentLabel): int(item.SegmentNumber) for item in seg.SegmentSequence}
-    missing = [label for label in wanted if label not in found]
-    if missing:
-        raise ValueError(f"SEG has no segment(s) {missing}; it has {sorted(found)}")
-    return [found[label] for label in wanted]
 
 
 def _resample_uneven(datasets: list, seg: hd.seg.Segmentation, numbers: list[int] | None):

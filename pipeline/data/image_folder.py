@@ -2,7 +2,7 @@
 
 ``<path>/<image_dir>/<stem><ext>`` pairs with ``<path>/<label_dir>/<stem><label_suffix><ext>``
 (any of .png, .tif, .tiff, .gif for the mask). Images are read as grey values with Pillow;
-mask pixels equal to one of ``foreground_values`` are foreground. Each image is its own patient.
+mask pixel values become classes by ``classes`` (``pipeline.data.classes``). Each image is its own patient.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from pipeline.data.classes import map_values
 from pipeline.data.case import SUBGROUP_ATTRIBUTES, BadCase, Case, ReadResult, check_label
 from pipeline.data.params import ImageFolderSource
 
@@ -47,10 +48,10 @@ def read_pair(image_path: Path, label_path: Path | None, source: ImageFolderSour
     problem = check_label(image, mask_values, image_path.stem)
     if problem:
         raise ValueError(problem)
-    mask = np.isin(mask_values, source.foreground_values).astype(np.uint8)
+    mask, unmapped = map_values(mask_values, source.classes)
     affine = np.diag([source.pixel_spacing_mm, source.pixel_spacing_mm, 1.0])
     return Case(case_id=image_path.stem, patient_id=image_path.stem, image=image, label=mask,
-                affine=affine, source="image_folder", unrecorded=SUBGROUP_ATTRIBUTES)
+                affine=affine, source="image_folder", unrecorded=SUBGROUP_ATTRIBUTES, unmapped=unmapped)
 
 
 def natural_key(path: Path) -> tuple:

@@ -12,6 +12,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from pipeline.data.classes import map_values
 from pipeline.data.case import SUBGROUP_ATTRIBUTES, BadCase, Case, ReadResult, check_label, to_canonical
 from pipeline.data.params import MsdSource
 
@@ -45,7 +46,7 @@ def read_pair(image_path: Path, label_path: Path, source: MsdSource, name: str) 
     Args:
         image_path: the image NIfTI (3D, or 4D with channels last).
         label_path: the label NIfTI.
-        source: the source params (channel, foreground labels).
+        source: the source params (channel, classes).
         name: the case ID.
     """
     if not label_path.is_file():
@@ -62,8 +63,7 @@ def read_pair(image_path: Path, label_path: Path, source: MsdSource, name: str) 
         raise ValueError(problem)
     if not np.allclose(image_nii.affine, label_nii.affine, atol=1e-3):
         raise ValueError("label geometry (affine) does not match the image")
-    wanted = source.foreground_labels
-    mask = (np.isin(label, wanted) if wanted else label > 0).astype(np.uint8)
+    mask, unmapped = map_values(label, source.classes)
     image, mask, affine = to_canonical(image, mask, image_nii.affine)
     return Case(case_id=name, patient_id=name, image=image, label=mask, affine=affine, source="msd",
-                unrecorded=SUBGROUP_ATTRIBUTES)
+                unrecorded=SUBGROUP_ATTRIBUTES, unmapped=unmapped)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_serializer
 from pydantic_core import PydanticCustomError
 
 from pipeline.design import ids
@@ -145,7 +145,21 @@ class AcceptanceCriterion(StrictModel):
     comparison: Literal[">=", "<="]
     threshold: float
     subgroup: Subgroup | None = None
+    class_name: str | None = Field(
+        default=None, alias="class", min_length=1,
+        description="a foreground class of the model's label map (preprocess.source.classes): the metric "
+                    "of that class; left out: the mean over the foreground classes (binary: the one class)")
     rationale: str = Field(default="", description="why this metric, statistic and threshold")
+
+    @model_serializer(mode="wrap")
+    def _without_unset_class(self, handler):
+        # a criterion without a class dumps as before the field existed: review fingerprints and the
+        # locked split's look keys of existing criteria do not change
+        data = handler(self)
+        if self.class_name is None:
+            data.pop("class_name", None)
+            data.pop("class", None)
+        return data
 
 
 def outgoing_links(item: StrictModel) -> list[str]:

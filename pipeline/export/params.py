@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from pipeline.core.params_base import StrictModel, distinct
+from pipeline.core.params_base import StrictModel
 
 
 class ExportParams(StrictModel):
@@ -23,10 +23,16 @@ class ExportParams(StrictModel):
                                        description="voxels whose argmax may differ (0: identical)")
     model_version: str = Field(min_length=1)
     intended_use: str = Field(min_length=1)
-    labels: Annotated[list[Annotated[str, Field(min_length=1)]], distinct("a class name")] = Field(
-        min_length=2, max_length=2,
-        description="class names by output channel: the UNet has two (pipeline.nets.unet.OUT_CHANNELS)")
     sw_overlap: float = Field(default=0.25, ge=0.0, lt=1.0, description="sliding-window overlap")
     sw_batch_size: int = Field(default=4, ge=1, description="windows per ONNX Runtime call")
     latency_repeats: int = Field(default=10, ge=1, le=1000, description="timed calls per latency median")
     threads: int = Field(default=2, ge=1, le=256, description="ORT and torch threads")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        # the label map's one home is the data source: the file's label map is read from the cache
+        if isinstance(data, dict) and "labels" in data:
+            raise ValueError("labels was replaced by preprocess.source.classes (the class names, class 1..N; "
+                             "background is class 0)")
+        return data

@@ -14,7 +14,7 @@ import numpy as np
 from pipeline.core.errors import UserError
 from pipeline.data.cache import LoadedCase
 from pipeline.runtime import postprocess
-from pipeline.runtime.metrics import dice
+from pipeline.runtime.metrics import mean_dice
 from pipeline.runtime.sliding import predict_volume, to_mask, torch_predict_volume
 
 
@@ -44,7 +44,8 @@ def compare(module, onnx_model, cases: list[LoadedCase], spec) -> list[dict]:
         rows.append({"case_id": case.case_id, "voxels": int(mask.size),
                      "max_abs_diff": float(np.abs(reference - exported).max()),
                      "argmax_mismatches": int((to_mask(reference, threshold) != mask).sum()),
-                     "dice": dice(postprocess.apply(mask, spec), np.asarray(case.label)[0])})
+                     "dice": mean_dice(postprocess.apply(mask, spec), np.asarray(case.label)[0],
+                                       len(spec.labels))})
     return rows
 
 

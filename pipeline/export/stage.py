@@ -24,11 +24,12 @@ from pipeline.export.params import ExportParams
 from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.nets.onnx import export_onnx
 from pipeline.nets.unet import parameter_count
-from pipeline.data.cache import LoadedCase, load_cases
+from pipeline.core.errors import UserError
+from pipeline.data.cache import LoadedCase, load_cases, read_index
 from pipeline.preprocess.records import load_fingerprint, load_splits
 from pipeline.runtime.model import OnnxModel, released_file
 from pipeline.runtime.sliding import predict_volume, torch_predict_volume
-from pipeline.runtime.spec import PreprocessingSpec
+from pipeline.runtime.spec import BACKGROUND, PreprocessingSpec
 from pipeline.core.timing import interleaved_medians
 
 
@@ -68,11 +69,14 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
               if paths.fingerprint else None)
     splits = load_splits(Path(paths.splits))
     val = load_cases(Path(paths.cache), splits, ["val"])["val"]
+    labels = [BACKGROUND, *read_index(Path(paths.cache)).classes]  # the label map the data declared
     results, loaded = {}, {}
     with atomic_dir(Path(paths.out_dir), shared=True) as tmp:  # release/models: the shared file modes
         for role, (checkpoint, model) in shipped.items():
             module, config = load_checkpoint(checkpoint)
-            spec = build_spec(preprocess, config, params, model.keep_largest_component, model.foreground_threshold)
+            check_outputs(config, labels, checkpoint)
+            spec = build_spec(preprocess, config, params, model.keep_largest_component, model.foreground_threshold,
+                              labels)
             data = meta.build_metadata(role, params.model_version, git_commit, training_run_id, spec,
                                        params.intended_use, str(config.get("weights_sha256", "unknown")),
                                        _compression(role, model), runtime=model.runtime,
@@ -97,24 +101,38 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
     return metrics
 
 
+def check_outputs(config: dict, labels: list[str], checkpoint: Path) -> None:
+    """``UserError`` when a checkpoint's output channels are not the cache's label map (trained on
+    another class map): its file would name its outputs wrongly."""
+    outputs = int(config.get("out_channels", 2))
+    if outputs != len(labels):
+        raise UserError(f"{checkpoint} has {outputs} output channels, the cache's label map {labels} has "
+                        f"{len(labels)}: it was trained on another preprocess.source.classes; rerun train")
+
+
 def build_spec(preprocess, config: dict, export: ExportParams,
-               keep_largest_component: bool = False, foreground_threshold: float = 0.5) -> PreprocessingSpec:
+               keep_largest_component: bool = False, foreground_threshold: float = 0.5,
+               labels: list[str] | None = None) -> PreprocessingSpec:
     """The spec from the ``preprocess`` params, a checkpoint's training config and ``export``.
 
     Args:
         preprocess: the validated ``preprocess`` section.
         config: the checkpoint's ``config`` (patch size, dims, orientation).
-        export: the ``export`` section (labels, sliding-window overlap and batch).
+        export: the ``export`` section (sliding-window overlap and batch).
         keep_largest_component: the post-processing chosen for this model on validation cases.
         foreground_threshold: the operating point chosen for this model on validation cases.
+        labels: class names by output channel, background first (the cache index's classes);
+            None: background and ``preprocess.source.classes``.
     """
+    if labels is None:
+        labels = [BACKGROUND, *preprocess.source.class_names]
     return PreprocessingSpec(
         spatial_dims=int(config["spatial_dims"]), in_channels=int(config.get("in_channels", 1)),
         target_spacing_mm=[float(v) for v in preprocess.target_spacing_mm],
         orientation=str(config.get("orientation", "RAS")), normalisation=preprocess.normalisation,
         crop_foreground=preprocess.crop_foreground, crop_threshold=float(preprocess.crop_threshold),
         crop_margin=preprocess.crop_margin, patch_size=[int(v) for v in config["patch_size"]],
-        sw_overlap=export.sw_overlap, sw_batch_size=export.sw_batch_size, labels=list(export.labels),
+        sw_overlap=export.sw_overlap, sw_batch_size=export.sw_batch_size, labels=list(labels),
         keep_largest_component=keep_largest_component, foreground_threshold=foreground_threshold)
 
 

@@ -38,7 +38,7 @@ def load_checkpoint(path: Path) -> tuple[torch.nn.Module, dict]:
         with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
             blob = torch.load(path, map_location="cpu", weights_only=True)
         state, config = blob["state_dict"], blob["config"]
-        model = build_unet(config["network"])
+        model = build_unet(config["network"], int(config.get("out_channels", 2)))
     except (OSError, KeyError, TypeError, RuntimeError, ValueError) as exc:
         raise UserError(f"{path} is not a checkpoint of this pipeline: {type(exc).__name__}: {exc}") from None
     if config.get("pruned"):

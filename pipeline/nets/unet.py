@@ -12,13 +12,25 @@ from monai.networks.nets import UNet
 from pipeline.nets.params import NetworkParams, check_levels  # noqa: F401 (check_levels: re-exported)
 
 IN_CHANNELS = 1
-OUT_CHANNELS = 2  # background, foreground
+OUT_CHANNELS = 2  # a binary label map (background, one class): the default; N classes give N + 1
 
 
-def build_unet(network: NetworkParams | dict) -> UNet:
-    """A MONAI ``UNet`` from the ``train.network`` params (or their dict form in a checkpoint)."""
+def out_channels(classes: list[str]) -> int:
+    """Output channels for a label map of these foreground classes: background + one per class."""
+    return 1 + len(classes)
+
+
+def build_unet(network: NetworkParams | dict, outputs: int = OUT_CHANNELS) -> UNet:
+    """A MONAI ``UNet`` from the ``train.network`` params (or their dict form in a checkpoint).
+
+    Args:
+        network: the network params.
+        outputs: output channels, background included (``out_channels`` of the cache's classes).
+    """
     net = network if isinstance(network, NetworkParams) else NetworkParams.model_validate(network)
-    return UNet(spatial_dims=net.spatial_dims, in_channels=IN_CHANNELS, out_channels=OUT_CHANNELS,
+    if outputs < 2:
+        raise ValueError(f"a segmentation network needs at least 2 outputs (background and a class), not {outputs}")
+    return UNet(spatial_dims=net.spatial_dims, in_channels=IN_CHANNELS, out_channels=outputs,
                 channels=net.channels, strides=net.strides, num_res_units=net.num_res_units,
                 dropout=net.dropout)
 

@@ -97,8 +97,9 @@ def _seg_bytes(image: InputImage, mask: np.ndarray, metadata: dict[str, str], la
     source = image.extra["datasets"]
     seg = hd.seg.Segmentation(
         source_images=source, pixel_array=volume.with_array(in_order.astype(np.uint8)),
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY if len(labels) == 2 else
-        hd.seg.SegmentationTypeValues.LABELMAP,
+        # one BINARY segment per foreground class (highdicom splits the label map by segment number):
+        # the Segmentation Storage class every SEG reader knows, not the newer label-map class
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions, series_instance_uid=hd.UID(), series_number=901,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="pipeline",
         manufacturer_model_name=f"segmentation {metadata.get('model_role', 'model')}",

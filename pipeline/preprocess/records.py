@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from pipeline.core.records import RecordModel, load_record
 from pipeline.runtime.spec import Normalisation
 
@@ -83,11 +85,20 @@ class FingerprintSummary(RecordModel):
     manufacturers: list[str]
 
 
+class ClassCount(RecordModel):
+    """One class of the label map over all cases, as read: its voxels and the cases holding it."""
+
+    voxels: int
+    cases: int  # cases with at least one voxel of the class
+
+
 class Fingerprint(RecordModel):
     """The data-set fingerprint (``pipeline.preprocess.fingerprint``): overall and per site."""
 
     all: FingerprintSummary
     per_site: dict[str, FingerprintSummary]  # site name -> its summary
+    classes: dict[str, ClassCount] = {}  # class name -> its count, in class-index order (1..N)
+    unmapped_values: list[str] = []  # source label values (SEG segment labels) in no class: read as background
     bad_cases: int  # cases that could not be read (named in the cache index)
 
 
@@ -106,7 +117,8 @@ class IndexedCase(RecordModel):
     affine: list[list[float]]
     original_shape: list[int]
     original_spacing: list[float]
-    foreground_voxels: int
+    foreground_voxels: int  # voxels of any class (> 0)
+    class_voxels: dict[str, int] = {}  # class name -> its voxels, after preprocessing
     unrecorded: list[str] = []  # attributes the source format does not carry (absent from DICOM caches)
 
 
@@ -121,6 +133,7 @@ class CacheIndex(RecordModel):
     """The preprocessed cache's ``index.json``: the geometry every case was brought to, and the cases."""
 
     spatial_dims: Literal[2, 3]
+    classes: list[str] = Field(min_length=1)  # foreground class names by index 1..N (preprocess.source.classes)
     target_spacing_mm: list[float]
     orientation: str
     normalisation: Normalisation

@@ -39,6 +39,8 @@ def run(params: PreprocessParams, paths: PreprocessPaths, progress=None) -> dict
     """
     out_dir, splits_path, fingerprint_path = paths.cache, paths.splits, paths.fingerprint
     result = read_cases(params.source, params.max_bad_fraction, progress=progress)
+    names = params.source.class_names
+    fingerprint.check_classes(result.cases, names, params.source.path)
     dims = result.cases[0].image.ndim
     chain = transforms.build(params, dims)
     records = {}
@@ -50,16 +52,17 @@ def run(params: PreprocessParams, paths: PreprocessPaths, progress=None) -> dict
                 **case.attributes(), "sha256": digest, "shape": list(image.shape[1:]),
                 "spacing": [float(v) for v in np.linalg.norm(affine[:dims, :dims], axis=0)],
                 "affine": np.round(affine, 6).tolist(), "original_shape": list(case.image.shape),
-                "original_spacing": case.spacing, "foreground_voxels": int(label.sum())}
-        index = {"spatial_dims": dims, "target_spacing_mm": list(params.target_spacing_mm),
+                "original_spacing": case.spacing, "foreground_voxels": int((label > 0).sum()),
+                "class_voxels": fingerprint.class_voxels(label, names)}
+        index = {"spatial_dims": dims, "classes": names, "target_spacing_mm": list(params.target_spacing_mm),
                  "orientation": "RAS" if dims == 3 else "image rows, columns",
                  "normalisation": params.normalisation.model_dump(), "cases": records,
                  "bad_cases": [{"name": b.name, "reason": b.reason} for b in result.bad]}
         write_record(tmp / cache.INDEX, index, CacheIndex, "cache index")
     split_record = splits.make_splits(list(records.values()), params.splits)
     write_record(Path(splits_path), split_record, SplitsRecord, "splits")
-    prints = fingerprint.fingerprint(result.cases)
+    prints = fingerprint.fingerprint(result.cases, names)
     prints["bad_cases"] = len(result.bad)
     write_record(Path(fingerprint_path), prints, Fingerprint, "data-set fingerprint")
-    return {"cases": len(records), "bad_cases": len(result.bad), "spatial_dims": dims,
+    return {"cases": len(records), "bad_cases": len(result.bad), "spatial_dims": dims, "classes": len(names),
             **{f"{name}_cases": split_record["counts"][name]["cases"] for name in splits.SPLITS}}

@@ -76,10 +76,20 @@ def validation_due(epoch: int, epochs: int, every: int, after: float = 0.0) -> b
     return epoch == epochs or (epoch > after * epochs and epoch % every == 0)
 
 
-@torch.no_grad()
 def validate(model: torch.nn.Module, cases, patch_size: list[int], sw_batch_size: int,
              overlap: float, device: str, amp: bool = False) -> dict[str, float]:
-    """Foreground Dice per val case, from sliding-window inference over the whole case.
+    """Dice per val case, the mean over the foreground classes (binary: the one class's Dice),
+    from sliding-window inference over the whole case (arguments as ``validate_classes``)."""
+    return {case_id: mean for case_id, (mean, _) in
+            validate_classes(model, cases, patch_size, sw_batch_size, overlap, device, amp).items()}
+
+
+@torch.no_grad()
+def validate_classes(model: torch.nn.Module, cases, patch_size: list[int], sw_batch_size: int,
+                     overlap: float, device: str, amp: bool = False) -> dict[str, tuple[float, list[float]]]:
+    """Per val case: the mean Dice over the foreground classes and the Dice of each (classes 1..N),
+    from sliding-window inference over the whole case (MONAI's ``one_hot`` and ``compute_dice``;
+    a class absent from both masks counts 1.0, absent from one 0.0).
 
     Args:
         model: the network (eval mode is set here).
@@ -96,11 +106,20 @@ def validate(model: torch.nn.Module, cases, patch_size: list[int], sw_batch_size
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=amp):
             logits = sliding_window_inference(image.to(device), patch_size, sw_batch_size, model,
                                               overlap=overlap, mode="gaussian")
-        pred = one_hot(logits.float().argmax(1, keepdim=True).cpu(), num_classes=2)
-        truth = one_hot(label, num_classes=2)
+        classes = int(logits.shape[1])
+        pred = one_hot(logits.float().argmax(1, keepdim=True).cpu(), num_classes=classes)
+        truth = one_hot(label, num_classes=classes)
         dice = compute_dice(pred, truth, include_background=False, ignore_empty=False)
-        scores[case_id] = float(dice.nanmean())
+        scores[case_id] = (float(dice.nanmean()), [float(v) for v in dice[0]])
     return scores
+
+
+def mean_per_class(per_case: dict[str, tuple[float, list[float]]], classes: list[str]) -> dict[str, float]:
+    """Class name -> its mean Dice over the cases of ``validate_classes``."""
+    if not per_case:
+        return {name: float("nan") for name in classes}
+    return {name: sum(values[i] for _, values in per_case.values()) / len(per_case)
+            for i, name in enumerate(classes)}
 
 
 def build_loss(batch_dice: bool = False) -> DiceCELoss:

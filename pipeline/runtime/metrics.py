@@ -23,3 +23,23 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float:
     if total == 0:
         return 1.0
     return 2.0 * int(np.logical_and(pred, truth).sum()) / total
+
+
+def class_dice(pred: np.ndarray, truth: np.ndarray, labels: int) -> list[float]:
+    """Dice of each foreground class 1..labels-1 of two label maps (``dice`` of ``pred == c``, ``truth == c``).
+
+    Args:
+        pred: predicted label map (class indices).
+        truth: ground-truth label map on the same grid.
+        labels: the model's classes, background included (its output channels).
+    """
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    if labels == 2:  # binary: the foreground as every non-zero voxel, exactly as ``dice``
+        return [dice(pred, truth)]
+    return [dice(pred == c, truth == c) for c in range(1, labels)]
+
+
+def mean_dice(pred: np.ndarray, truth: np.ndarray, labels: int) -> float:
+    """The mean of ``class_dice`` over the foreground classes: for a binary model its one Dice."""
+    values = class_dice(pred, truth, labels)
+    return values[0] if len(values) == 1 else float(sum(values) / len(values))

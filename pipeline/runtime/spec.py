@@ -14,6 +14,8 @@ from pydantic import Field, model_validator
 
 from pipeline.core.params_base import StrictModel
 
+BACKGROUND = "background"  # class 0's name in every label map (the data source names classes 1..N)
+
 
 class CtWindow(StrictModel):
     """Clip CT numbers to [low, high] HU and scale them to [0, 1]."""

@@ -139,6 +139,7 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> Techfi
         "vnv": vnv_record, "criteria_status": criteria_status, "model_checks": models,
         "criterion_rows": performance.criterion_rows(list(design.criteria.values()), vnv),
         "subgroup_rows": performance.subgroup_rows(vnv),
+        "class_rows": performance.class_rows(vnv),
         "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "external_split",
                                                           "external_summary", "worst_cases", "settings")
                       if vnv.get(k)},

@@ -5,6 +5,8 @@ subgroup. For a criterion judged per subgroup the all-cases row shows the overal
 metric on the same split (``summary`` or ``external_summary``), never the worst subgroup's value
 (which ``vnv.json`` stores as the model's ``value`` because it decides the result).
 ``subgroup_rows``: the model card's per-subgroup performance with n and the 95 % interval.
+``class_rows``: with more than one foreground class, each class's performance (``summary_per_class``);
+none for a binary model, whose one class is the overall row.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 SUMMARY_OF_SPLIT = {"test": "summary", "external": "external_summary"}
 STATISTIC_KEY = {"point": "mean", "ci95_lower": "ci_lower", "ci95_upper": "ci_upper"}
 CARD_METRICS = ("dice", "sensitivity")
+CLASS_METRICS = ("dice", "hd95_mm", "nsd", "sensitivity")
 SUBGROUP_ORDER = ("site", "manufacturer", "sex", "age_band")
 
 
@@ -30,7 +33,7 @@ def criterion_rows(criteria: list, vnv: dict) -> list[dict[str, Any]]:
         for model, m in result["models"].items():
             subgroups = m.get("subgroups") or {}
             if subgroups:
-                overall = overall_estimate(vnv, model, c.split, c.metric)
+                overall = overall_estimate(vnv, model, c.split, c.metric, getattr(c, "class_name", None))
                 rows.append({"criterion": c, "model": model, "group": "all", "level": None,
                              "n": (overall or {}).get("n"),
                              "value": (overall or {}).get(STATISTIC_KEY[c.statistic]),
@@ -50,9 +53,15 @@ def criterion_rows(criteria: list, vnv: dict) -> list[dict[str, Any]]:
     return rows
 
 
-def overall_estimate(vnv: dict, model: str, split: str, metric: str) -> dict | None:
-    """The all-cases estimate of ``metric`` for ``model`` on ``split``, or None when not recorded."""
+def overall_estimate(vnv: dict, model: str, split: str, metric: str, class_name: str | None = None) -> dict | None:
+    """The all-cases estimate of ``metric`` for ``model`` on ``split`` (of one class of a multi-class
+    model on the test split, when named), or None when not recorded."""
     summary = vnv.get(SUMMARY_OF_SPLIT.get(split, ""), None) or {}
+    by_class = (vnv.get("summary_per_class") or {}).get(model) or {}
+    if class_name is not None and by_class:
+        if split != "test":
+            return None
+        summary = {model: by_class.get(class_name) or {}}
     est = (summary.get(model) or {}).get(metric)
     return est if isinstance(est, dict) else None
 
@@ -75,4 +84,24 @@ def subgroup_rows(vnv: dict, metrics: tuple[str, ...] = CARD_METRICS) -> list[di
             for level, g in groups[by].items():
                 rows.append({"model": model, "by": by, "level": level, "n": g.get("n_cases"),
                              "metrics": {m: g.get(m) or {} for m in metrics}})
+    return rows
+
+
+def class_rows(vnv: dict, metrics: tuple[str, ...] = CLASS_METRICS) -> list[dict[str, Any]]:
+    """Per model and foreground class (more than one class only): n and each metric's estimate on
+    the locked test split, after the row of their mean (the plain metrics every criterion without a
+    class judges).
+
+    Args:
+        vnv: ``metrics/vnv.json`` (``summary`` and ``summary_per_class``).
+        metrics: the metrics shown.
+    """
+    rows = []
+    for model, classes in sorted((vnv.get("summary_per_class") or {}).items()):
+        overall = (vnv.get("summary") or {}).get(model) or {}
+        rows.append({"model": model, "class_name": "mean over the classes",
+                     "n": (overall.get(metrics[0]) or {}).get("n"), "metrics": {m: overall.get(m) or {} for m in metrics}})
+        for name, summary in classes.items():
+            rows.append({"model": model, "class_name": name, "n": (summary.get(metrics[0]) or {}).get("n"),
+                         "metrics": {m: summary.get(m) or {} for m in metrics}})
     return rows

@@ -146,6 +146,7 @@ class TechfileView(_View):
     model_checks: list[dict[str, Any]]
     criterion_rows: list[dict[str, Any]]
     subgroup_rows: list[dict[str, Any]]
+    class_rows: list[dict[str, Any]]  # per foreground class (more than one class only; performance.class_rows)
     evidence: list[dict[str, Any]]
     train: TrainMetrics
     compress: CompressMetrics

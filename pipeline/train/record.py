@@ -15,7 +15,8 @@ class TrainMetrics(RecordModel):
 
     best_val_dice: float
     best_epoch: int
-    best_val_dice_per_case: dict[str, float]  # validation case ID -> Dice at the best epoch
+    best_val_dice_per_case: dict[str, float]  # validation case ID -> Dice at the best epoch (mean over classes)
+    best_val_dice_per_class: dict[str, float] = {}  # class name -> its mean validation Dice at the best epoch
     epochs: int
     final_train_loss: float
     seconds: float

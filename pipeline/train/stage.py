@@ -61,14 +61,15 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     loader = patches.train_loader(train_cases, recipe, params.network.spatial_dims, params.seed, info.rank,
                                   info.world_size)
     val = patches.val_tensors(val_cases)
-    net = unet.build_unet(params.network).to(info.device)
+    outputs = unet.out_channels(index.classes)  # background + the cache's classes
+    net = unet.build_unet(params.network, outputs).to(info.device)
     trained = DistributedDataParallel(net) if info.distributed else net
     amp = params.amp and info.device.startswith("cuda")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
     step = loop.Step(trained, loop.supervised_loss(params.batch_dice), optimizer, info.device, params.accumulation_steps,
                      amp, torch.amp.GradScaler("cuda") if amp else None)
-    best = {"dice": -1.0, "epoch": 0, "per_case": {}, "state": None}
+    best = {"dice": -1.0, "epoch": 0, "per_case": {}, "per_class": {}, "state": None}
     rows, voxels, start = [], 0, time.perf_counter()
     for epoch in range(1, params.epochs + 1):
         loader.sampler.set_epoch(epoch)
@@ -78,11 +79,13 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
         schedule.step()
         dice = float("nan")
         if info.is_main and loop.validation_due(epoch, params.epochs, params.val_every, params.val_after):
-            scores = loop.validate(net, val, params.patch_size, params.sw_batch_size, params.sw_overlap,
-                                   info.device, amp)
+            by_class = loop.validate_classes(net, val, params.patch_size, params.sw_batch_size,
+                                             params.sw_overlap, info.device, amp)
+            scores = {case_id: mean for case_id, (mean, _) in by_class.items()}
             dice = sum(scores.values()) / max(len(scores), 1)
             if dice > best["dice"]:
                 best = {"dice": dice, "epoch": epoch, "per_case": {k: round(v, 6) for k, v in scores.items()},
+                        "per_class": {k: round(v, 6) for k, v in loop.mean_per_class(by_class, index.classes).items()},
                         "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
         distributed.barrier(info)
         row = {"epoch": epoch, "train_loss": round(stats["loss"], 6), "val_dice": dice, "lr": lr,
@@ -95,7 +98,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
         return {"rank": info.rank}
     sha = determinism.weights_sha256(best["state"])
     config = {"network": params.network.model_dump(), "in_channels": unet.IN_CHANNELS,
-              "out_channels": unet.OUT_CHANNELS, "patch_size": list(params.patch_size),
+              "out_channels": outputs, "patch_size": list(params.patch_size),
               "recipe": recipe.model_dump(), "epochs": params.epochs,
               "spatial_dims": index.spatial_dims, "target_spacing_mm": index.target_spacing_mm,
               # in the key order the index file has (sorted): the checkpoint pickles this dict
@@ -108,7 +111,8 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
                "threads": pinned["threads"], "device": info.device, "world_size": info.world_size,
                "train_cases": len(train_cases), "val_cases": len(val_cases),
                "train_voxels_per_second": round(voxels / seconds, 1), "amp": amp,
-               "final_train_loss": rows[-1]["train_loss"], "best_val_dice_per_case": best["per_case"]}
+               "final_train_loss": rows[-1]["train_loss"], "best_val_dice_per_case": best["per_case"],
+               "best_val_dice_per_class": best["per_class"]}
     write_record(paths.metrics, metrics, TrainMetrics, "training metrics")
     _write_curve(paths.curve, rows)
     return {**metrics, "curve": rows, "config": copy.deepcopy(config)}

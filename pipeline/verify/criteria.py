@@ -16,6 +16,12 @@ removed from every case leaves the criterion INCONCLUSIVE: the data could have a
 on 2D images). It is neither a pass nor a failure: it does not block the release, it is not
 counted as passed, and the reason is recorded for the technical file. A plan none of whose
 criteria applies shows nothing, so it is not releasable.
+
+A criterion may name a class of the model's label map (``class:``): it judges that class's value
+of the metric (``metric[class]`` per case, ``pipeline.verify.metrics.class_metrics``). Without a
+class it judges the plain metric, the mean over the foreground classes, which for a binary model
+is its one class's value (and a binary model's ``class:`` its one class names that same value).
+A class the model does not have is an error in the plan (``check_classes``), not a result.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from pipeline.core.errors import UserError
 from pipeline.design.items import AcceptanceCriterion
 from pipeline.verify import subgroups
+from pipeline.verify.metrics import class_key
 from pipeline.core.bootstrap import bootstrap_mean
 from pipeline.verify.plan import VnvPlan
 
@@ -82,10 +90,27 @@ def evaluate_one(values: Sequence[float], patients: Sequence[str], criterion: Ac
             "status": status, "reason": reason, "estimate": estimate.as_dict()}
 
 
+def check_classes(plan: VnvPlan, classes: Sequence[str], source: str = "V&V plan") -> None:
+    """``UserError`` naming each criterion whose ``class`` is not one of the model's foreground classes."""
+    wrong = [f"{c.id} names class {c.class_name!r}" for c in plan.criteria
+             if c.class_name is not None and c.class_name not in classes]
+    if wrong:
+        raise UserError(f"{source}: {'; '.join(wrong)}; the model's classes are {list(classes)} "
+                        f"(preprocess.source.classes)")
+
+
+def metric_key(criterion: AcceptanceCriterion, classes: Sequence[str] = ()) -> str:
+    """The per-case key a criterion reads: ``metric[class]`` for a class of a multi-class model,
+    else the plain metric (the mean over the foreground classes; binary: its one class)."""
+    if criterion.class_name is None or len(classes) <= 1:
+        return criterion.metric
+    return class_key(criterion.metric, criterion.class_name)
+
+
 def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict]],
                        age_edges: Sequence[int], samples: int, seed: int,
                        absent: dict[str, str] | None = None,
-                       undefined: dict[str, str] | None = None) -> dict:
+                       undefined: dict[str, str] | None = None, classes: Sequence[str] = ()) -> dict:
     """Evaluate one criterion on every model it names.
 
     Args:
@@ -99,24 +124,27 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
         undefined: metric -> why the data does not define it; a criterion on such a metric, or by
             a subgroup attribute no case records, is NOT APPLICABLE (for every model it names,
             released or not: it asks what the data cannot answer).
+        classes: the model's foreground class names (a criterion's ``class`` picks one).
     """
     per_model: dict[str, dict] = {}
     inapplicable = _inapplicable(criterion, rows, undefined or {})
+    key = metric_key(criterion, classes)
     for model in criterion.models:
-        cases = [r for r in rows.get(model, []) if criterion.metric in r]
+        cases = [r for r in rows.get(model, []) if key in r]
         if inapplicable:
             result = _unjudged(criterion, NOT_APPLICABLE, f"not applicable: {inapplicable}")
         elif model in (absent or {}):
             result = _unjudged(criterion, FAIL, f"not met: no {model} model was released ({absent[model]})")
         elif criterion.subgroup is None:
-            result = evaluate_one(_values(cases, criterion.metric), _patients(cases), criterion,
+            result = evaluate_one(_values(cases, key), _patients(cases), criterion,
                                   samples, seed)
         else:
-            result = _by_subgroup(criterion, cases, age_edges, samples, seed)
+            result = _by_subgroup(criterion, cases, age_edges, samples, seed, key)
         per_model[model] = result
     status = combine([result["status"] for result in per_model.values()])
+    named = {"class_name": criterion.class_name} if criterion.class_name is not None else {}
     return {"id": criterion.id, "title": criterion.title, "requirements": criterion.requirements,
-            "split": criterion.split, "metric": criterion.metric, "statistic": criterion.statistic,
+            "split": criterion.split, "metric": criterion.metric, **named, "statistic": criterion.statistic,
             "comparison": criterion.comparison, "threshold": criterion.threshold,
             "subgroup": criterion.subgroup.model_dump() if criterion.subgroup else None,
             "rationale": criterion.rationale, "status": status, "models": per_model}
@@ -124,7 +152,8 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
 
 def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed: int,
                   other_splits: dict[str, dict[str, list[dict]]] | None = None,
-                  absent: dict[str, str] | None = None, undefined: dict[str, str] | None = None) -> dict:
+                  absent: dict[str, str] | None = None, undefined: dict[str, str] | None = None,
+                  classes: Sequence[str] = ()) -> dict:
     """Evaluate every criterion of the plan and decide the release status.
 
     Args:
@@ -136,10 +165,11 @@ def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed
             split (``val``); a split not given leaves its criteria INCONCLUSIVE (no cases).
         absent: model name -> why it was not released (its criteria FAIL).
         undefined: metric -> why the data does not define it (its criteria are NOT APPLICABLE).
+        classes: the model's foreground class names (criteria naming a class read its values).
     """
     by_split = {**(other_splits or {}), "test": rows}
     results = {c.id: evaluate_criterion(c, by_split.get(c.split, {}), plan.age_bands_years, samples, seed,
-                                        absent, undefined)
+                                        absent, undefined, classes)
                for c in plan.criteria}
     return {"criteria": results, **release_status(results, plan.release_policy.inconclusive_blocks_release)}
 
@@ -163,12 +193,13 @@ def release_status(results: dict[str, dict], inconclusive_blocks: bool) -> dict:
 
 
 def _by_subgroup(criterion: AcceptanceCriterion, cases: list[dict], age_edges: Sequence[int],
-                 samples: int, seed: int) -> dict:
+                 samples: int, seed: int, key: str | None = None) -> dict:
     assert criterion.subgroup is not None
+    key = key or criterion.metric
     levels = {}
     for level, indices in subgroups.group(cases, criterion.subgroup.by, age_edges).items():
         members = [cases[i] for i in indices]
-        result = evaluate_one(_values(members, criterion.metric), _patients(members), criterion,
+        result = evaluate_one(_values(members, key), _patients(members), criterion,
                               samples, seed, min_size=criterion.subgroup.min_size)
         if level == subgroups.UNKNOWN:
             result = {**result, "status": INCONCLUSIVE,

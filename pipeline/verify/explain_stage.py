@@ -3,7 +3,10 @@
 Grad-CAM and occlusion need gradients or many forward passes of the network, so they run on
 the PyTorch teacher that the teacher ONNX file was exported from (the export stage's parity
 check ties the two); the masks shown and the metrics in the captions are those of the
-teacher ONNX file. Each PNG is named by role and case and listed with its requirement IDs,
+teacher ONNX file. With more than one foreground class the first class (class 1) is explained:
+its Grad-CAM and occlusion maps, its ground truth and prediction (one region, so one sanity
+metric; explaining every class would multiply the occlusion cost by the classes), and the entry
+names it (``explained_class``). Each PNG is named by role and case and listed with its requirement IDs,
 its SHA-256 and the attribution-mass sanity metric, which is also added to the case's row.
 """
 
@@ -42,7 +45,8 @@ def pick_cases(rows: list[dict], roles: list[str]) -> dict[str, list[str]]:
 
 def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[LoadedCase], rows: list[dict],
                   masks: dict[str, np.ndarray], out_dir: Path, threads: int,
-                  final_dir: Path | None = None, expected_weights: str | None = None) -> list[dict]:
+                  final_dir: Path | None = None, expected_weights: str | None = None,
+                  class_name: str | None = None) -> list[dict]:
     """Explain the representative cases; write PNGs to ``out_dir``; return the evidence index.
 
     Args:
@@ -57,6 +61,8 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[LoadedCas
             ``path``, relative to the repository root when the stage runs there).
         expected_weights: the ``weights_sha256`` recorded in the teacher ONNX metadata; the
             checkpoint must hash to it, or the evidence would explain another model.
+        class_name: the name of class 1 when the model has more than one foreground class (it is
+            the class explained; recorded in each entry); None for a binary model.
     """
     from pipeline.recipe.determinism import weights_sha256
     from pipeline.nets.checkpoint import load_checkpoint
@@ -103,7 +109,8 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[LoadedCas
                         "cam_method": params.method,
                         f"{maps['other_cam']}_mass_in_region": _num(maps["other_cam_mass_in_region"]),
                         "dice": row["dice"], "hd95_mm": row["hd95_mm"],
-                        "target_layer": params.target_layer, "dilation_mm": params.dilation_mm})
+                        "target_layer": params.target_layer, "dilation_mm": params.dilation_mm,
+                        **({"explained_class": class_name} if class_name else {})})
     return entries
 
 

@@ -19,6 +19,12 @@ abs_volume_error_ml           0.0                        the non-empty volume
 NaN means "not defined for this case"; aggregates (``pipeline.core.bootstrap``) leave such
 cases out and report how many were used.
 
+A multi-class label map (more than one foreground class) is measured class by class
+(``class_metrics``): every metric of each class (``pred == c`` against ``truth == c``) under the
+key ``metric[class]``, and under the plain key the mean over the foreground classes (NaN values
+left out; the volumes are the sum: the whole foreground). A binary map keeps the plain keys only,
+which are its one class's values.
+
 2D images (spacing of two values) get every metric with 2D surfaces (HD95 and NSD in mm in the
 image plane), except the volumes: a 2D image has no volume, so ``abs_volume_error_ml`` and the
 two volumes are NaN there, and ``undefined_metrics(2)`` says why (the criteria on such a metric
@@ -165,3 +171,36 @@ def _quiet():
 
 def _tensor(mask: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None, None]
+
+
+def class_key(metric: str, name: str) -> str:
+    """The per-case key of one class's value of a metric, e.g. ``dice[tumour]``."""
+    return f"{metric}[{name}]"
+
+
+def class_metrics(pred: np.ndarray, truth: np.ndarray, classes: Sequence[str], spacing: Sequence[float],
+                  tolerance_mm: float) -> dict[str, float]:
+    """``all_metrics`` of every foreground class of two label maps, by ``class_key``, and their
+    mean over the classes under the plain keys (the volumes summed).
+
+    Args:
+        pred: predicted label map (class indices 0..N).
+        truth: ground-truth label map on the same grid.
+        classes: the foreground class names, class 1..N.
+        spacing: voxel size in mm along each array axis.
+        tolerance_mm: NSD tolerance in mm.
+    """
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    per_class = {name: all_metrics(pred == index, truth == index, spacing, tolerance_mm)
+                 for index, name in enumerate(classes, start=1)}
+    out: dict[str, float] = {}
+    for metric in (*METRICS, "volume_pred_ml", "volume_truth_ml"):
+        values = [per_class[name][metric] for name in classes]
+        defined = [v for v in values if not math.isnan(v)]
+        if metric.startswith("volume_"):
+            out[metric] = float(sum(values)) if defined else math.nan
+        else:
+            out[metric] = float(sum(defined) / len(defined)) if defined else math.nan
+    for name in classes:
+        out.update({class_key(metric, name): value for metric, value in per_class[name].items()})
+    return out

@@ -62,6 +62,9 @@ class VnvPlan(StrictModel):
             if item.metric in EXPLAIN_METRICS and item.models != ["teacher"]:
                 raise ValueError(f"{item.id}: {item.metric} is computed on the teacher only "
                                  f"(Grad-CAM needs gradients), so models must be [teacher]")
+            if item.class_name is not None and item.metric not in METRICS:
+                raise ValueError(f"{item.id}: class {item.class_name!r} applies to the per-case segmentation "
+                                 f"metrics {list(METRICS)}, not {item.metric}")
             if item.metric in PAIRED_METRICS and item.models != ["compressed"]:
                 raise ValueError(f"{item.id}: {item.metric} compares the compressed model with "
                                  f"the teacher, so models must be [compressed]")

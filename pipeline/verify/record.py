@@ -97,6 +97,7 @@ class CriterionResult(RecordModel):
     requirements: list[str]
     split: Literal["test", "external", "val"]
     metric: str
+    class_name: str | None = None  # the class of the label map judged; None: the mean over the foreground classes
     statistic: Literal["point", "ci95_lower", "ci95_upper"]
     comparison: Literal[">=", "<="]
     threshold: float
@@ -193,6 +194,7 @@ class EvidenceImage(RecordModel):
     hd95_mm: float
     target_layer: str
     dilation_mm: float
+    explained_class: str | None = None  # more than one foreground class: the class explained (class 1)
     teacher_weights_sha256: str
     weights_checked_against_onnx: bool
 
@@ -229,7 +231,9 @@ class VnvRecord(RecordModel):
     test_split: LockedSplit
     external_split: LockedSplit | None
     other_splits: dict[str, OtherSplit]
-    summary: dict[str, Summary]  # model name -> metrics on the test split
+    classes: list[str] = []  # the released label map's foreground classes (class 1..N)
+    summary: dict[str, Summary]  # model name -> metrics on the test split (more classes: their mean)
+    summary_per_class: dict[str, dict[str, Summary]] = {}  # model -> class -> metrics (more than one class only)
     external_summary: dict[str, Summary]  # model name -> metrics on the external split (none: empty)
     subgroups: dict[str, dict[str, dict[str, LevelSummary]]]  # model -> attribute -> level -> metrics
     worst_cases: dict[str, list[WorstCase]]  # model name -> its worst cases

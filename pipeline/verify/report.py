@@ -10,7 +10,7 @@ from typing import Sequence
 from pipeline.core.atomic import atomic_file
 from pipeline.verify import subgroups
 from pipeline.core.bootstrap import bootstrap_mean
-from pipeline.verify.metrics import METRICS
+from pipeline.verify.metrics import METRICS, class_key
 
 COLUMNS = ("model", "case_id", "patient_id", "site", "manufacturer", "sex", "age", *METRICS,
            "volume_pred_ml", "volume_truth_ml", "inference_ms", "dice_drop_vs_teacher", "speedup_vs_teacher",
@@ -26,6 +26,22 @@ def summaries(rows: dict[str, list[dict]], samples: int, seed: int) -> dict:
         seed: bootstrap seed.
     """
     return {model: _estimates(cases, samples, seed) for model, cases in rows.items()}
+
+
+def class_summaries(rows: dict[str, list[dict]], classes: Sequence[str], samples: int, seed: int) -> dict:
+    """Per model and class: every metric's mean with its 95 % bootstrap interval (``metric[class]``);
+    empty for a binary model, whose ``summaries`` are its one class's.
+
+    Args:
+        rows: model name -> per-case records.
+        classes: the foreground class names.
+        samples: bootstrap resamples.
+        seed: bootstrap seed.
+    """
+    if len(classes) <= 1:
+        return {}
+    return {model: {name: _estimates(cases, samples, seed, name) for name in classes}
+            for model, cases in rows.items()}
 
 
 def subgroup_summaries(rows: dict[str, list[dict]], age_edges: Sequence[int], samples: int,
@@ -59,20 +75,25 @@ def worst_cases(rows: dict[str, list[dict]], count: int) -> dict:
             for model, cases in rows.items()}
 
 
-def write_case_table(path: Path, rows: dict[str, list[dict]]) -> None:
-    """Write the per-case table (one row per model and case) as CSV, atomically."""
+def write_case_table(path: Path, rows: dict[str, list[dict]], classes: Sequence[str] = ()) -> None:
+    """Write the per-case table (one row per model and case) as CSV, atomically; with more than one
+    foreground class, each class's metrics follow as columns ``metric[class]``."""
+    columns = list(COLUMNS)
+    if len(classes) > 1:
+        columns += [class_key(metric, name) for name in classes for metric in METRICS]
     with atomic_file(Path(path)) as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for model in sorted(rows):
             for case in sorted(rows[model], key=lambda c: c["case_id"]):
-                writer.writerow({k: _cell(model if k == "model" else case.get(k)) for k in COLUMNS})
+                writer.writerow({k: _cell(model if k == "model" else case.get(k)) for k in columns})
 
 
-def _estimates(cases: list[dict], samples: int, seed: int) -> dict:
+def _estimates(cases: list[dict], samples: int, seed: int, class_name: str | None = None) -> dict:
     out = {}
     for metric in METRICS:
-        values = [math.nan if c.get(metric) is None else float(c[metric]) for c in cases]
+        key = metric if class_name is None else class_key(metric, class_name)
+        values = [math.nan if c.get(key) is None else float(c[key]) for c in cases]
         patients = [str(c.get("patient_id")) for c in cases]
         out[metric] = bootstrap_mean(values, patients, samples=samples, seed=seed).as_dict()
     return out

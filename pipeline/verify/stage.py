@@ -85,6 +85,8 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
               for name, path in paths.models.items() if name in OPTIONAL and not Path(path).exists()}
     models = {name: OnnxModel.load(Path(path), threads=params.threads)
               for name, path in sorted(paths.models.items()) if name not in absent}
+    classes = _classes(models)
+    criteria.check_classes(plan, classes, str(paths.plan or params.plan))
     rows, masks = _evaluate_test(models, cases, params, progress)
     _add_paired(rows, models)
     other = _other_splits(plan, models, splits, paths, params, progress)
@@ -102,9 +104,11 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    rows["teacher"], masks["teacher"], tmp,
                                                    params.threads, final_dir=Path(paths.out_dir),
                                                    expected_weights=models["teacher"].metadata.get(
-                                                       "weights_sha256"))
+                                                       "weights_sha256"),
+                                                   class_name=classes[0] if len(classes) > 1 else None)
         undefined = metrics.undefined_metrics(len(cases[0].record.spacing))  # 2D: no volumes
-        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent, undefined)
+        result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent, undefined,
+                                        classes)
         looks = {split: _record_evaluation(paths, split, split_cases, models, result, plan, split_rows)
                  for split, split_cases, split_rows in (("test", cases, rows), ("external", external, external_rows))
                  if split_cases}
@@ -120,7 +124,9 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                if external else None),
             "other_splits": {name: {"cases": len(next(iter(per_model.values()), [])),
                                     "models": sorted(per_model)} for name, per_model in other.items()},
+            "classes": classes,
             "summary": report.summaries(rows, params.bootstrap_samples, params.seed),
+            "summary_per_class": report.class_summaries(rows, classes, params.bootstrap_samples, params.seed),
             "external_summary": report.summaries(external_rows, params.bootstrap_samples, params.seed),
             "subgroups": report.subgroup_summaries(rows, plan.age_bands_years,
                                                    params.bootstrap_samples, params.seed),
@@ -131,9 +137,9 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                          "ci_level": criteria.LEVEL, "plan": str(paths.plan or params.plan),
                          "release_policy": plan.release_policy.model_dump()},
         }
-        report.write_case_table(tmp / "per_case.csv", rows)
+        report.write_case_table(tmp / "per_case.csv", rows, classes)
         if external_rows:
-            report.write_case_table(tmp / "per_case_external.csv", external_rows)
+            report.write_case_table(tmp / "per_case_external.csv", external_rows, classes)
     write_record(Path(paths.metrics), out, VnvRecord, "V&V results")
     return out
 
@@ -145,6 +151,7 @@ def _record_evaluation(paths: VerifyPaths, split: str, cases: list[LoadedCase], 
     failed = [c for c in result["failed"] if result["criteria"][c]["split"] == split]
     versions = {n: evaluations.model_version(m.path) for n, m in models.items()}
     judged = [c.model_dump(mode="json", exclude={"title", "rationale"}) for c in plan.criteria if c.split == split]
+    # (a criterion without a class dumps without the key: binary look keys are what they were)
     entry = evaluations.Evaluation(split=split, split_sha256=identity, git_commit=git_commit(Path(".")),
                                    models={n: m.sha256 for n, m in models.items()},
                                    release_status=result["release_status"], failed=failed,
@@ -204,7 +211,8 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params
     for model in models.values():  # first calls allocate; keep them out of the timings
         predict_volume(model, np.zeros((model.spec.in_channels, *model.spec.patch_size), np.float32), model.spec)
     for case in (progress(cases) if progress else cases):
-        truth = np.asarray(case.label)[0] == FOREGROUND
+        truth_map = np.asarray(case.label)[0]
+        truth = truth_map == FOREGROUND
         last: dict[str, np.ndarray] = {}
 
         def run_model(name: str, model: OnnxModel, image=case.image) -> None:
@@ -214,8 +222,13 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params
         seconds = interleaved_medians(calls, params.timing_repeats, warmup=0)
         for name, model in models.items():
             logits = last[name]
-            pred = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec) == FOREGROUND
-            values = metrics.all_metrics(pred, truth, case.record.spacing, params.nsd_tolerance_mm)
+            pred_map = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec)
+            pred = pred_map == FOREGROUND  # binary: the mask; more classes: the first class (explanations)
+            if len(model.spec.labels) == 2:
+                values = metrics.all_metrics(pred, truth, case.record.spacing, params.nsd_tolerance_mm)
+            else:  # per class, and their mean under the plain keys
+                values = metrics.class_metrics(pred_map, truth_map, model.spec.labels[1:], case.record.spacing,
+                                               params.nsd_tolerance_mm)
             masks[name][case.case_id] = pred
             rows[name].append({**_attributes(case), **values, "inference_ms": round(1000 * seconds[name], 3)})
     return rows, masks
@@ -234,6 +247,15 @@ def _add_paired(rows: dict[str, list[dict]], models: dict[str, OnnxModel]) -> No
         row["dice_drop_vs_teacher"] = reference["dice"] - row["dice"]
         row["speedup_vs_teacher"] = reference["inference_ms"] / row["inference_ms"]
         row["size_reduction_vs_teacher"] = size
+
+
+def _classes(models: dict[str, OnnxModel]) -> list[str]:
+    """The foreground class names of the released files' label maps (all files must agree)."""
+    maps = {name: list(model.spec.labels[1:]) for name, model in models.items()}
+    distinct = {tuple(v) for v in maps.values()}
+    if len(distinct) > 1:
+        raise UserError(f"the released files name different classes: {maps}; rerun compress and export")
+    return list(next(iter(distinct))) if distinct else []
 
 
 def _attributes(case: LoadedCase) -> dict:

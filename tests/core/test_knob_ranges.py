@@ -85,16 +85,32 @@ PREPROCESS = [
     (("preprocess", "crop_threshold"), 1.0, None),  # new
     (("preprocess", "crop_threshold"), -0.1, None),  # new
     (("preprocess", "crop_margin"), -1, None),
-    (("preprocess", "source", "segments"), [""], "preprocess.source.dicom.segments.0"),  # new
+    (("preprocess", "source", "classes"), [{"name": "lesion", "values": [""]}],
+     "preprocess.source.dicom.classes.0.values.0"),
+    (("preprocess", "source", "classes"), [], "preprocess.source.dicom.classes"),
+    (("preprocess", "source", "classes"), [{"name": "background"}], "preprocess.source.dicom.classes.0"),
+    (("preprocess", "source", "classes"), [{"name": "a", "values": ["x"]}, {"name": "b", "values": ["x"]}],
+     "preprocess.source.dicom: value 'x' is given to both 'a' and 'b'"),
+    (("preprocess", "source", "classes"), [{"name": "a", "values": ["x"]}, {"name": "a", "values": ["y"]}],
+     "preprocess.source.dicom: class name 'a' is given twice"),
+    (("preprocess", "source", "classes"), [{"name": "a"}, {"name": "b", "values": ["y"]}],
+     "preprocess.source.dicom: class 'a' lists no values"),
+    (("preprocess", "source", "segments"), [], "preprocess.source.dicom.segments was replaced by classes"),
     (("preprocess", "source"), {"format": "msd", "path": "data/msd", "channel": -1},
      "preprocess.source.msd.channel"),
-    (("preprocess", "source"), {"format": "msd", "path": "data/msd", "foreground_labels": [0]},  # new
-     "preprocess.source.msd.foreground_labels.0"),
-    (("preprocess", "source"), {"format": "image_folder", "path": "data/img", "foreground_values": [-1]},  # new
-     "preprocess.source.image_folder.foreground_values.0"),
-    (("preprocess", "source"), {"format": "image_folder", "path": "data/img", "foreground_values": []},
-     "preprocess.source.image_folder.foreground_values"),
-    (("preprocess", "source"), {"format": "image_folder", "path": "data/img", "pixel_spacing_mm": 0.0},
+    (("preprocess", "source"), {"format": "msd", "path": "data/msd", "classes": [{"name": "a", "values": [0]}]},
+     "preprocess.source.msd: class 'a' lists label 0"),
+    (("preprocess", "source"), {"format": "msd", "path": "data/msd", "foreground_labels": [1]},
+     "preprocess.source.msd.foreground_labels was replaced by classes"),
+    (("preprocess", "source"), {"format": "image_folder", "path": "data/img",
+                                "classes": [{"name": "a", "values": [-1]}]},
+     "preprocess.source.image_folder.classes.0.values.0"),
+    (("preprocess", "source"), {"format": "image_folder", "path": "data/img", "classes": [{"name": "a", "values": []}]},
+     "preprocess.source.image_folder.classes.0.values"),
+    (("preprocess", "source"), {"format": "image_folder", "path": "data/img", "foreground_values": [255]},
+     "preprocess.source.image_folder.foreground_values was replaced by classes"),
+    (("preprocess", "source"), {"format": "image_folder", "path": "data/img", "classes": [{"name": "a"}],
+                                "pixel_spacing_mm": 0.0},
      "preprocess.source.image_folder.pixel_spacing_mm"),
     (("preprocess", "splits", "seed"), -1, None),
     (("preprocess", "splits", "val_fraction"), 0.0, None),
@@ -222,10 +238,7 @@ EXPORT = [
     (("export", "max_argmax_mismatches"), -1, None),
     (("export", "model_version"), "", None),
     (("export", "intended_use"), "", None),
-    (("export", "labels"), ["background"], None),
-    (("export", "labels"), ["background", "liver", "lesion"], None),  # new: the UNet has two outputs
-    (("export", "labels"), ["lesion", "lesion"], None),  # new
-    (("export", "labels"), ["background", ""], "export.labels.1"),  # new
+    (("export", "labels"), ["background", "lesion"], "export.labels was replaced by preprocess.source.classes"),
     (("export", "sw_overlap"), 1.0, None),
     (("export", "sw_batch_size"), 0, None),
     (("export", "latency_repeats"), 0, None),
@@ -275,7 +288,10 @@ def test_knobs_refused_together_are_named_together(first, second, expected):
      ("preprocess", "splits", "stratify_by"): "manufacturer",
      ("deid", "options", "retain_institution_identity"): False},
     {("deid", "source"): "elsewhere/dicom", ("preprocess", "splits", "external_sites"): ["Another Hospital"]},
-    {("preprocess", "source"): {"format": "image_folder", "path": "data/isbi", "foreground_values": [0]}},
+    {("preprocess", "source"): {"format": "image_folder", "path": "data/isbi",
+                                   "classes": [{"name": "membrane", "values": [0]}]}},
+    {("preprocess", "source"): {"format": "msd", "path": "data/msd", "classes": [
+        {"name": "liver", "values": [1]}, {"name": "tumour", "values": [2]}]}},
     {("train", "augment", "noise_std"): 1.0, ("train", "augment", "shift"): 1.0, ("train", "weight_decay"): 1.0},
     {("compress", "candidates", 0, "network", "strides"): [2, 2, 4]},  # 16 divides 48 and 32
 ])
@@ -298,15 +314,14 @@ def test_a_rule_of_a_section_names_its_knob_and_does_not_dump_the_section():
     assert all("{'" not in line and "Value error" not in line for line in lines[1:])
 
 
-@pytest.mark.verifies("SRS-PLAT-001")
-def test_the_export_labels_match_the_network_outputs():
+@pytest.mark.verifies("SRS-PLAT-001", "SRS-DATA-010")
+def test_the_label_map_has_one_home_and_sizes_the_network():
     from pipeline.export.params import ExportParams
-    from pipeline.nets.unet import OUT_CHANNELS
+    from pipeline.nets.unet import OUT_CHANNELS, out_channels
 
-    field = ExportParams.model_fields["labels"]
-    lengths = {getattr(rule, name) for rule in field.metadata for name in ("min_length", "max_length")
-               if getattr(rule, name, None) is not None}
-    assert lengths == {OUT_CHANNELS}
+    assert "labels" not in ExportParams.model_fields  # class names live in preprocess.source.classes only
+    classes = validate_params(copy.deepcopy(SHIPPED)).preprocess.source.class_names
+    assert classes == ["lesion"] and out_channels(classes) == OUT_CHANNELS == 2
 
 
 def _refused(changes: dict) -> str:

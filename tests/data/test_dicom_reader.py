@@ -18,7 +18,7 @@ pytestmark = pytest.mark.verifies("SRS-DATA-005")
 
 
 def _read(path):
-    return dicom.read(DicomSource(format="dicom", path=str(path)))
+    return dicom.read(DicomSource(format="dicom", path=str(path), classes=[{"name": "lesion"}]))
 
 
 def _series_files(root):
@@ -116,7 +116,7 @@ def test_bad_cases_reported_by_name_and_reason(tiny_dicom, tmp_path):
     assert sum("missing label" in r for r in reasons.values()) == 1
     assert sum("geometry does not match" in r for r in reasons.values()) == 1
     assert len(result.cases) == 9 - 2
-    source = DicomSource(format="dicom", path=str(root))
+    source = DicomSource(format="dicom", path=str(root), classes=[{"name": "lesion"}])
     with pytest.raises(UserError, match="broken.dcm: unreadable"):
         read_cases(source, max_bad_fraction=0.2)
     assert len(read_cases(source, max_bad_fraction=0.5).cases) == 7
@@ -125,4 +125,4 @@ def test_bad_cases_reported_by_name_and_reason(tiny_dicom, tmp_path):
 @pytest.mark.verifies("SRS-DATA-007")
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="DICOM folder not found"):
-        read_cases(DicomSource(format="dicom", path=str(tmp_path / "nope")), max_bad_fraction=1.0)
+        read_cases(DicomSource(format="dicom", path=str(tmp_path / "nope"), classes=[{"name": "lesion"}]), max_bad_fraction=1.0)

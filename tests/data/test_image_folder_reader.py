@@ -17,6 +17,7 @@ ISBI = Path(__file__).resolve().parents[3] / "shared" / "data" / "isbi2012-membr
 
 
 def _source(root, **kw):
+    kw.setdefault("classes", [{"name": "disc", "values": [255]}])
     return ImageFolderSource(format="image_folder", path=str(root), **kw)
 
 
@@ -38,7 +39,7 @@ def test_tiff_masks_with_suffix_and_chosen_foreground(tmp_path):
     mask = np.zeros((8, 9), np.uint8)
     mask[2, 3] = 3
     Image.fromarray(mask).save(tmp_path / "label" / "a_mask.tif")
-    case = image_folder.read(_source(tmp_path, label_suffix="_mask", foreground_values=[3])).cases[0]
+    case = image_folder.read(_source(tmp_path, label_suffix="_mask", classes=[{"name": "spot", "values": [3]}])).cases[0]
     assert case.label.sum() == 1 and case.label[2, 3] == 1
 
 
@@ -56,7 +57,7 @@ def test_bad_pairs_named_with_reason(tmp_path):
 
 @pytest.mark.skipif(not ISBI.is_dir(), reason="../shared/data/isbi2012-membranes is not present")
 def test_isbi_membranes_read_as_thirty_sections():
-    result = image_folder.read(_source(ISBI, foreground_values=[0]))
+    result = image_folder.read(_source(ISBI, classes=[{"name": "membrane", "values": [0]}]))
     assert len(result.cases) == 30 and result.bad == []
     share = np.mean([c.label.mean() for c in result.cases])
     assert 0.15 < share < 0.3  # membranes are about 22 % of the pixels

@@ -39,7 +39,8 @@ def task(tmp_path):
 
 def test_reads_pairs_into_ras_with_channel_and_foreground_selection(task):
     root, image, label = task
-    result = msd.read(MsdSource(format="msd", path=str(root), channel=1, foreground_labels=[2]))
+    result = msd.read(MsdSource(format="msd", path=str(root), channel=1,
+                                  classes=[{"name": "lesion", "values": [2]}]))
     case = result.cases[0]
     assert [c.case_id for c in result.cases] == ["a_001"]
     assert np.allclose(np.diag(case.affine)[:3], [1.5, 1.5, 3.0])
@@ -51,7 +52,7 @@ def test_reads_pairs_into_ras_with_channel_and_foreground_selection(task):
 @pytest.mark.verifies("SRS-DATA-007")
 def test_bad_pairs_named_with_reason(task):
     root, _, _ = task
-    reasons = {b.name: b.reason for b in msd.read(MsdSource(format="msd", path=str(root))).bad}
+    reasons = {b.name: b.reason for b in msd.read(MsdSource(format="msd", path=str(root), classes=[{"name": "lesion"}])).bad}
     assert "geometry" in reasons["a_002"]
     assert "missing label" in reasons["a_003"]
     assert "shape" in reasons["a_004"]
@@ -59,5 +60,5 @@ def test_bad_pairs_named_with_reason(task):
 
 @pytest.mark.verifies("SRS-DATA-007")
 def test_missing_dataset_json_reported(tmp_path):
-    bad = msd.read(MsdSource(format="msd", path=str(tmp_path))).bad
+    bad = msd.read(MsdSource(format="msd", path=str(tmp_path), classes=[{"name": "lesion"}])).bad
     assert len(bad) == 1 and "dataset.json" in bad[0].reason

@@ -41,7 +41,7 @@ def make_image_folder(root: Path, count: int = 6, size: int = 32) -> Path:
 def preprocess_params(source_path: Path, **overrides) -> PreprocessParams:
     """``preprocess`` params for the tiny DICOM cohort (coarse spacing, CT window)."""
     data = {
-        "source": {"format": "dicom", "path": str(source_path), "segments": []},
+        "source": {"format": "dicom", "path": str(source_path), "classes": [{"name": "lesion"}]},
         "max_bad_fraction": 0.0,
         "target_spacing_mm": [2.5, 2.5, 5.0],
         "normalisation": {"kind": "ct_window", "low": -150.0, "high": 250.0},

@@ -1,7 +1,8 @@
 """End to end on data that is not the demo cohort: the shipped ``msd-3d`` and ``isbi-2d`` profiles,
 each on data generated into its folder (an MSD-layout NIfTI task; 2D PNG sections with masks),
 selected with ``python -m pipeline profile`` and run with the arguments ``make repro PROFILE=NAME``
-gives DVC. The cohort and de-identification stages are skipped, every later stage runs, and the
+gives DVC. The MSD task is multi-class (an organ, label 1, with a lesion inside it, label 2, as the
+profile's liver and tumour): its release has three outputs, per-class metrics and per-class criteria. The cohort and de-identification stages are skipped, every later stage runs, and the
 release (site, technical file, manifest) describes this data: no traceback, every criterion of
 the profile's V&V plan judged, predict runs on the data's own file type through the release.
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 from PIL import Image
 
+from pipeline.export.metadata import read_metadata
 from pipeline.governance.manifest import load_manifest
 from pipeline.params import repo_paths
 from pipeline.preprocess.records import load_fingerprint
@@ -60,7 +62,7 @@ def profile_run(request, tmp_path_factory) -> tuple[Path, str, str]:
     shipped = yaml.safe_load((repo / "profiles" / f"{name}.yaml").read_text())
     source = dict(shipped["settings"]["preprocess.source"])
     if name == "msd-3d":
-        make_msd_task(repo / source["path"], count=CASES)
+        make_msd_task(repo / source["path"], count=CASES, lesion=True)
     else:  # the shared ISBI images are not part of the repository: sections of the same layout
         source["path"] = str(_sections(repo / "data" / "sections").relative_to(repo))
     settings = {**shipped["settings"], **TINY, "preprocess.source": source, "train.patch_size": PATCH[name]}
@@ -80,7 +82,7 @@ def profile_run(request, tmp_path_factory) -> tuple[Path, str, str]:
     return repo, name, "\n".join(printed)
 
 
-@pytest.mark.verifies("SRS-PLAT-005", "SRS-DATA-006", "SRS-VNV-002")
+@pytest.mark.verifies("SRS-PLAT-005", "SRS-DATA-006", "SRS-VNV-002", "SRS-DATA-010")
 def test_the_profile_reaches_a_complete_release_of_its_own_data(profile_run):
     repo, name, printed = profile_run
     assert "Traceback" not in printed
@@ -103,11 +105,20 @@ def test_the_profile_reaches_a_complete_release_of_its_own_data(profile_run):
         assert result.status in ("PASS", "FAIL", "INCONCLUSIVE", "NOT APPLICABLE"), cid
         if result.status in ("INCONCLUSIVE", "NOT APPLICABLE"):
             assert all(model.reason for model in result.models.values()), cid
-    if name == "msd-3d":  # the default plan: its subgroup criteria cannot be answered by NIfTI files
-        assert plan_file == "verification/criteria.yaml"
+    if name == "msd-3d":  # the default criteria and one per class: subgroups cannot be answered by NIfTI files
+        assert plan_file == "verification/plans/msd-3d.yaml"
         assert vnv.criteria["VAL-012"].status == "NOT APPLICABLE"
         assert {m.reason for m in vnv.criteria["VAL-012"].models.values()} == {
             "not applicable: the data source of the test split does not record the attribute sex"}
+        assert vnv.classes == ["liver", "tumour"] and set(vnv.summary_per_class["teacher"]) == {"liver", "tumour"}
+        for cid, name_ in (("VAL-019", "liver"), ("VAL-020", "tumour")):  # per-class criteria judged on their class
+            judged = vnv.criteria[cid]
+            assert judged.class_name == name_ and judged.models["teacher"].status in ("PASS", "FAIL"), cid
+            assert judged.models["teacher"].value == pytest.approx(vnv.summary_per_class["teacher"][name_].dice.mean)
+        labels = json.loads(read_metadata(released_file(repo / paths.models, "teacher"))["label_map"])
+        assert labels == {"0": "background", "1": "liver", "2": "tumour"}
+        fingerprint = load_fingerprint(repo / paths.fingerprint)
+        assert list(fingerprint.classes) == ["liver", "tumour"] and fingerprint.classes["tumour"].cases == CASES
     else:  # its own plan leaves out what 2D sections cannot answer
         assert plan_file == "verification/plans/isbi-2d.yaml"
         assert not {"VAL-008", "VAL-010", "VAL-018"} & set(vnv.criteria)
@@ -137,11 +148,14 @@ def test_predict_runs_the_release_on_the_datas_own_file_type(profile_run, tmp_pa
     if name == "msd-3d":
         given, written = nib.load(image), nib.load(mask)
         assert written.shape == given.shape and np.allclose(written.affine, given.affine, atol=1e-5)
-        assert set(np.unique(np.asarray(written.dataobj))) <= {0, 1}
+        assert set(np.unique(np.asarray(written.dataobj))) <= {0, 1, 2}  # liver 1, tumour 2
         shape = list(given.shape)
     else:
         with Image.open(image) as given, Image.open(mask) as written:
             assert written.size == given.size and written.mode == "L"
             assert set(np.unique(np.asarray(written))) <= {0, 255}
             shape = [given.height, given.width]
-    assert len(json.loads((tmp_path / "mask.json").read_text())["input"]["shape"]) == len(shape)
+    report = json.loads((tmp_path / "mask.json").read_text())
+    assert len(report["input"]["shape"]) == len(shape)
+    if name == "msd-3d":  # the lesion report counts each class apart
+        assert {"liver", "tumour"} <= set(json.dumps(report).replace('"', " ").split())

@@ -103,7 +103,7 @@ def make_choice(root: Path, compressed: bool = True, runtime: str = "onnxruntime
 
 def preprocess_params(**overrides) -> PreprocessParams:
     """``preprocess`` params matching the tiny cache."""
-    data = {"source": {"format": "dicom", "path": "unused", "segments": []}, "max_bad_fraction": 0.0,
+    data = {"source": {"format": "dicom", "path": "unused", "classes": [{"name": "lesion"}]}, "max_bad_fraction": 0.0,
             "target_spacing_mm": [1.0, 1.0, 2.0],
             "normalisation": {"kind": "ct_window", "low": -150.0, "high": 250.0},
             "crop_foreground": False, "crop_threshold": 0.05, "crop_margin": 2,
@@ -115,7 +115,7 @@ def preprocess_params(**overrides) -> PreprocessParams:
 def export_params(**overrides) -> ExportParams:
     """``export`` params for tests (few latency repeats)."""
     data = {"opset": 17, "model_version": "0.0.0-test", "intended_use": "test only",
-            "labels": ["background", "lesion"], "latency_repeats": 1, "threads": 1, "sw_batch_size": 2}
+            "latency_repeats": 1, "threads": 1, "sw_batch_size": 2}
     data.update(overrides)
     return ExportParams.model_validate(data)
 

@@ -60,7 +60,7 @@ HAZARD_TEXT = ("Clinical studies are exported for development; an identifier sur
                "and is copied into the training data, logs or released documents.")
 
 
-SYNTHETIC_SOURCE = {"format": "dicom", "path": "data/deid", "segments": []}
+SYNTHETIC_SOURCE = {"format": "dicom", "path": "data/deid", "classes": [{"name": "lesion"}]}
 COHORT_PARAMS = {"seed": 11, "sites": [
     {"name": "a", "institution": "site-a", "manufacturer": "SIEMENS"},
     {"name": "b", "institution": "site-b", "manufacturer": "GE"}],

@@ -32,7 +32,7 @@ def _lock(preprocess_source: dict | None, deid_source: str = "data/raw") -> dict
 
 @pytest.mark.verifies("SRS-DOC-005")
 def test_the_default_chain_from_the_cohort_stage_is_synthetic_with_its_invented_sites():
-    origin = data_provenance(_lock({"format": "dicom", "path": "./data/deid", "segments": []}),
+    origin = data_provenance(_lock({"format": "dicom", "path": "./data/deid", "classes": [{"name": "lesion"}]}),
                              "preprocess", GENERATORS)
     assert origin["synthetic"] and origin["kind"] == "synthetic" and origin["generator"] == "cohort"
     assert [step["stage"] for step in origin["chain"]] == ["preprocess", "deid", "cohort"]
@@ -58,7 +58,7 @@ def test_a_configured_source_is_the_users_data_never_synthetic(source, deid_sour
 
 @pytest.mark.verifies("SRS-DOC-005")
 def test_a_source_left_null_is_the_input_the_upstream_stage_wrote():
-    lock = _lock({"format": "dicom", "path": None, "segments": []}, deid_source=None)
+    lock = _lock({"format": "dicom", "path": None, "classes": [{"name": "lesion"}]}, deid_source=None)
     lock["preprocess"]["deps"] = [{"path": "pipeline/preprocess"}, {"path": "data/deid"}]
     lock["deid"]["deps"] = [{"path": "pipeline/deid"}, {"path": "data/raw"}]
     origin = data_provenance(lock, "preprocess", GENERATORS)

@@ -342,7 +342,7 @@ def test_data_provenance_is_shown_wherever_performance_is_claimed(good_run):
 @pytest.mark.verifies("SRS-DOC-005")
 def test_configured_user_data_is_named_by_its_reader_and_never_called_synthetic(tmp_path):
     root = tmp_path / "run"
-    config = make_run(root, data_source={"format": "msd", "path": "/data/Task03_Liver"})
+    config = make_run(root, data_source={"format": "msd", "path": "/data/Task03_Liver", "classes": [{"name": "liver", "values": [1]}]})
     stage.run(PARAMS, TechfilePaths(root, PATHS), config, pdf=False)
     html = _html(root)
     cover = _section(html, "cover")

@@ -26,7 +26,7 @@ def cache2d(tmp_path_factory):
     root = tmp_path_factory.mktemp("train2d")
     folder = make_image_folder(root / "folder", count=8)
     params = PreprocessParams.model_validate({
-        "source": {"format": "image_folder", "path": str(folder)}, "max_bad_fraction": 0.0,
+        "source": {"format": "image_folder", "path": str(folder), "classes": [{"name": "disc", "values": [255]}]}, "max_bad_fraction": 0.0,
         "target_spacing_mm": [1.0, 1.0], "normalisation": {"kind": "zscore"}, "crop_foreground": False,
         "splits": {"seed": 1, "val_fraction": 0.25, "test_fraction": 0.25, "stratify_by": "none"}})
     return _build(root, params)

@@ -66,7 +66,7 @@ def _source(tmp_path: Path, kind: str) -> tuple[PreprocessParams, int, list[int]
     if kind == "image_folder":
         folder = make_image_folder(tmp_path / "folder", count=12, size=48)
         return PreprocessParams.model_validate({
-            "source": {"format": "image_folder", "path": str(folder)}, "max_bad_fraction": 0.0,
+            "source": {"format": "image_folder", "path": str(folder), "classes": [{"name": "disc", "values": [255]}]}, "max_bad_fraction": 0.0,
             "target_spacing_mm": [1.0, 1.0], "normalisation": {"kind": "zscore"}, "crop_foreground": False,
             "splits": splits}), 2, [32, 32]
     task = make_msd_task(tmp_path / "Task00_Tiny")
