@@ -84,6 +84,12 @@ def start(layout: Layout, config: ServicesConfig, creds: Credentials) -> str:
                        "MLflow server", 180, layout.log(SERVICE),
                        alive=lambda: is_running(layout, config))
     admin = (ADMIN, creds.mlflow_admin)
+    # /health answers before the basic-auth app accepts logins: a CI run on a loaded machine had
+    # the first admin request refused (401) and a second `up` moments later succeed
+    process.wait_until(lambda: _get(config, "/api/2.0/mlflow/users/get", admin,
+                                    params={"username": ADMIN}).status_code == 200,
+                       "MLflow server (accepting the admin login of basic_auth.ini)", 60, layout.log(SERVICE),
+                       alive=lambda: is_running(layout, config))
     experiment = ensure_experiment(config, admin)
     for name, person in sorted(creds.people.items()):
         ensure_user(config, admin, name, person.mlflow_password, experiment)
