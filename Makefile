@@ -53,12 +53,14 @@ repro: setup
 
 JUNIT = $(call path_of,junit)
 
-# Two pytest-xdist workers, one test package each at a time (tests/conftest.py): much of the suite is
-# single-threaded Python (imports, DICOM, rendering), so two processes use both cores. TEST_WORKERS=0: one process.
+# Two pytest-xdist workers, each test file whole in one of them (--dist loadfile: a module's fixtures, such
+# as an end-to-end run or the team services on their fixed loopback ports, are built once): much of the
+# suite is single-threaded Python (imports, DICOM, rendering), so two processes use both cores.
+# TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
 test: setup services-deps
 	@mkdir -p $(dir $(JUNIT))
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --junitxml=$(JUNIT) --html=$(dir $(JUNIT))tests.html --self-contained-html
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --junitxml=$(JUNIT) --html=$(dir $(JUNIT))tests.html --self-contained-html
 
 # The fast tests only (no stage run end to end): a quick check while editing, not a release's evidence.
 test-fast: setup

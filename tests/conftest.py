@@ -26,13 +26,3 @@ def pytest_sessionstart(session) -> None:
     if xml is not None and not hasattr(session.config, "workerinput"):
         xml.add_global_property("source_commit", source_state(Path(__file__).resolve().parents[1]))
 
-
-def pytest_collection_modifyitems(items) -> None:
-    """Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``), each test package runs
-    in one worker, so that its session fixtures (a rendered technical file, the team services on
-    their fixed loopback ports, trained tiny models) are built once and never twice at the same
-    time; the end-to-end package is split by module, its modules being the longest groups."""
-    for item in items:
-        parts = Path(str(item.path)).resolve().relative_to(Path(__file__).resolve().parent).parts
-        group = "/".join(parts[:2]) if parts[0] == "e2e" else parts[0]
-        item.add_marker(pytest.mark.xdist_group(group))
