@@ -139,11 +139,26 @@ def assess_all(root: Path) -> tuple[list[Assessed], list[str]]:
         root: the repository root.
     """
     root = Path(root)
-    approvers = load_approvers(root)
-    folder = root / paths.APPROVALS
+    return assess_records(root / paths.APPROVALS, load_approvers(root), root)
+
+
+def assess_records(folder: Path, approvers, base: Path, keys_name: str = str(paths.APPROVERS),
+                   copies: bool = True) -> tuple[list[Assessed], list[str]]:
+    """The approval records in ``folder`` checked against ``approvers``, oldest first, and one
+    message per record file that cannot be read at all.
+
+    Args:
+        folder: the folder of approval records (``governance/approvals`` or a shipped copy).
+        approvers: the trusted keys (``registry.Approvers``).
+        base: paths in messages are relative to it (when below it).
+        keys_name: how messages name the trusted keys file.
+        copies: whether each approval must have its manifest copy beside it (a recipient checks
+            the shipped manifest itself instead).
+    """
+    folder = Path(folder)
     out, unreadable = [], []
     for path in _approval_files(folder):
-        rel = path.relative_to(root).as_posix()
+        rel = _relative(path, Path(base))
         try:
             record = read_record(path)
         except UserError as exc:
@@ -152,14 +167,14 @@ def assess_all(root: Path) -> tuple[list[Assessed], list[str]]:
         if not isinstance(record.payload, ApprovalPayload) or record.id != path.stem:
             unreadable.append(f"{rel} is not an approval record (kind {record.payload.kind}, id {record.id})")
             continue
-        problem = check_signature(record, approvers)
+        problem = check_signature(record, approvers, keys_name)
         copy = folder / f"{record.id}{MANIFEST_COPY}"
-        if problem is None:
+        if problem is None and copies:
             if not copy.is_file():
                 problem = f"the approved manifest {copy.name} is missing"
             elif hashlib.sha256(copy.read_bytes()).hexdigest() != record.payload.manifest_sha256:
                 problem = f"the approved manifest {copy.name} was altered (its SHA-256 is not the signed one)"
-        revocation, why = _revocation(folder, record, path, approvers)
+        revocation, why = _revocation(folder, record, path, approvers, keys_name)
         out.append(Assessed(record, rel, problem, revocation, why))
     out.sort(key=lambda a: (a.payload.signed_at, a.record.id))
     return out, unreadable
@@ -171,18 +186,19 @@ def approved_manifest(root: Path, approval: Assessed) -> Manifest:
     return parse_manifest(copy.read_bytes(), copy)
 
 
-def check_signature(record: Record, approvers) -> str | None:
+def check_signature(record: Record, approvers, keys_name: str = str(paths.APPROVERS)) -> str | None:
     """``None`` when the record is signed by the registered, unrevoked key of its signer and
     role; otherwise the reason it does not count.
 
     Args:
         record: an approval, revocation or SOUP review record.
-        approvers: ``registry.load_approvers``.
+        approvers: ``registry.load_approvers`` (or a trusted keys file a recipient holds).
+        keys_name: how messages name the keys file.
     """
     p = record.payload
     entry = approvers.find(p.signer, p.role)
     if entry is None:
-        return f"{p.signer} is not registered with role {p.role} in {paths.APPROVERS}"
+        return f"{p.signer} is not registered with role {p.role} in {keys_name}"
     if entry.revoked:
         return f"the key of {p.signer} ({p.role}) was revoked: {entry.revoked}"
     if entry.fingerprint != p.key_fingerprint:
@@ -225,7 +241,8 @@ def sign_record(payload, key: Path, approver: Approver, rid: str) -> Record:
     return record
 
 
-def _revocation(folder: Path, record: Record, path: Path, approvers) -> tuple[Record | None, str | None]:
+def _revocation(folder: Path, record: Record, path: Path, approvers,
+                keys_name: str) -> tuple[Record | None, str | None]:
     file = folder / f"{record.id}{REVOCATION}"
     if not file.is_file():
         return None, None
@@ -238,7 +255,7 @@ def _revocation(folder: Path, record: Record, path: Path, approvers) -> tuple[Re
         return None, f"{file.name} does not revoke {record.id}"
     if p.approval_sha256 != hashlib.sha256(path.read_bytes()).hexdigest():
         return None, f"{file.name} revokes another version of {path.name}"
-    why = check_signature(revocation, approvers)
+    why = check_signature(revocation, approvers, keys_name)
     return (revocation, None) if why is None else (None, f"revocation {file.name} does not count: {why}")
 
 
@@ -247,6 +264,13 @@ def _approval_files(folder: Path) -> list[Path]:
         return []
     return sorted(p for p in folder.glob("*.json")
                   if not p.name.endswith((MANIFEST_COPY, REVOCATION)) and not p.name.startswith("."))
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _drift(approved: dict[str, str], current: dict[str, str]) -> list[str]:

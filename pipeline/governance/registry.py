@@ -67,6 +67,8 @@ class Policy(StrictModel):
                                           description="meanings that approve a release; empty: every meaning")
     blocking_open_items: list[Literal["manufacturer input", "gap"]] = Field(
         default_factory=list, description="kinds of open items (regulatory/open_items.yaml) a release may not carry")
+    soup_audit_max_age_days: int = Field(
+        30, ge=1, le=365, description="how old the SOUP vulnerability audit (soup audit) may be in trace check")
 
     @model_validator(mode="after")
     def _approving_are_allowed(self):
@@ -112,6 +114,43 @@ def load_policy(root: Path) -> Policy:
         raise UserError(f"{paths.POLICY} not found: it names the roles that must approve a release "
                         "(required_roles: [...])")
     return _validate(Policy, load_yaml(path, "release policy") or {}, path)
+
+
+def load_trusted(keys: Path, policy: Path) -> tuple[Approvers, Policy]:
+    """A recipient's trusted keys and release policy: files in the formats of
+    ``governance/approvers.yaml`` and ``policy.yaml``, obtained apart from the release.
+
+    Args:
+        keys: the trusted approvers file (names, roles, OpenSSH public keys).
+        policy: the release policy (the roles that must have signed).
+    """
+    approvers = load_trusted_keys(keys)
+    return approvers, _validate(Policy, _read(policy, "release policy file", paths.POLICY) or {}, Path(policy))
+
+
+def load_trusted_keys(keys: Path) -> Approvers:
+    """A trusted approvers file (format of ``governance/approvers.yaml``) holding at least one
+    unrevoked key.
+
+    Args:
+        keys: the file.
+    """
+    approvers = _validate(Approvers, _read(keys, "trusted keys file", paths.APPROVERS) or {}, Path(keys))
+    if all(a.revoked for a in approvers.approvers):
+        raise UserError(f"trusted keys file {keys} holds no unrevoked key (expected approvers: "
+                        f"[{{name, role, public_key}}], as in {paths.APPROVERS})")
+    return approvers
+
+
+def _read(path: Path, what: str, like: Path):
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{what} {path} not found or not a file (give a copy of {like} obtained "
+                        "apart from the release)")
+    try:
+        return load_yaml(path, what)
+    except PermissionError:
+        raise UserError(f"{what} {path} is not readable (permission denied)") from None
 
 
 def _validate(model, data, path: Path):
