@@ -5,6 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
+# DVC's site cache (its hash state and data index, diskcache files it unpickles) in a folder only this
+# user can enter, not the world-writable /var/tmp/dvc: on a shared build host another user could plant
+# a cache there (CVE-2025-69872, governance/soup_vulnerabilities.yaml). Run dvc by hand with the same
+# variable, or `dvc config --local core.site_cache_dir` (an absolute path in a 0700 folder).
+DVC_SITE := $(CURDIR)/.dvc/site-cache
+export DVC_SITE_CACHE_DIR := $(DVC_SITE)
 
 .PHONY: setup repro test test-fast bench techfile lock clean-venv services-deps services-up services-down team-pull
 
@@ -38,7 +44,10 @@ REPRO_FLAGS = $(if $(wildcard $(call path_of,raw)),,$(if $(wildcard $(call path_
 # starts_at, printed by `profile --repro-args`): no demo cohort is generated or de-identified for it.
 PROFILE ?=
 
-repro: setup
+$(DVC_SITE):
+	@install -d -m 0700 $@
+
+repro: setup | $(DVC_SITE)
 	$(if $(PROFILE),$(BIN)/python -m pipeline profile $(PROFILE))
 	$(BIN)/python -m pipeline check-params
 	@args="$$($(BIN)/python -m pipeline profile --repro-args)" && set -x && \
@@ -58,7 +67,7 @@ JUNIT = $(call path_of,junit)
 # suite is single-threaded Python (imports, DICOM, rendering), so two processes use both cores.
 # TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
-test: setup services-deps
+test: setup services-deps | $(DVC_SITE)
 	@mkdir -p $(dir $(JUNIT))
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --junitxml=$(JUNIT) --html=$(dir $(JUNIT))tests.html --self-contained-html
 
@@ -68,7 +77,7 @@ test-fast: setup
 
 # Re-render the technical file from the recorded run (after `make test` refreshed
 # the junit report, paths.junit); through DVC so that dvc.lock stays in step and `make repro` stays a no-op.
-techfile: setup
+techfile: setup | $(DVC_SITE)
 	$(BIN)/python -m pipeline check-params
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --single-item --force trace
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro --single-item --force techfile
@@ -101,7 +110,7 @@ services-down: setup
 
 # A teammate's clone, with the team's env sourced: every shareable output of dvc.lock (all but
 # the identified ones, which are never in the remote).
-team-pull: setup
+team-pull: setup | $(DVC_SITE)
 	$(BIN)/python -m pipeline.services pull
 
 # Re-resolve the pins into requirements.lock (needs the package registry).

@@ -24,10 +24,11 @@ COMMAND_MODULES = (
     "pipeline.compress.cli",
     "pipeline.export.cli",
     "pipeline.predict.cli",
+    "pipeline.monitoring.cli",  # monitor verify | review | summary: the use log of predict
     "pipeline.verify.cli",
     "pipeline.trace.cli",
     "pipeline.techfile.cli",
-    "pipeline.governance.cli",  # release approve | revoke | verify | diff, soup review
+    "pipeline.governance.cli",  # release approve | revoke | verify | diff, soup review | audit
 )
 
 EXIT_USER_ERROR = 2

@@ -26,3 +26,10 @@ def pytest_sessionstart(session) -> None:
     if xml is not None and not hasattr(session.config, "workerinput"):
         xml.add_global_property("source_commit", source_state(Path(__file__).resolve().parents[1]))
 
+
+
+@pytest.fixture(autouse=True)
+def _use_log_in_temp(tmp_path_factory, monkeypatch) -> None:
+    """``predict`` appends to a use log (``pipeline.monitoring``): in tests it lives in pytest's
+    temporary folder, never in the home folder's default (subprocesses inherit the variable)."""
+    monkeypatch.setenv("PIPELINE_USE_LOG", str(tmp_path_factory.getbasetemp() / "use_log.jsonl"))

@@ -1,8 +1,14 @@
-"""``python -m pipeline predict MODEL.onnx INPUT OUTPUT``: segment one image with a released model."""
+"""``python -m pipeline predict MODEL.onnx INPUT OUTPUT``: segment one image with a released model.
+
+Each run appends one record to the use log (``pipeline.monitoring``): ``--use-log``, else
+``$PIPELINE_USE_LOG``, else ``~/.local/state/pipeline/use_log.jsonl``. The log is checked before any
+work, so a run that cannot be logged does not run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -35,21 +41,49 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--outside-intended-use", action="store_true",
                         help="run even where the input is outside the intended use (not validated: "
                              "printed as a warning and recorded in the report)")
+    parser.add_argument("--use-log", default=None, metavar="PATH",
+                        help="the use log this run appends to (JSON Lines, hash-chained; default: "
+                             "$PIPELINE_USE_LOG, else ~/.local/state/pipeline/use_log.jsonl)")
+    parser.add_argument("--site", default=os.environ.get("PIPELINE_SITE"), metavar="LABEL",
+                        help="the deployment site's label recorded in the use log (default: $PIPELINE_SITE)")
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    import uuid
+
+    from pipeline.monitoring import logfile
     from pipeline.predict.run import predict
 
+    log = Path(args.use_log) if args.use_log else logfile.default_path(dict(os.environ))
+    logfile.check_appendable(log)
+    use_id = uuid.uuid4().hex
     summary = predict(Path(args.model), Path(args.input), Path(args.output), threads=args.threads,
                       pixel_spacing_mm=args.pixel_spacing, expected_sha256=args.sha256, runtime=args.runtime,
                       voxel_spacing_mm=tuple(args.voxel_spacing) if args.voxel_spacing else None,
                       report_path=Path(args.report) if args.report else None,
-                      outside_intended_use=args.outside_intended_use)
+                      outside_intended_use=args.outside_intended_use, use_id=use_id)
+    record = _log_use(log, summary, use_id, args.site)
     for warning in summary["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     volume = f"{summary['volume_ml']:.3f} mL" if summary["volume_ml"] is not None else "2D"
     print(f"predict: {summary['runtime']}: {summary['format']} mask {summary['input_shape']} -> {summary['output']} "
           f"({summary['foreground_voxels']} foreground voxels, {summary['lesions']} lesion(s), {volume}, "
           f"{summary['seconds']} s); report {summary['report']}")
+    print(f"predict: use {use_id} logged in {log} (record {record['seq']})")
     return 0
+
+
+def _log_use(log: Path, summary: dict, use_id: str, site: str | None) -> dict:
+    """Append the use record; a failure names what was written and what was not."""
+    from pipeline.core.errors import UserError
+    from pipeline.core.provenance import file_sha256
+    from pipeline.monitoring import logfile, records
+
+    body = records.use_body(summary, summary["observed"], use_id=use_id, time=records.utc_now(), site=site,
+                            report_sha256=file_sha256(Path(summary["report"])))
+    try:
+        return logfile.append(log, body)
+    except (UserError, OSError) as exc:
+        raise UserError(f"the mask {summary['output']} and report {summary['report']} were written, but "
+                        f"use {use_id} was not logged: {exc}") from None

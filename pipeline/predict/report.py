@@ -46,7 +46,7 @@ def check_path(report: Path, model: Path, source: Path, output: Path) -> None:
 
 def build(*, source: Path, input_kind: str, input_shape: list[int], output: Path, output_format: str,
           model_path: Path, model, lesions: dict, frame: str, affine, intended_use: dict,
-          seconds: float) -> dict:
+          seconds: float, use_id: str | None = None) -> dict:
     """The report as a JSON-ready dict.
 
     Args:
@@ -58,9 +58,12 @@ def build(*, source: Path, input_kind: str, input_shape: list[int], output: Path
         frame: what the mm and indices mean; affine: the input's index -> mm affine.
         intended_use: ``pipeline.predict.intended_use.check``'s record.
         seconds: wall time of the prediction.
+        use_id: the use's ID in the use log (``monitor review`` takes it); left out when ``None``.
     """
     metadata = model.metadata
+    logged = {"use_id": use_id} if use_id is not None else {}
     return {
+        **logged,
         "report_version": REPORT_VERSION,
         "note": REVIEW_NOTE,
         "outside_intended_use": bool(intended_use["outside_intended_use"]),

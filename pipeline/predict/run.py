@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from pipeline.core.errors import UserError
+from pipeline.monitoring import records as use_records
 from pipeline.predict import crop, geometry, intended_use, lesions, reader, report, writer
 from pipeline.runtime.model import OnnxModel
 from pipeline.runtime.sliding import predict_volume
@@ -14,7 +15,8 @@ from pipeline.runtime.sliding import predict_volume
 def predict(model_path: Path, input_path: Path, output_path: Path, threads: int = 2,
             pixel_spacing_mm: float | None = None, expected_sha256: str | None = None,
             runtime: str | None = None, voxel_spacing_mm: tuple[float, float, float] | None = None,
-            report_path: Path | None = None, outside_intended_use: bool = False) -> dict:
+            report_path: Path | None = None, outside_intended_use: bool = False,
+            use_id: str | None = None) -> dict:
     """Segment one input with an exported ONNX model.
 
     Args:
@@ -30,9 +32,11 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
         report_path: where the JSON report goes (default: the output's name with ``.json``).
         outside_intended_use: run even where the intended-use rule refuses the input (recorded
             in the report, with a warning).
+        use_id: the use's ID in the use log (written into the report; ``None``: not logged).
     Returns:
         a summary (format, shapes, foreground voxels, lesions and total mL, report path,
-        warnings, seconds).
+        warnings, seconds) with what the use log records (``observed``: the input's
+        characteristics, ``intended_use``, ``per_class``, model version and role).
     """
     start = time.perf_counter()
     check_paths(Path(model_path), Path(input_path), Path(output_path))
@@ -48,6 +52,8 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
     writer.output_kind(Path(output_path), image)  # refuse a wrong output name before the work
     use = intended_use.check(image, model.metadata, allow_outside=outside_intended_use)
     input_shape = list(image.array.shape)
+    observed = use_records.observe(image.array, intended_use.spacing_of(image), image.kind,
+                                   *_scanner(image))
     # from here on the mask needs only the input's geometry: hand the pixels over (memory, issue 17)
     pixels, image.array = geometry.as_float64(image.array), None
     data, volume = geometry.preprocess(pixels, image.affine, spec)
@@ -68,14 +74,18 @@ def predict(model_path: Path, input_path: Path, output_path: Path, threads: int 
     report.write(report_path, report.build(
         source=Path(input_path), input_kind=image.kind, input_shape=list(in_order.shape), output=Path(output_path),
         output_format=kind, model_path=Path(model_path), model=model, lesions=measured, frame=frame,
-        affine=own_affine, intended_use=use, seconds=seconds))
+        affine=own_affine, intended_use=use, seconds=seconds, use_id=use_id))
     return {"model": str(model_path), "model_sha256": model.sha256, "runtime": model.runtime,
             "input": str(input_path),
             "output": str(output_path), "format": kind, "input_shape": input_shape,
             "network_shape": network_shape, "foreground_voxels": int((mask > 0).sum()),
             "lesions": measured["total"]["lesions"], "volume_ml": measured["total"]["volume_ml"],
             "report": str(report_path), "warnings": list(use["warnings"]),
-            "outside_intended_use": use["outside_intended_use"], "seconds": seconds}
+            "outside_intended_use": use["outside_intended_use"], "seconds": seconds,
+            "model_version": model.metadata.get("model_version", "unknown"),
+            "model_role": model.metadata.get("model_role", "unknown"),
+            "runtime_version": str(getattr(model.engine, "version", "unknown")),
+            "intended_use": use, "observed": observed, "per_class": use_records.per_class(measured, spec.labels)}
 
 
 def check_paths(model: Path, source: Path, output: Path) -> None:
@@ -90,6 +100,14 @@ def check_paths(model: Path, source: Path, output: Path) -> None:
                         "(it would be read as part of the series next time)")
     if out.is_dir():
         raise UserError(f"output {output} is a folder: give a file name (*.nii.gz, *.dcm or *.png)")
+
+
+def _scanner(image) -> tuple[str | None, str | None]:
+    """The DICOM Modality and Manufacturer of the input (``None`` for NIfTI and 2D images)."""
+    if image.kind != "dicom":
+        return None, None
+    first = image.extra["datasets"][0]
+    return str(first.get("Modality", "") or ""), str(first.get("Manufacturer", "") or "") or None
 
 
 def _emptied(source: Path, array, spec) -> str:

@@ -141,7 +141,8 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> Techfi
         "subgroup_rows": performance.subgroup_rows(vnv),
         "class_rows": performance.class_rows(vnv),
         "vnv_extra": {k: inputs.flatten(vnv[k]) for k in ("test_split", "summary", "external_split",
-                                                          "external_summary", "worst_cases", "settings")
+                                                          "external_summary", "worst_cases", "robustness",
+                                                          "membership", "settings")
                       if vnv.get(k)},
         "locked_splits": {name: getattr(vnv_record, f"{name}_split") for name in ("test", "external")
                           if getattr(vnv_record, f"{name}_split")},
@@ -159,6 +160,7 @@ def gather(params: TechfileParams, paths: TechfilePaths, config: dict) -> Techfi
         "architecture_svg": architecture.svg(trace.stages, edges),
         "curve_svg": _curve(paths.at(i.train_curve)),
         "tests": _tests_by_requirement(trace),
+        "soup_audit": soup.audit_view(Path(paths.root)),
         "soup": soup_rows, "environment": {"python": platform.python_version(),
                                            "lock_sha256": file_sha256(paths.at(i.lock_file)),
                                            "lock_file": i.lock_file, "packages": len(soup_rows)},

@@ -181,3 +181,27 @@ def apply_reviews(rows: list[dict], states: dict[str, dict]) -> list[dict]:
             row = {**row, "anomaly_review": state["state"], "anomaly_notes": state["note"]}
         out.append(row)
     return out
+
+
+def audit_view(root: Path) -> dict | None:
+    """The recorded SOUP vulnerability audit (``soup audit``) with each finding's evaluation, for
+    the SOUP section; ``None`` when no audit is recorded.
+
+    Args:
+        root: the repository root (``governance/soup_audit.json``, ``governance/soup_vulnerabilities.yaml``).
+    """
+    from pipeline.governance import soup_evaluations
+
+    audit = soup_evaluations.load_audit(Path(root))
+    if audit is None:
+        return None
+    recorded = soup_evaluations.load(Path(root))
+    findings = []
+    for finding in audit.findings:
+        evaluation = soup_evaluations.evaluation_of(finding, recorded.evaluations)
+        findings.append({**finding.model_dump(), "evaluation": evaluation.model_dump() if evaluation else None})
+    return {"date": audit.date, "time": audit.time, "source": audit.source, "lock_file": audit.lock_file,
+            "lock_sha256": audit.lock_sha256, "packages": len(audit.packages),
+            "checked": sum(1 for p in audit.packages if p.status == "checked"),
+            "not_covered": [p.model_dump() for p in audit.packages if p.status == "not covered"],
+            "outside": [item.model_dump() for item in recorded.not_covered], "findings": findings}

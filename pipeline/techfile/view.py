@@ -164,6 +164,7 @@ class TechfileView(_View):
     vnv_extra: dict[str, Rows]
     # the documents built from data files and the evidence
     soup: list[dict[str, Any]]
+    soup_audit: dict[str, Any] | None  # soup.audit_view: the vulnerability audit and evaluations
     risk_rows: list[dict[str, Any]]
     matrix_before: list[dict[str, Any]]
     matrix_after: list[dict[str, Any]]

@@ -1,7 +1,7 @@
 """``python -m pipeline trace check | review | site``: the traceability commands.
 
 ``check`` prints one line per problem and exits 1 when any gate fails, the signed approvals of
-the release included (``release verify``). ``review`` records the
+the release (``release verify``) and the SOUP vulnerability audit's age and evaluations included. ``review`` records the
 current fingerprints of an item's links (clearing suspect links). ``site`` renders the static
 site and never fails because a gate fails: the site shows the problems and the release status.
 """
@@ -48,13 +48,13 @@ def _site_options(parser: argparse.ArgumentParser) -> None:
 
 def main_check(args: argparse.Namespace) -> int:
     """Print every problem, one per line; exit 1 if there is any."""
-    from pipeline.trace.gates import approval_problems, check
+    from pipeline.trace.gates import approval_problems, check, soup_audit_problems
     from pipeline.trace.graph import build_trace
 
     trace = build_trace(_paths(args))
     problems = check(trace, as_of=args.as_of)
     if args.as_of is None:  # inside dvc repro the release is not rendered yet, so not approved
-        problems += approval_problems(trace)
+        problems += soup_audit_problems(trace) + approval_problems(trace)
     for problem in problems:
         print(problem.line())
     if problems:
