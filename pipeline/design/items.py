@@ -128,6 +128,10 @@ class Subgroup(StrictModel):
     min_size: int = Field(ge=1, description="below this many cases the result is INCONCLUSIVE")
 
 
+# perturbed copies of test cases a criterion may be judged on (pipeline.verify.perturb, .adversarial)
+Perturbation = Literal["noise", "intensity", "blur", "adversarial"]
+
+
 class AcceptanceCriterion(StrictModel):
     """A V&V acceptance criterion (``VAL-###``) bound to the requirements it verifies."""
 
@@ -149,16 +153,22 @@ class AcceptanceCriterion(StrictModel):
         default=None, alias="class", min_length=1,
         description="a foreground class of the model's label map (preprocess.source.classes): the metric "
                     "of that class; left out: the mean over the foreground classes (binary: the one class)")
+    perturbation: Perturbation | None = Field(
+        default=None, description="judge the metric on perturbed copies of the split's cases (the "
+                                  "perturbation's parameters: verify.robustness in params.yaml); left "
+                                  "out: the unperturbed cases")
     rationale: str = Field(default="", description="why this metric, statistic and threshold")
 
     @model_serializer(mode="wrap")
     def _without_unset_class(self, handler):
-        # a criterion without a class dumps as before the field existed: review fingerprints and the
-        # locked split's look keys of existing criteria do not change
+        # a criterion without a class (or perturbation) dumps as before the field existed: review
+        # fingerprints and the locked split's look keys of existing criteria do not change
         data = handler(self)
         if self.class_name is None:
             data.pop("class_name", None)
             data.pop("class", None)
+        if self.perturbation is None:
+            data.pop("perturbation", None)
         return data
 
 

@@ -22,6 +22,13 @@ of the metric (``metric[class]`` per case, ``pipeline.verify.metrics.class_metri
 class it judges the plain metric, the mean over the foreground classes, which for a binary model
 is its one class's value (and a binary model's ``class:`` its one class names that same value).
 A class the model does not have is an error in the plan (``check_classes``), not a result.
+
+A criterion may name a perturbation (``perturbation:``): it judges the metric on the perturbed
+copies of the test cases (``metric@perturbation`` per case, ``pipeline.verify.robustness_stage``),
+e.g. the paired ``dice_drop_vs_clean``. A criterion on a population metric (``membership_auc``,
+``pipeline.verify.plan.POPULATION_METRICS``) is not a mean over cases: the stage estimates it with
+its own interval (``pipeline.verify.membership``) and hands the estimate in (``estimates``); it is
+judged by the same statistic, comparison and threshold, INCONCLUSIVE when it could not be estimated.
 """
 
 from __future__ import annotations
@@ -33,8 +40,8 @@ from pipeline.core.errors import UserError
 from pipeline.design.items import AcceptanceCriterion
 from pipeline.verify import subgroups
 from pipeline.verify.metrics import class_key
-from pipeline.core.bootstrap import bootstrap_mean
-from pipeline.verify.plan import VnvPlan
+from pipeline.core.bootstrap import Estimate, bootstrap_mean
+from pipeline.verify.plan import POPULATION_METRICS, VnvPlan
 
 PASS, FAIL, INCONCLUSIVE, NOT_APPLICABLE = "PASS", "FAIL", "INCONCLUSIVE", "NOT APPLICABLE"
 RELEASABLE, NOT_RELEASABLE = "releasable", "not releasable"
@@ -75,6 +82,17 @@ def evaluate_one(values: Sequence[float], patients: Sequence[str], criterion: Ac
         min_size: fewer defined values than this -> INCONCLUSIVE.
     """
     estimate = bootstrap_mean(values, patients, samples=samples, seed=seed, level=LEVEL)
+    return judge(estimate, criterion, min_size)
+
+
+def judge(estimate: Estimate, criterion: AcceptanceCriterion, min_size: int = 1) -> dict:
+    """Compare the criterion's statistic of an estimate with its threshold.
+
+    Args:
+        estimate: a mean over cases (``bootstrap_mean``) or a population estimate (an attack AUC).
+        criterion: the acceptance criterion.
+        min_size: fewer defined values than this -> INCONCLUSIVE.
+    """
     value = estimate.statistic(criterion.statistic)
     if estimate.n < min_size:
         status = INCONCLUSIVE
@@ -100,17 +118,26 @@ def check_classes(plan: VnvPlan, classes: Sequence[str], source: str = "V&V plan
 
 
 def metric_key(criterion: AcceptanceCriterion, classes: Sequence[str] = ()) -> str:
-    """The per-case key a criterion reads: ``metric[class]`` for a class of a multi-class model,
-    else the plain metric (the mean over the foreground classes; binary: its one class)."""
+    """The per-case key a criterion reads: ``metric@perturbation`` on perturbed cases,
+    ``metric[class]`` for a class of a multi-class model, else the plain metric (the mean over
+    the foreground classes; binary: its one class)."""
+    if criterion.perturbation is not None:
+        return perturbed_key(criterion.metric, criterion.perturbation)
     if criterion.class_name is None or len(classes) <= 1:
         return criterion.metric
     return class_key(criterion.metric, criterion.class_name)
 
 
+def perturbed_key(metric: str, perturbation: str) -> str:
+    """The per-case key of a metric on a perturbed copy of the case, e.g. ``dice@noise``."""
+    return f"{metric}@{perturbation}"
+
+
 def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict]],
                        age_edges: Sequence[int], samples: int, seed: int,
                        absent: dict[str, str] | None = None,
-                       undefined: dict[str, str] | None = None, classes: Sequence[str] = ()) -> dict:
+                       undefined: dict[str, str] | None = None, classes: Sequence[str] = (),
+                       estimates: dict[str, dict[str, Estimate | str]] | None = None) -> dict:
     """Evaluate one criterion on every model it names.
 
     Args:
@@ -125,6 +152,8 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
             a subgroup attribute no case records, is NOT APPLICABLE (for every model it names,
             released or not: it asks what the data cannot answer).
         classes: the model's foreground class names (a criterion's ``class`` picks one).
+        estimates: model -> population metric -> its estimate, or why it was not estimated
+            (INCONCLUSIVE with that reason); a population metric without an entry is INCONCLUSIVE.
     """
     per_model: dict[str, dict] = {}
     inapplicable = _inapplicable(criterion, rows, undefined or {})
@@ -135,6 +164,8 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
             result = _unjudged(criterion, NOT_APPLICABLE, f"not applicable: {inapplicable}")
         elif model in (absent or {}):
             result = _unjudged(criterion, FAIL, f"not met: no {model} model was released ({absent[model]})")
+        elif criterion.metric in POPULATION_METRICS:
+            result = _population(criterion, model, estimates or {})
         elif criterion.subgroup is None:
             result = evaluate_one(_values(cases, key), _patients(cases), criterion,
                                   samples, seed)
@@ -143,6 +174,8 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
         per_model[model] = result
     status = combine([result["status"] for result in per_model.values()])
     named = {"class_name": criterion.class_name} if criterion.class_name is not None else {}
+    if criterion.perturbation is not None:
+        named["perturbation"] = criterion.perturbation
     return {"id": criterion.id, "title": criterion.title, "requirements": criterion.requirements,
             "split": criterion.split, "metric": criterion.metric, **named, "statistic": criterion.statistic,
             "comparison": criterion.comparison, "threshold": criterion.threshold,
@@ -153,7 +186,8 @@ def evaluate_criterion(criterion: AcceptanceCriterion, rows: dict[str, list[dict
 def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed: int,
                   other_splits: dict[str, dict[str, list[dict]]] | None = None,
                   absent: dict[str, str] | None = None, undefined: dict[str, str] | None = None,
-                  classes: Sequence[str] = ()) -> dict:
+                  classes: Sequence[str] = (),
+                  estimates: dict[str, dict[str, Estimate | str]] | None = None) -> dict:
     """Evaluate every criterion of the plan and decide the release status.
 
     Args:
@@ -166,10 +200,11 @@ def evaluate_plan(plan: VnvPlan, rows: dict[str, list[dict]], samples: int, seed
         absent: model name -> why it was not released (its criteria FAIL).
         undefined: metric -> why the data does not define it (its criteria are NOT APPLICABLE).
         classes: the model's foreground class names (criteria naming a class read its values).
+        estimates: model -> population metric -> its estimate or why there is none (``membership_auc``).
     """
     by_split = {**(other_splits or {}), "test": rows}
     results = {c.id: evaluate_criterion(c, by_split.get(c.split, {}), plan.age_bands_years, samples, seed,
-                                        absent, undefined, classes)
+                                        absent, undefined, classes, estimates)
                for c in plan.criteria}
     return {"criteria": results, **release_status(results, plan.release_policy.inconclusive_blocks_release)}
 
@@ -228,6 +263,19 @@ def _inapplicable(criterion: AcceptanceCriterion, rows: dict[str, list[dict]],
             return (f"the data source of the {criterion.split} split does not record the attribute "
                     f"{subgroups.attribute(by)}")
     return None
+
+
+def _population(criterion: AcceptanceCriterion, model: str, estimates: dict[str, dict[str, Estimate | str]]) -> dict:
+    """A population metric's estimate judged, or INCONCLUSIVE with why it was not estimated."""
+    found = estimates.get(model, {}).get(criterion.metric)
+    if found is None:
+        return _unjudged(criterion, INCONCLUSIVE, f"{criterion.metric} was not estimated for the {model} model")
+    if isinstance(found, str):
+        return _unjudged(criterion, INCONCLUSIVE, found)
+    result = judge(found, criterion)
+    if result["status"] == INCONCLUSIVE:
+        result["reason"] = f"{criterion.metric} not estimated ({found.n} score(s) in all)"
+    return result
 
 
 def _unjudged(criterion: AcceptanceCriterion, status: str, reason: str) -> dict:

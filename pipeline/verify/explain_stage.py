@@ -64,16 +64,11 @@ def explain_cases(params: ExplainParams, checkpoint: Path, cases: list[LoadedCas
         class_name: the name of class 1 when the model has more than one foreground class (it is
             the class explained; recorded in each entry); None for a binary model.
     """
-    from pipeline.recipe.determinism import weights_sha256
-    from pipeline.nets.checkpoint import load_checkpoint
+    from pipeline.verify.teacher import load_checked
 
     torch.set_num_threads(threads)
-    net, config = load_checkpoint(Path(checkpoint))
-    actual = weights_sha256(net.state_dict())
-    if expected_weights and expected_weights != "unknown" and actual != expected_weights:
-        raise UserError(f"{checkpoint} is not the network the teacher ONNX file was exported from "
-                        f"(weights SHA-256 {actual[:12]} != {expected_weights[:12]} in the ONNX "
-                        "metadata): its explanations would describe another model")
+    net, config, actual = load_checked(Path(checkpoint), expected_weights,
+                                       "its explanations would describe another model")
     check_target_layer(net, params.target_layer, checkpoint)
     roi = [int(v) for v in config["patch_size"]]
     by_id = {c.case_id: c for c in cases}

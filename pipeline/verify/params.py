@@ -1,10 +1,11 @@
-"""The ``verify`` section of ``params.yaml``: the plan file, bootstrap, metric and evidence settings."""
+"""The ``verify`` section of ``params.yaml``: the plan file, bootstrap, metric and evidence settings,
+the perturbations of the robustness criteria and the membership-inference assessment."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pipeline.core.params_base import StrictModel
 
@@ -30,6 +31,60 @@ class ExplainParams(StrictModel):
     slices: int = Field(default=3, ge=1, le=8, description="most informative axial slices shown")
 
 
+class NoiseParams(StrictModel):
+    """Additive Gaussian noise (a noisier, lower-dose acquisition)."""
+
+    sigma: float = Field(default=0.05, gt=0.0, le=1.0,
+                         description="standard deviation in normalised intensity units (ct_window: "
+                                     "1 = high - low HU)")
+
+
+class IntensityParams(StrictModel):
+    """A linear intensity change ``scale * x + shift`` (scanner calibration drift)."""
+
+    scale: float = Field(default=1.05, ge=0.5, le=2.0, description="gain on the normalised intensity")
+    shift: float = Field(default=0.025, ge=-0.5, le=0.5, description="offset in normalised intensity units")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "IntensityParams":
+        if self.scale == 1.0 and self.shift == 0.0:
+            raise ValueError("scale 1.0 and shift 0.0 leave the image unchanged: nothing would be tested")
+        return self
+
+
+class BlurParams(StrictModel):
+    """Gaussian blur (a softer reconstruction kernel)."""
+
+    sigma_mm: float = Field(default=1.0, gt=0.0, le=10.0, description="standard deviation in mm, per axis")
+
+
+class AdversarialParams(StrictModel):
+    """An L-inf bounded gradient-sign attack (FGSM; PGD with more steps) on the torch teacher."""
+
+    epsilon: float = Field(default=0.01, gt=0.0, le=0.1,
+                           description="L-inf budget in normalised intensity units (ct_window: 0.01 = "
+                                       "4 HU of the demo's 400 HU window)")
+    steps: int = Field(default=1, ge=1, le=10, description="1: FGSM; more: PGD steps of 2.5 epsilon / steps")
+
+
+class RobustnessParams(StrictModel):
+    """The perturbations robustness criteria name (``perturbation:`` in the V&V plan); only those
+    a criterion names are computed, on the locked test split, seeded by ``verify.seed``."""
+
+    noise: NoiseParams = Field(default_factory=NoiseParams)
+    intensity: IntensityParams = Field(default_factory=IntensityParams)
+    blur: BlurParams = Field(default_factory=BlurParams)
+    adversarial: AdversarialParams = Field(default_factory=AdversarialParams)
+
+
+class MembershipParams(StrictModel):
+    """The loss-threshold membership-inference attack (criteria on ``membership_auc``)."""
+
+    min_cases: int = Field(default=5, ge=2, le=10000,
+                           description="fewer members (train split) or non-members (test split) with a "
+                                       "score than this: the attack AUC is INCONCLUSIVE")
+
+
 class VerifyParams(StrictModel):
     """How the released ONNX models are verified on the locked test split."""
 
@@ -43,3 +98,5 @@ class VerifyParams(StrictModel):
         default=3, ge=1, le=100,
         description="interleaved timing rounds per test case (median), after the untimed run that gives the metrics")
     explain: ExplainParams = Field(default_factory=ExplainParams)
+    robustness: RobustnessParams = Field(default_factory=RobustnessParams)
+    membership: MembershipParams = Field(default_factory=MembershipParams)

@@ -21,7 +21,12 @@ from pipeline.verify.metrics import METRICS
 EXPLAIN_METRICS = ("attribution_mass_in_region",)  # Grad-CAM on the teacher
 # compressed vs teacher, per case (pipeline.verify.stage._add_paired)
 PAIRED_METRICS = ("dice_drop_vs_teacher", "speedup_vs_teacher", "size_reduction_vs_teacher")
-KNOWN_METRICS = (*METRICS, *EXPLAIN_METRICS, *PAIRED_METRICS)
+# on perturbed copies of the test cases (``perturbation:``; pipeline.verify.robustness_stage): the
+# perturbed Dice and, per case, the unperturbed Dice minus the perturbed one
+PERTURBED_METRICS = ("dice", "dice_drop_vs_clean")
+# estimated over two groups of cases, not a mean over cases (pipeline.verify.membership_stage)
+POPULATION_METRICS = ("membership_auc",)
+KNOWN_METRICS = (*METRICS, *EXPLAIN_METRICS, *PAIRED_METRICS, "dice_drop_vs_clean", *POPULATION_METRICS)
 
 
 class ReleasePolicy(StrictModel):
@@ -68,7 +73,32 @@ class VnvPlan(StrictModel):
             if item.metric in PAIRED_METRICS and item.models != ["compressed"]:
                 raise ValueError(f"{item.id}: {item.metric} compares the compressed model with "
                                  f"the teacher, so models must be [compressed]")
+            _check_perturbed(item)
+            _check_population(item)
         return self
+
+
+def _check_perturbed(item: AcceptanceCriterion) -> None:
+    """A criterion on perturbed cases: a perturbed metric, on the test split, overall, all classes."""
+    if item.perturbation is None:
+        if item.metric == "dice_drop_vs_clean":
+            raise ValueError(f"{item.id}: dice_drop_vs_clean needs a perturbation "
+                             f"(one of noise, intensity, blur, adversarial)")
+        return
+    if item.metric not in PERTURBED_METRICS:
+        raise ValueError(f"{item.id}: perturbation {item.perturbation!r} applies to the metrics "
+                         f"{list(PERTURBED_METRICS)}, not {item.metric}")
+    if item.split != "test" or item.subgroup is not None or item.class_name is not None:
+        raise ValueError(f"{item.id}: a perturbation is judged on the test split over all cases and the "
+                         f"mean over the classes (no subgroup, no class)")
+
+
+def _check_population(item: AcceptanceCriterion) -> None:
+    """``membership_auc`` compares training cases with the test split: split test, nothing else."""
+    if item.metric in POPULATION_METRICS and (item.split != "test" or item.subgroup is not None
+                                              or item.class_name is not None):
+        raise ValueError(f"{item.id}: {item.metric} compares the training split (members) with the test "
+                         f"split (non-members): split must be test, with no subgroup and no class")
 
 
 def load_plan(path: Path) -> VnvPlan:

@@ -98,6 +98,7 @@ class CriterionResult(RecordModel):
     split: Literal["test", "external", "val"]
     metric: str
     class_name: str | None = None  # the class of the label map judged; None: the mean over the foreground classes
+    perturbation: str | None = None  # judged on perturbed test cases (robustness); None: the cases as they are
     statistic: Literal["point", "ci95_lower", "ci95_upper"]
     comparison: Literal[">=", "<="]
     threshold: float
@@ -206,6 +207,38 @@ class ReleasePolicy(RecordModel):
     rationale: str
 
 
+class PerturbedEstimates(RecordModel):
+    """One model on one perturbation: the perturbed Dice and the paired drop from the unperturbed Dice."""
+
+    dice: Estimate
+    dice_drop_vs_clean: Estimate
+
+
+class Perturbation(RecordModel):
+    """A perturbation of the test cases (``pipeline.verify.robustness_stage``): its parameters (in
+    normalised intensity units, with ``*_hu`` beside them for a CT window) and each model's results."""
+
+    parameters: dict[str, float | int]
+    models: dict[str, PerturbedEstimates]
+
+
+class MembershipResult(RecordModel):
+    """The loss-threshold membership-inference attack on one model (``pipeline.verify.membership_stage``)."""
+
+    auc: Estimate  # mean: the attack AUC (0.5 chance); interval over patients resampled within each group
+    members: int
+    nonmembers: int
+    members_scored: int
+    nonmembers_scored: int
+    member_mean_loss: float | None
+    nonmember_mean_loss: float | None
+    loss_gap: float | None  # non-member minus member mean loss
+    member_split: str
+    nonmember_split: str
+    score: str
+    reason: str  # why the AUC was not estimated; empty when it was
+
+
 class Settings(RecordModel):
     """What the results were computed with."""
 
@@ -215,11 +248,14 @@ class Settings(RecordModel):
     ci_level: float
     plan: str
     release_policy: ReleasePolicy
+    robustness: dict | None = None  # verify.robustness as run
+    membership: dict | None = None  # verify.membership as run
 
 
 class VnvRecord(RecordModel):
     """``metrics/vnv.json``: the criteria results and release status, the models verified, the
-    locked splits' identities and histories, summaries, subgroups, worst cases and evidence."""
+    locked splits' identities and histories, summaries, subgroups, worst cases, evidence, robustness
+    to perturbed inputs and the membership-inference assessment."""
 
     release_status: ReleaseStatus
     criteria: dict[str, CriterionResult]  # criterion ID -> result
@@ -238,6 +274,8 @@ class VnvRecord(RecordModel):
     subgroups: dict[str, dict[str, dict[str, LevelSummary]]]  # model -> attribute -> level -> metrics
     worst_cases: dict[str, list[WorstCase]]  # model name -> its worst cases
     evidence: list[EvidenceImage]
+    robustness: dict[str, Perturbation] = {}  # perturbation name -> parameters and results (those the plan names)
+    membership: dict[str, MembershipResult] = {}  # model name -> membership-inference result
     settings: Settings
 
 

@@ -14,7 +14,7 @@ from pipeline.verify.metrics import METRICS, class_key
 
 COLUMNS = ("model", "case_id", "patient_id", "site", "manufacturer", "sex", "age", *METRICS,
            "volume_pred_ml", "volume_truth_ml", "inference_ms", "dice_drop_vs_teacher", "speedup_vs_teacher",
-           "size_reduction_vs_teacher", "attribution_mass_in_region")
+           "size_reduction_vs_teacher", "attribution_mass_in_region", "membership_loss")
 
 
 def summaries(rows: dict[str, list[dict]], samples: int, seed: int) -> dict:
@@ -77,10 +77,12 @@ def worst_cases(rows: dict[str, list[dict]], count: int) -> dict:
 
 def write_case_table(path: Path, rows: dict[str, list[dict]], classes: Sequence[str] = ()) -> None:
     """Write the per-case table (one row per model and case) as CSV, atomically; with more than one
-    foreground class, each class's metrics follow as columns ``metric[class]``."""
+    foreground class, each class's metrics follow as columns ``metric[class]``, then the metrics on
+    perturbed copies (``metric@perturbation``) that any row has."""
     columns = list(COLUMNS)
     if len(classes) > 1:
         columns += [class_key(metric, name) for name in classes for metric in METRICS]
+    columns += sorted({k for cases in rows.values() for case in cases for k in case if "@" in k})
     with atomic_file(Path(path)) as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()

@@ -17,6 +17,13 @@ release status ``not releasable``.
 data cannot answer (a subgroup attribute no test case records, a volume on 2D images) is
 NOT APPLICABLE with its reason (``pipeline.verify.criteria``): neither a pass nor a failure.
 
+Robustness: the perturbations the plan's criteria name (noise, intensity change, blur, and an
+adversarial perturbation computed on the torch teacher) are applied to the test cases and every
+model those criteria name runs the perturbed copies through the same ONNX path
+(``pipeline.verify.robustness_stage``). Privacy: the loss-threshold membership-inference attack
+compares the released models' losses on the training split with those on the test split
+(``pipeline.verify.membership_stage``); its AUC is judged like any other estimate.
+
 The external split (patients of sites and scanners no development case comes from, see
 ``pipeline.preprocess.splits``) is evaluated like the test split when the splits file has one;
 criteria name it with ``split: external``. Each locked split's evaluations are counted apart.
@@ -40,7 +47,8 @@ from pipeline.data.cache import LoadedCase, load_cases
 from pipeline.preprocess.records import SplitsRecord, load_splits
 from pipeline.core.provenance import file_sha256, git_commit
 from pipeline.core.timing import interleaved_medians
-from pipeline.verify import criteria, evaluations, metrics, report, subgroups
+from pipeline.verify import (criteria, evaluations, membership_stage, metrics, perturb, report,
+                             robustness_stage, subgroups)
 from pipeline.verify.params import VerifyParams
 from pipeline.verify.plan import load_plan
 from pipeline.verify.record import VnvRecord
@@ -89,10 +97,16 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
     criteria.check_classes(plan, classes, str(paths.plan or params.plan))
     rows, masks = _evaluate_test(models, cases, params, progress)
     _add_paired(rows, models)
+    perturbations = robustness_stage.wanted(plan)
+    robustness_stage.evaluate(models, cases, rows, perturbations, params.robustness, params.seed,
+                              _attack(paths, params, models) if "adversarial" in perturbations else None, progress)
+    privacy, estimates, member_rows = membership_stage.assess(
+        models, membership_stage.wanted(plan), _members(plan, paths, splits), cases, rows,
+        params.membership.min_cases, params.bootstrap_samples, params.seed)
     other = _other_splits(plan, models, splits, paths, params, progress)
     external_rows: dict[str, list[dict]] = {}
     if external:
-        external_rows, _ = _evaluate_test(models, external, params, progress)
+        external_rows, _ = _evaluate_test(models, external, params, progress, repeats=1)
         _add_paired(external_rows, models)
         other["external"] = external_rows
     evidence: list[dict] = []
@@ -108,7 +122,7 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    class_name=classes[0] if len(classes) > 1 else None)
         undefined = metrics.undefined_metrics(len(cases[0].record.spacing))  # 2D: no volumes
         result = criteria.evaluate_plan(plan, rows, params.bootstrap_samples, params.seed, other, absent, undefined,
-                                        classes)
+                                        classes, estimates)
         looks = {split: _record_evaluation(paths, split, split_cases, models, result, plan, split_rows)
                  for split, split_cases, split_rows in (("test", cases, rows), ("external", external, external_rows))
                  if split_cases}
@@ -132,12 +146,18 @@ def run(params: VerifyParams, paths: VerifyPaths, progress=None) -> dict:
                                                    params.bootstrap_samples, params.seed),
             "worst_cases": report.worst_cases(rows, params.worst_cases),
             "evidence": evidence,
+            "robustness": robustness_stage.summary(rows, perturbations, params.robustness,
+                                                   params.bootstrap_samples, params.seed, _hu_per_unit(models)),
+            "membership": privacy,
             "settings": {"nsd_tolerance_mm": params.nsd_tolerance_mm,
                          "bootstrap_samples": params.bootstrap_samples, "seed": params.seed,
                          "ci_level": criteria.LEVEL, "plan": str(paths.plan or params.plan),
-                         "release_policy": plan.release_policy.model_dump()},
+                         "release_policy": plan.release_policy.model_dump(),
+                         "robustness": params.robustness.model_dump(), "membership": params.membership.model_dump()},
         }
         report.write_case_table(tmp / "per_case.csv", rows, classes)
+        if member_rows:
+            membership_stage.write_table(tmp / "membership.csv", member_rows)
         if external_rows:
             report.write_case_table(tmp / "per_case_external.csv", external_rows, classes)
     write_record(Path(paths.metrics), out, VnvRecord, "V&V results")
@@ -195,17 +215,19 @@ def _other_splits(plan, models: dict, splits: SplitsRecord, paths: VerifyPaths, 
 
 def _evaluate_model(model: OnnxModel, cases: list[LoadedCase], params: VerifyParams,
                     progress) -> tuple[list[dict], dict[str, np.ndarray]]:
-    rows, masks = _evaluate_test({"model": model}, cases, params, progress)
+    rows, masks = _evaluate_test({"model": model}, cases, params, progress, repeats=1)
     return rows["model"], masks["model"]
 
 
 def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params: VerifyParams,
-                   progress) -> tuple[dict[str, list[dict]], dict[str, dict[str, np.ndarray]]]:
+                   progress, repeats: int | None = None
+                   ) -> tuple[dict[str, list[dict]], dict[str, dict[str, np.ndarray]]]:
     """Every model on every case; per case the models' sliding-window times are the medians of
-    ``timing_repeats`` rounds in which they run in turn (one run each gave single-shot outliers:
-    2 of 16 cases of the first look at the 20261128 split timed the compressed model 1.6-2.4x
-    slower than cases of the same size); the last timed round's logits give the metrics (the
-    runtimes are deterministic, so a further run would compute the same logits again)."""
+    ``repeats`` (default ``timing_repeats``) rounds in which they run in turn (one run each gave
+    single-shot outliers: 2 of 16 cases of the first look at the 20261128 split timed the compressed
+    model 1.6-2.4x slower than cases of the same size); the last timed round's logits give the
+    metrics (the runtimes are deterministic, so a further run would compute the same logits again).
+    The splits whose timings no criterion judges (external, validation) run one round."""
     rows: dict[str, list[dict]] = {name: [] for name in models}
     masks: dict[str, dict[str, np.ndarray]] = {name: {} for name in models}
     for model in models.values():  # first calls allocate; keep them out of the timings
@@ -219,7 +241,7 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params
             last[name] = predict_volume(model, image, model.spec)
 
         calls = {name: partial(run_model, name, model) for name, model in models.items()}
-        seconds = interleaved_medians(calls, params.timing_repeats, warmup=0)
+        seconds = interleaved_medians(calls, params.timing_repeats if repeats is None else repeats, warmup=0)
         for name, model in models.items():
             logits = last[name]
             pred_map = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec)
@@ -247,6 +269,30 @@ def _add_paired(rows: dict[str, list[dict]], models: dict[str, OnnxModel]) -> No
         row["dice_drop_vs_teacher"] = reference["dice"] - row["dice"]
         row["speedup_vs_teacher"] = reference["inference_ms"] / row["inference_ms"]
         row["size_reduction_vs_teacher"] = size
+
+
+def _attack(paths: VerifyPaths, params: VerifyParams, models: dict[str, OnnxModel]):
+    """The adversarial attack on the torch teacher that the teacher ONNX file was exported from."""
+    if paths.teacher_checkpoint is None or "teacher" not in models:
+        raise UserError("the V&V plan names the adversarial perturbation, which is computed on the torch "
+                        "teacher: give its checkpoint (paths.teacher) and the teacher ONNX file")
+    teacher = models["teacher"]
+    return robustness_stage.teacher_attack(Path(paths.teacher_checkpoint), teacher.metadata.get("weights_sha256"),
+                                           list(teacher.spec.patch_size), params.robustness,
+                                           perturb.bounds_of(teacher.spec.normalisation), params.threads)
+
+
+def _members(plan, paths: VerifyPaths, splits: SplitsRecord) -> list[LoadedCase]:
+    """The training split's cases when a criterion asks for membership inference (none otherwise)."""
+    if not membership_stage.wanted(plan):
+        return []
+    return load_cases(Path(paths.preprocessed), splits, ["train"])["train"]
+
+
+def _hu_per_unit(models: dict[str, OnnxModel]) -> float | None:
+    """HU per normalised intensity unit of a CT window (to state perturbations in HU), else None."""
+    norm = next(iter(models.values())).spec.normalisation if models else None
+    return float(norm.high - norm.low) if getattr(norm, "kind", None) == "ct_window" else None
 
 
 def _classes(models: dict[str, OnnxModel]) -> list[str]:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from pipeline.core.errors import UserError
 from pipeline.nets.checkpoint import save_checkpoint
 from pipeline.nets.unet import build_unet
 from pipeline.verify import stage
-from pipeline.verify.params import ExplainParams, VerifyParams
+from pipeline.verify.params import ExplainParams, MembershipParams, VerifyParams
 from tests.verify import tiny
 
 pytestmark = pytest.mark.slow
@@ -41,21 +42,30 @@ def _numbers(out: dict) -> dict:
 
 @pytest.mark.verifies("SRS-VNV-002")
 def test_results_come_from_the_onnx_files_not_the_torch_weights(paths, tmp_path):
-    first = stage.run(_params(False), paths)
+    # the adversarial perturbation is computed on the torch teacher (checked against the ONNX file's
+    # weights); every other result comes from the ONNX files alone
+    raw = yaml.safe_load(paths.plan.read_text())
+    raw["criteria"] = [c for c in raw["criteria"] if c.get("perturbation") != "adversarial"]
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump(raw))
+    onnx_only = stage.VerifyPaths(**{**paths.__dict__, "plan": plan})
+    first = stage.run(_params(False), onnx_only)
     # different torch teacher weights, or none at all: nothing verify reports may change
     torch.manual_seed(99)
     replaced = tmp_path / "replaced.pt"
     save_checkpoint(replaced, build_unet(tiny.NETWORK).state_dict(),
                     {"network": tiny.NETWORK, "patch_size": tiny.PATCH})
     for checkpoint in (replaced, None):
-        again = stage.run(_params(False), stage.VerifyPaths(**{**paths.__dict__,
+        again = stage.run(_params(False), stage.VerifyPaths(**{**onnx_only.__dict__,
                                                                "teacher_checkpoint": checkpoint}))
         assert _numbers(again) == _numbers(first)
+    with pytest.raises(UserError, match="adversarial perturbations would attack another model"):
+        stage.run(_params(False), stage.VerifyPaths(**{**paths.__dict__, "teacher_checkpoint": replaced}))
     # a different network shipped as teacher.onnx (with its own sidecar) changes the results
     other = tmp_path / "other"
     other.mkdir()
     _, swapped = tiny.make_model(other, "teacher", tiny.NETWORK, seed=5)
-    changed = stage.run(_params(False), stage.VerifyPaths(**{**paths.__dict__, "models": {
+    changed = stage.run(_params(False), stage.VerifyPaths(**{**onnx_only.__dict__, "models": {
         "teacher": swapped, "compressed": paths.models["compressed"]}}))
     assert changed["summary"]["teacher"] != first["summary"]["teacher"]
     assert changed["models"]["teacher"]["sha256"] != first["models"]["teacher"]["sha256"]
@@ -225,3 +235,47 @@ def test_each_case_is_timed_as_the_median_of_interleaved_rounds(paths, tmp_path,
     # one warm-up call, then per locked case 2 timed rounds, the last of which gives the metrics
     # (the teacher also runs once per validation case for VAL-015)
     assert calls.count(compressed) == 1 + 2 * cases
+
+
+@pytest.mark.verifies("SRS-VNV-009", "SRS-VNV-010")
+def test_perturbed_copies_and_the_membership_attack_are_judged_recorded_and_reproducible(paths, tmp_path):
+    record = json.loads(paths.splits.read_text())
+    test = record["splits"]["test"]
+    record["splits"] = {"test": [c for c in test if c["case_id"] in ("c1", "c3")],
+                        "train": [c for c in test if c["case_id"] in ("c2", "c4")]}
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps(record))
+    run_paths = stage.VerifyPaths(**{**paths.__dict__, "splits": splits, "evaluation_log": tmp_path / "log.json",
+                                     "out_dir": tmp_path / "vnv", "metrics": tmp_path / "vnv.json"})
+    params = _params(False).model_copy(update={"membership": MembershipParams(min_cases=2)})
+    out = stage.run(params, run_paths)
+    written = json.loads((tmp_path / "vnv.json").read_text())
+    assert set(written["robustness"]) == {"noise", "intensity", "blur", "adversarial"}
+    assert written["robustness"]["noise"]["parameters"]["sigma_hu"] == pytest.approx(0.05 * 400)
+    assert written["settings"]["robustness"]["adversarial"]["epsilon"] == 0.01
+    for cid in ("VAL-021", "VAL-022", "VAL-023", "VAL-024"):
+        judged = written["criteria"][cid]
+        assert judged["perturbation"] and set(judged["models"]) == {"teacher", "compressed"}
+        assert all(m["estimate"]["n"] == 2 for m in judged["models"].values())
+    with open(tmp_path / "vnv" / "per_case.csv") as handle:
+        table = list(csv.DictReader(handle))
+    assert {"dice@adversarial", "dice_drop_vs_clean@noise", "membership_loss"} <= set(table[0])
+    attack = written["membership"]["teacher"]
+    assert attack["members"] == 2 and attack["nonmembers"] == 2 and attack["auc"]["mean"] is not None
+    assert written["criteria"]["VAL-025"]["status"] in ("PASS", "FAIL")
+    assert (tmp_path / "vnv" / "membership.csv").read_text().count("\n") == 1 + 2 * 2
+    again = stage.run(params, run_paths)
+    assert again["robustness"] == out["robustness"] and again["membership"] == out["membership"]
+    # without a training split the attack is not estimated: INCONCLUSIVE with the reason, never a pass
+    alone = stage.run(_params(False), stage.VerifyPaths(**{**paths.__dict__, "out_dir": tmp_path / "v2",
+                                                         "metrics": tmp_path / "v2.json"}))
+    unjudged = alone["criteria"]["VAL-025"]["models"]["teacher"]
+    assert unjudged["status"] == "INCONCLUSIVE" and "0 training" in unjudged["reason"]
+
+
+@pytest.mark.verifies("SRS-VNV-009")
+def test_an_adversarial_criterion_without_the_torch_teacher_is_a_clear_error(paths, tmp_path):
+    blind = stage.VerifyPaths(**{**paths.__dict__, "teacher_checkpoint": None, "out_dir": tmp_path / "vnv",
+                                 "metrics": tmp_path / "vnv.json"})
+    with pytest.raises(UserError, match="adversarial perturbation"):
+        stage.run(_params(False), blind)
