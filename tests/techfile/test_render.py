@@ -388,7 +388,7 @@ def test_gspr_annex_iv_and_threats_join_the_recorded_evidence(good_run):
     row = row[:row.index("</tr>")]
     assert '<a href="#SRS-EXPORT-004">SRS-EXPORT-004</a>' in row
     assert "1 of 1 verified model file(s) match the SHA-256 recorded by V&amp;V" in row
-    assert '<a href="#OPEN-08">OPEN-08</a>' in row
+    assert '<a href="#SRS-GOV-007">SRS-GOV-007</a>' in row  # authenticity: signatures over the manifest
     supply = threats[threats.index('id="THR-04"'):]
     assert "requirements.lock: 0 of " in supply[:supply.index("</tr>")]
     pms = _section(html, "pms")
