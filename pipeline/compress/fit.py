@@ -50,11 +50,12 @@ def fit(net: torch.nn.Module, train: list[LoadedCase], val: list[LoadedCase], re
     amp = device.startswith("cuda")
     extra = {"teacher": soft_targets} if soft_targets is not None else None
     loader = patches.train_loader(train, recipe, spatial_dims, seed, extra=extra)
-    net = net.to(device)
+    layout = loop.memory_format(spatial_dims, device)
+    net = net.to(device, memory_format=layout)
     optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     step = loop.Step(net, loss, optimizer, device, recipe.accumulation_steps, amp,
-                     torch.amp.GradScaler("cuda") if amp else None)
+                     torch.amp.GradScaler("cuda") if amp else None, layout)
     val_tensors = patches.val_tensors(val)
     best = {"dice": -1.0, "epoch": 0, "per_case": {}, "state": None}
     curve = []
@@ -70,10 +71,11 @@ def fit(net: torch.nn.Module, train: list[LoadedCase], val: list[LoadedCase], re
             dice = sum(scores.values()) / max(len(scores), 1)
             if dice > best["dice"]:
                 best = {"dice": dice, "epoch": epoch, "per_case": scores,
-                        "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+                        "state": loop.cpu_state(net)}
         curve.append({"epoch": epoch, "loss": round(stats["loss"], 6), "val_dice": dice})
+    net.to("cpu", memory_format=torch.contiguous_format)
     net.load_state_dict(best["state"])
-    net.to("cpu").eval()
+    net.eval()
     return {"best_val_dice": best["dice"], "best_epoch": best["epoch"],
             "per_case": {k: round(v, 6) for k, v in best["per_case"].items()}, "curve": curve,
             "seconds": round(time.perf_counter() - start, 2)}

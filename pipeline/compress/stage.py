@@ -92,7 +92,7 @@ def run(params: CompressParams, paths: CompressPaths, progress=None, *, opset: i
         for spec in params.candidates:
             net, fits[spec.name] = trained[spec.name]
             modules[spec.name] = net
-            save_checkpoint(folder / f"{spec.name}.pt", _cpu_state(net),
+            save_checkpoint(folder / f"{spec.name}.pt", loop.cpu_state(net),
                             _candidate_config(config, spec, fits[spec.name], net,
                                               {**pinned, "threads": fits[spec.name]["threads"]}))
         determinism.pin(params.seed, params.threads)
@@ -262,7 +262,7 @@ def _metrics(choice: dict, rows: list[dict], fits: dict, record: CompressionReco
 
 
 def _candidate_config(teacher_config: dict, spec: CandidateParams, result: dict, net, pinned: dict) -> dict:
-    state = _cpu_state(net)
+    state = loop.cpu_state(net)
     config = {k: v for k, v in teacher_config.items() if k not in ("best_val_dice", "best_epoch", "weights_sha256")}
     if spec.method != "prune":
         config["network"] = {"spatial_dims": teacher_config["spatial_dims"], **spec.network.model_dump(),
@@ -276,6 +276,3 @@ def _candidate_config(teacher_config: dict, spec: CandidateParams, result: dict,
                   **{k: str(v) if k == "torch" else v for k, v in pinned.items()})
     return config
 
-
-def _cpu_state(net) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}

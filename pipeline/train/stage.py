@@ -62,13 +62,14 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
                                   info.world_size)
     val = patches.val_tensors(val_cases)
     outputs = unet.out_channels(index.classes)  # background + the cache's classes
-    net = unet.build_unet(params.network, outputs).to(info.device)
+    layout = loop.memory_format(params.network.spatial_dims, info.device)
+    net = unet.build_unet(params.network, outputs).to(info.device, memory_format=layout)
     trained = DistributedDataParallel(net) if info.distributed else net
     amp = params.amp and info.device.startswith("cuda")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
     step = loop.Step(trained, loop.supervised_loss(params.batch_dice), optimizer, info.device, params.accumulation_steps,
-                     amp, torch.amp.GradScaler("cuda") if amp else None)
+                     amp, torch.amp.GradScaler("cuda") if amp else None, layout)
     best = {"dice": -1.0, "epoch": 0, "per_case": {}, "per_class": {}, "state": None}
     rows, voxels, start = [], 0, time.perf_counter()
     for epoch in range(1, params.epochs + 1):
@@ -86,7 +87,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
             if dice > best["dice"]:
                 best = {"dice": dice, "epoch": epoch, "per_case": {k: round(v, 6) for k, v in scores.items()},
                         "per_class": {k: round(v, 6) for k, v in loop.mean_per_class(by_class, index.classes).items()},
-                        "state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+                        "state": loop.cpu_state(net)}
         distributed.barrier(info)
         row = {"epoch": epoch, "train_loss": round(stats["loss"], 6), "val_dice": dice, "lr": lr,
                "seconds": round(time.perf_counter() - start, 2)}

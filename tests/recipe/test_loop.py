@@ -24,3 +24,33 @@ def test_distillation_with_weight_zero_is_the_supervised_loss():
     plain = loop.supervised_loss()(logits, batch)
     assert torch.equal(loop.distillation_loss(0.0, 1.0)(logits, batch), plain)
     assert float(loop.distillation_loss(0.5, 1.0)(logits, batch)) != pytest.approx(float(plain))
+
+
+@pytest.mark.verifies("SRS-TRAIN-001")
+def test_a_3d_network_trains_channels_last_on_the_cpu_only():
+    assert loop.memory_format(3, "cpu") == torch.channels_last_3d
+    assert loop.memory_format(2, "cpu") == torch.contiguous_format
+    assert loop.memory_format(3, "cuda") == torch.contiguous_format
+    assert loop.memory_format(3, "cuda:1") == torch.contiguous_format
+
+
+@pytest.mark.verifies("SRS-TRAIN-001")
+def test_the_layout_changes_rounding_not_what_a_step_learns_and_states_are_saved_contiguous():
+    from pipeline.nets.unet import build_unet
+
+    network = {"spatial_dims": 3, "channels": [4, 8], "strides": [2], "num_res_units": 1}
+    torch.manual_seed(0)
+    batch = {"image": torch.randn(2, 1, 16, 16, 8), "label": (torch.rand(2, 1, 16, 16, 8) > 0.7).long()}
+    trained = {}
+    for layout in (torch.contiguous_format, torch.channels_last_3d):
+        torch.manual_seed(1)
+        net = build_unet(network).to(memory_format=layout)
+        step = loop.Step(net, loop.supervised_loss(), torch.optim.SGD(net.parameters(), lr=1e-2), "cpu",
+                         memory_format=layout)  # SGD: Adam would scale rounding noise of zero-gradient biases to lr
+        loop.train_epoch(step, [batch, batch])
+        trained[layout] = loop.cpu_state(net)
+    plain, last = trained[torch.contiguous_format], trained[torch.channels_last_3d]
+    assert plain.keys() == last.keys()
+    for name, value in last.items():
+        assert value.is_contiguous(), name
+        assert torch.allclose(value, plain[name], atol=1e-5), name
