@@ -3,7 +3,9 @@
 A stage command (``python -m pipeline train``) validates the whole ``params.yaml``, takes each
 path from the ``paths`` section (an option may override it: tests and one-off runs), refuses
 to start when an input is missing, runs the stage's core, times it, records one MLflow run
-(unless ``--no-mlflow``) and prints a summary. What differs between stages is data: a
+(unless ``--no-mlflow``), refuses to end successfully when the pipeline's code or params
+changed while it ran (``pipeline.core.source_guard``: DVC would record the new ones) and
+prints a summary. What differs between stages is data: a
 ``StageCommand`` naming the paths, the inputs, the core call, what goes into MLflow and the
 summary line. ``pipeline/<stage>/cli.py`` holds only that.
 """
@@ -17,6 +19,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
+from pipeline.core import source_guard
 from pipeline.core.errors import UserError
 from pipeline.params import Params, load_params, params_file
 
@@ -83,6 +86,7 @@ class StageCommand:
 
     def main(self, args: argparse.Namespace) -> int:
         """Validate params, resolve and check paths, run (in an MLflow run), print the summary."""
+        source = source_guard.snapshot(params_file(args))
         params = load_params(params_file(args))
         inv = Invocation(params, self.resolve(params, args), args)
         for option in self.inputs:
@@ -104,6 +108,7 @@ class StageCommand:
                 if self.log:
                     self.log(inv, result)
                 mlflow.log_metric("seconds", inv.seconds)
+        source_guard.check_unchanged(source, params_file(args))
         line = self.summary(inv, result)
         if line:
             print(line)

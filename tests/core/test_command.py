@@ -90,3 +90,46 @@ def test_unsupported_templating_is_refused_not_misread():
         resolve({"cmd": "x ${paths}"}, {"paths": {"a": "b"}})
     with pytest.raises(UserError, match="not a plain params.yaml reference"):
         resolve({"cmd": "x ${a + b}"}, {})
+
+
+@pytest.mark.verifies("SRS-PLAT-005")
+def test_a_params_edit_while_the_stage_runs_stops_the_command_before_dvc_records_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load(params_path.read_text())
+    Path(params["paths"]["cache"]).mkdir(parents=True)
+
+    def edit_during_the_run(inv):
+        params_path.write_text(params_path.read_text() + "\n# edited while the stage ran\n")
+        return {"n": 1}
+
+    command = StageCommand(name="demo", help="a demo stage", paths={"cache": ("cache", "input")},
+                           inputs=("cache",), core=edit_during_the_run, summary=lambda inv, result: "")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--params", default=None)
+    command.register(parser.add_subparsers())
+    args = parser.parse_args(["--params", str(params_path), "demo", "--no-mlflow"])
+    with pytest.raises(UserError, match="changed while the stage ran: .*params.yaml"):
+        args.func(args)
+
+
+@pytest.mark.verifies("SRS-PLAT-005")
+def test_the_source_guard_names_changed_added_and_removed_code(tmp_path):
+    from pipeline.core import source_guard
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("A = 1\n")
+    (package / "b.py").write_text("B = 1\n")
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text("x: 1\n")
+    before = source_guard.snapshot(params_path, package)
+    source_guard.check_unchanged(before, params_path, package)  # nothing changed: no error
+    (package / "a.py").write_text("A = 2\n")
+    (package / "b.py").unlink()
+    (package / "c.py").write_text("C = 1\n")
+    with pytest.raises(UserError) as caught:
+        source_guard.check_unchanged(before, params_path, package)
+    assert all(name in str(caught.value) for name in ("a.py", "b.py", "c.py"))
+    assert "params.yaml" not in str(caught.value)
