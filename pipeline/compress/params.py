@@ -17,6 +17,7 @@ class StudentNetwork(StrictModel):
     channels: list[Annotated[int, Field(ge=1)]] = Field(min_length=2, max_length=6)
     strides: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=5)
     num_res_units: int = Field(default=0, ge=0, le=4)
+    top_residual_unit: bool = Field(default=True, description="as in train.network (pipeline.nets.params)")
 
     @model_validator(mode="after")
     def _levels(self) -> "StudentNetwork":
@@ -100,6 +101,9 @@ class CompressParams(StrictModel):
     val_every: int = Field(default=4, ge=1, description="validate every N epochs (and after the last)")
     val_after: float = Field(default=0.0, ge=0.0, lt=1.0, description="share of the epochs before the first validation")
     latency_repeats: int = Field(default=5, ge=1, le=1000, description="interleaved rounds per latency median")
+    latency_cases: int = Field(default=4, ge=1, le=1000, description=(
+        "validation volumes timed, spread over the range of their sizes (the largest included); a model's "
+        "time per volume is its mean over them"))
     bootstrap_samples: int = Field(default=2000, ge=100, le=100000, description="paired-drop CI resamples")
     seed: int = Field(ge=0)
     threads: int = Field(default=2, ge=1, le=256, description="pinned, as in training")

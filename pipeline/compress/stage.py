@@ -203,9 +203,9 @@ def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: lis
                     row.update(runtime_version=engine.version, **results[runtime])
                     working[select.key(row)] = engine
                 rows.append(row)
-        volume = max(val, key=lambda case: case.image.size).image
+        volumes = measure.timed_volumes(val, params.latency_cases)
         torch_refs = {f"{name}@torch-eager": module for name, module in modules.items()}
-        latency = measure.volume_latency_ms(working, torch_refs, volume, window, params.latency_repeats)
+        latency = measure.volume_latency_ms(working, torch_refs, volumes, window, params.latency_repeats)
     for row in rows:
         if select.key(row) in latency:
             row["volume_ms"] = latency[select.key(row)]

@@ -21,6 +21,10 @@ class NetworkParams(StrictModel):
     strides: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=5)
     num_res_units: int = Field(default=1, ge=0, le=4)
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    top_residual_unit: bool = Field(default=True, description=(
+        "MONAI's residual unit after the last up-sampling (a convolution on the output channels at full "
+        "resolution, present when num_res_units > 0). false ends the network with the up-sampling "
+        "convolution alone, as MONAI does with num_res_units 0"))
 
     @model_validator(mode="after")
     def _levels(self) -> "NetworkParams":
