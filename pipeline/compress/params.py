@@ -6,23 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pipeline.nets.params import check_levels
+from pipeline.nets.params import UNetShape
 from pipeline.core.params_base import StrictModel, distinct
 from pipeline.runtime.engines import RUNTIMES
 
 
-class StudentNetwork(StrictModel):
-    """A narrower MONAI ``UNet`` (same spatial dims and strides as the teacher)."""
+class StudentNetwork(UNetShape):
+    """A student MONAI ``UNet`` (same spatial dims as the teacher, no dropout)."""
 
-    channels: list[Annotated[int, Field(ge=1)]] = Field(min_length=2, max_length=6)
-    strides: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=5)
     num_res_units: int = Field(default=0, ge=0, le=4)
-    top_residual_unit: bool = Field(default=True, description="as in train.network (pipeline.nets.params)")
-
-    @model_validator(mode="after")
-    def _levels(self) -> "StudentNetwork":
-        check_levels(self.channels, self.strides)
-        return self
 
 
 class CandidateParams(StrictModel):

@@ -13,23 +13,49 @@ from pydantic import Field, model_validator
 from pipeline.core.params_base import StrictModel
 
 
-class NetworkParams(StrictModel):
-    """A MONAI ``UNet``: channels per level, strides between levels."""
+class UNetShape(StrictModel):
+    """What a MONAI ``UNet`` is made of: channels per level, strides between levels, residual
+    units, the top unit, the norm and the up-sampling kernel (shared by ``train.network`` and the
+    students of ``compress.candidates``)."""
 
-    spatial_dims: Literal[2, 3] = 3
     channels: list[Annotated[int, Field(ge=1)]] = Field(min_length=2, max_length=6)
     strides: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=5)
     num_res_units: int = Field(default=1, ge=0, le=4)
-    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     top_residual_unit: bool = Field(default=True, description=(
         "MONAI's residual unit after the last up-sampling (a convolution on the output channels at full "
         "resolution, present when num_res_units > 0). false ends the network with the up-sampling "
         "convolution alone, as MONAI does with num_res_units 0"))
+    norm: Literal["instance", "batch"] = Field(default="instance", description=(
+        "instance: statistics of each window (MONAI's default); batch: running statistics learnt in "
+        "training, which the runtimes fold into the convolutions at inference (no reductions left)"))
+    up_kernel_size: Literal[2, 3] | list[Literal[2, 3]] = Field(default=3, description=(
+        "kernel of the transposed convolutions that up-sample, one value or one per level from the top "
+        "(len(strides) values): 3 is MONAI's; 2 with stride 2 maps each voxel to its own 2x2x2 block "
+        "(nnU-Net's up-sampling), 27/8 fewer multiply-adds"))
+
+    def up_kernels(self) -> list[int]:
+        """The up-sampling kernel of each level, from the top (full resolution) down."""
+        if isinstance(self.up_kernel_size, int):
+            return [self.up_kernel_size] * len(self.strides)
+        return list(self.up_kernel_size)
 
     @model_validator(mode="after")
-    def _levels(self) -> "NetworkParams":
+    def _levels(self) -> "UNetShape":
         check_levels(self.channels, self.strides)
+        if isinstance(self.up_kernel_size, list) and len(self.up_kernel_size) != len(self.strides):
+            raise ValueError(f"up_kernel_size = {self.up_kernel_size}: needs one value per stride "
+                             f"({len(self.strides)}), from the top level down")
+        if any(k == 2 and s != 2 for k, s in zip(self.up_kernels(), self.strides)):
+            raise ValueError(f"up_kernel_size 2 needs a stride of 2 at its level (the kernel equals the stride): "
+                             f"up_kernel_size = {self.up_kernel_size}, strides = {self.strides}")
         return self
+
+
+class NetworkParams(UNetShape):
+    """A MONAI ``UNet`` (``train.network``): its shape, spatial dims and dropout."""
+
+    spatial_dims: Literal[2, 3] = 3
+    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
 def check_levels(channels: list[int], strides: list[int]) -> None:

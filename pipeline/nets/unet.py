@@ -7,7 +7,7 @@ checkpoint format is in ``pipeline.nets.checkpoint``.
 from __future__ import annotations
 
 import torch
-from monai.networks.blocks import Convolution
+from monai.networks.blocks import Convolution, ResidualUnit
 from monai.networks.nets import UNet
 
 from pipeline.nets.params import NetworkParams, check_levels  # noqa: F401 (check_levels: re-exported)
@@ -21,29 +21,56 @@ def out_channels(classes: list[str]) -> int:
     return 1 + len(classes)
 
 
-class LeanTopUNet(UNet):
-    """MONAI's ``UNet`` without the residual unit after its last up-sampling.
+class VariantUNet(UNet):
+    """MONAI's ``UNet`` with two options MONAI does not offer; every other layer is MONAI's.
 
-    With ``num_res_units`` > 0 MONAI follows the top transposed convolution with a residual unit
-    whose convolution maps the output channels to themselves at full resolution. On the slim
-    student that one 2-to-2 channel convolution took 9 of 41 ms per batch of four windows on ONNX
-    Runtime (profiled 2026-11-27: im2col of a full-resolution volume for 108 multiply-adds a
-    voxel), the most expensive layer of the network. Here the top up layer is the transposed
-    convolution alone, without norm or activation (what MONAI builds when ``num_res_units`` is 0);
-    every other layer is MONAI's.
+    ``top_residual_unit=False``: no residual unit after the last up-sampling. With
+    ``num_res_units`` > 0 MONAI follows the top transposed convolution with a residual unit whose
+    convolution maps the output channels to themselves at full resolution. On the slim student
+    that one 2-to-2 channel convolution took 9 of 41 ms per batch of four windows on ONNX Runtime
+    (profiled 2026-11-27: im2col of a full-resolution volume for 108 multiply-adds a voxel), the
+    most expensive layer of the network. Here the top up layer is the transposed convolution
+    alone, without norm or activation (what MONAI builds when ``num_res_units`` is 0).
+
+    ``up_kernels`` (one per level, from the top): a 2 is a transposed convolution with kernel 2
+    and stride 2 (no padding), so each voxel up-samples to its own 2x2x2 block, as in nnU-Net.
+    MONAI's ``Convolution`` computes "same" padding, which an even kernel does not have, so its
+    ``UNet`` refuses kernel 2; with the padding given (0, output padding 0) MONAI's block builds
+    it. On the lean student the three kernel-3 transposed convolutions took 8.4 of 28.5 ms per
+    batch on ONNX Runtime (profiled 2026-11-27, ``nn.ConvTranspose3d`` is GEMM + col2im there),
+    the top one alone 4.4 ms.
     """
 
+    def __init__(self, *args, top_residual_unit: bool = True, up_kernels: list[int] | None = None,
+                 **kwargs) -> None:
+        # read by _get_up_layer, which UNet.__init__ calls once per level, the deepest first
+        self.top_residual_unit = top_residual_unit
+        self.up_kernels = list(up_kernels) if up_kernels is not None else [3] * len(kwargs["strides"])
+        self._levels_built = 0
+        super().__init__(*args, **kwargs)
+
     def _get_up_layer(self, in_channels: int, out_channels: int, strides: int, is_top: bool) -> torch.nn.Module:
-        if not is_top:
+        self._levels_built += 1
+        kernel = self.up_kernels[len(self.up_kernels) - self._levels_built]  # the deepest level comes first
+        lean_top = is_top and not self.top_residual_unit and self.num_res_units > 0
+        if kernel == 3 and not lean_top:
             return super()._get_up_layer(in_channels, out_channels, strides, is_top)
-        return Convolution(self.dimensions, in_channels, out_channels, strides=strides, kernel_size=self.up_kernel_size,
-                           act=self.act, norm=self.norm, dropout=self.dropout, bias=self.bias, conv_only=True,
-                           is_transposed=True, adn_ordering=self.adn_ordering)
+        padding = {} if kernel == 3 else {"padding": 0, "output_padding": 0}
+        conv = Convolution(self.dimensions, in_channels, out_channels, strides=strides, kernel_size=kernel,
+                           act=self.act, norm=self.norm, dropout=self.dropout, bias=self.bias,
+                           conv_only=is_top and (lean_top or self.num_res_units == 0),
+                           is_transposed=True, adn_ordering=self.adn_ordering, **padding)
+        if self.num_res_units == 0 or lean_top:
+            return conv
+        unit = ResidualUnit(self.dimensions, out_channels, out_channels, strides=1, kernel_size=self.kernel_size,
+                            subunits=1, act=self.act, norm=self.norm, dropout=self.dropout, bias=self.bias,
+                            last_conv_only=is_top, adn_ordering=self.adn_ordering)
+        return torch.nn.Sequential(conv, unit)
 
 
 def build_unet(network: NetworkParams | dict, outputs: int = OUT_CHANNELS) -> UNet:
     """A MONAI ``UNet`` from the ``train.network`` params (or their dict form in a checkpoint);
-    ``LeanTopUNet`` when ``top_residual_unit`` is false.
+    a ``VariantUNet`` when the top unit is dropped or an up-sampling kernel is 2.
 
     Args:
         network: the network params.
@@ -52,10 +79,13 @@ def build_unet(network: NetworkParams | dict, outputs: int = OUT_CHANNELS) -> UN
     net = network if isinstance(network, NetworkParams) else NetworkParams.model_validate(network)
     if outputs < 2:
         raise ValueError(f"a segmentation network needs at least 2 outputs (background and a class), not {outputs}")
-    kind = UNet if net.top_residual_unit or net.num_res_units == 0 else LeanTopUNet
-    return kind(spatial_dims=net.spatial_dims, in_channels=IN_CHANNELS, out_channels=outputs,
-                channels=net.channels, strides=net.strides, num_res_units=net.num_res_units,
-                dropout=net.dropout)
+    common = dict(spatial_dims=net.spatial_dims, in_channels=IN_CHANNELS, out_channels=outputs,
+                  channels=net.channels, strides=net.strides, num_res_units=net.num_res_units,
+                  dropout=net.dropout, norm=net.norm)
+    lean_top = not net.top_residual_unit and net.num_res_units > 0
+    if not lean_top and set(net.up_kernels()) == {3}:
+        return UNet(**common)
+    return VariantUNet(**common, top_residual_unit=net.top_residual_unit, up_kernels=net.up_kernels())
 
 
 def parameter_count(module: torch.nn.Module) -> int:

@@ -44,6 +44,16 @@ def memory_format(spatial_dims: int, device: str) -> torch.memory_format:
     return torch.channels_last_3d if spatial_dims == 3 and not str(device).startswith("cuda") else torch.contiguous_format
 
 
+def for_ranks(model: torch.nn.Module, distributed: bool, device: str) -> torch.nn.Module:
+    """``model`` as it trains on this rank: under DDP on CUDA its batch norms become
+    ``SyncBatchNorm`` (statistics over every rank's batch, not each rank's few patches); the
+    state keys are the same, so checkpoints load into the plain network. Elsewhere, unchanged
+    (gloo on the CPU has no synchronised batch norm)."""
+    if distributed and str(device).startswith("cuda"):
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model
+
+
 def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """A detached CPU copy of ``model``'s state in the default layout (checkpoints and weight
     hashes do not depend on the layout it trained in)."""

@@ -63,7 +63,8 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     val = patches.val_tensors(val_cases)
     outputs = unet.out_channels(index.classes)  # background + the cache's classes
     layout = loop.memory_format(params.network.spatial_dims, info.device)
-    net = unet.build_unet(params.network, outputs).to(info.device, memory_format=layout)
+    net = loop.for_ranks(unet.build_unet(params.network, outputs), info.distributed, info.device)
+    net = net.to(info.device, memory_format=layout)
     trained = DistributedDataParallel(net) if info.distributed else net
     amp = params.amp and info.device.startswith("cuda")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)

@@ -1,5 +1,6 @@
 """The students' network variants (SRS-COMP-001): MONAI's UNet without its full-resolution top
-residual unit, rebuilt from a checkpoint and exported to ONNX like any network."""
+residual unit, with kernel-2 up-sampling, with batch norm; rebuilt from a checkpoint and exported
+to ONNX like any network."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from monai.networks.nets import UNet
 from pipeline.nets.checkpoint import load_checkpoint, save_checkpoint
 from pipeline.nets.onnx import export_onnx
 from pipeline.nets.params import NetworkParams
-from pipeline.nets.unet import LeanTopUNet, build_unet
+from pipeline.nets.unet import VariantUNet, build_unet
 
 LEAN = {"spatial_dims": 3, "channels": [4, 8, 16], "strides": [2, 2], "num_res_units": 1,
         "top_residual_unit": False}
@@ -22,7 +23,7 @@ LEAN = {"spatial_dims": 3, "channels": [4, 8, 16], "strides": [2, 2], "num_res_u
 def test_the_lean_top_drops_only_the_full_resolution_residual_unit():
     torch.manual_seed(0)
     lean, plain = build_unet(LEAN), build_unet({**LEAN, "top_residual_unit": True})
-    assert isinstance(lean, LeanTopUNet) and type(plain) is UNet
+    assert isinstance(lean, VariantUNet) and type(plain) is UNet
     lean_keys, plain_keys = set(lean.state_dict()), set(plain.state_dict())
     assert lean_keys < {k.replace("model.2.0.", "model.2.") for k in plain_keys}  # nothing new
     dropped = {k for k in plain_keys if k.startswith("model.2.1.")}
@@ -42,7 +43,7 @@ def test_a_lean_student_round_trips_through_its_checkpoint_and_onnx(tmp_path):
     net = build_unet(LEAN).eval()
     save_checkpoint(tmp_path / "s.pt", net.state_dict(), {"network": LEAN, "out_channels": 2})
     again, _ = load_checkpoint(tmp_path / "s.pt")
-    assert isinstance(again, LeanTopUNet)
+    assert isinstance(again, VariantUNet)
     x = torch.randn(2, 1, 16, 16, 8)
     with torch.no_grad():
         expected = net(x).numpy()
@@ -51,3 +52,74 @@ def test_a_lean_student_round_trips_through_its_checkpoint_and_onnx(tmp_path):
     session = ort.InferenceSession(str(tmp_path / "s.onnx"), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
     assert np.abs(got - expected).max() < 1e-4
+
+
+@pytest.mark.verifies("SRS-COMP-001")
+def test_kernel_two_up_sampling_and_batch_norm_are_monai_blocks_with_those_settings():
+    torch.manual_seed(0)
+    plain = build_unet({**LEAN, "top_residual_unit": True})
+    net = build_unet({**LEAN, "up_kernel_size": 2, "norm": "batch"})
+    assert isinstance(net, VariantUNet)
+    ups = [m for m in net.modules() if isinstance(m, torch.nn.ConvTranspose3d)]
+    assert len(ups) == 2 and all(m.kernel_size == (2, 2, 2) and m.stride == (2, 2, 2) and m.padding == (0, 0, 0)
+                                 for m in ups)
+    assert not any(isinstance(m, torch.nn.InstanceNorm3d) for m in net.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm3d) for m in net.modules())
+    # the same layers as MONAI's (names and kinds), but for the up-sampling kernels and the norm
+    kinds = {k: type(m).__name__.replace("BatchNorm3d", "InstanceNorm3d") for k, m in net.named_modules()
+             if k and not k.startswith("model.2")}
+    assert kinds == {k: type(m).__name__ for k, m in plain.named_modules() if k and not k.startswith("model.2")}
+    x = torch.randn(2, 1, 16, 16, 8)
+    net.train()(x)  # running statistics are learnt
+    assert net.eval()(x).shape == (2, 2, 16, 16, 8)
+    with_top = build_unet({**LEAN, "up_kernel_size": 2, "top_residual_unit": True})
+    assert any(k.startswith("model.2.1.") for k in with_top.state_dict())  # the top unit stays when asked for
+    assert build_unet({**LEAN, "num_res_units": 0, "up_kernel_size": 2}).eval()(x).shape == (2, 2, 16, 16, 8)
+
+
+@pytest.mark.verifies("SRS-COMP-001")
+def test_kernel_two_up_sampling_needs_strides_of_two():
+    with pytest.raises(ValueError, match="stride of 2"):
+        NetworkParams.model_validate({**LEAN, "strides": [2, 1], "up_kernel_size": 2})
+    with pytest.raises(ValueError):
+        NetworkParams.model_validate({**LEAN, "up_kernel_size": 4})
+    with pytest.raises(ValueError):
+        NetworkParams.model_validate({**LEAN, "norm": "group"})
+
+
+@pytest.mark.verifies("SRS-COMP-001")
+@pytest.mark.parametrize("runtime", ["onnxruntime-cpu", "openvino-cpu"])
+def test_a_batch_norm_kernel_two_student_exports_with_parity(tmp_path, runtime):
+    from pipeline.runtime import engines
+
+    if runtime not in engines.available():
+        pytest.skip(f"{runtime} not installed")
+    torch.manual_seed(2)
+    config = {**LEAN, "up_kernel_size": 2, "norm": "batch"}
+    net = build_unet(config)
+    for _ in range(3):
+        net.train()(torch.randn(2, 1, 16, 16, 8) * 2 + 1)
+    net.eval()
+    save_checkpoint(tmp_path / "s.pt", net.state_dict(), {"network": config, "out_channels": 2})
+    again, _ = load_checkpoint(tmp_path / "s.pt")
+    x = torch.randn(2, 1, 16, 16, 8)
+    with torch.no_grad():
+        expected = net(x).numpy()
+        assert np.array_equal(again(x).numpy(), expected)
+    export_onnx(again, tmp_path / "s.onnx", 3, 1, [16, 16, 8], opset=17)
+    got = engines.open_engine((tmp_path / "s.onnx").read_bytes(), runtime, threads=1)(x.numpy())
+    assert np.abs(got - expected).max() < 1e-5
+
+
+@pytest.mark.verifies("SRS-COMP-001")
+def test_the_up_sampling_kernel_can_differ_per_level():
+    net = build_unet({**LEAN, "up_kernel_size": [3, 2]})  # the top keeps MONAI's kernel, the level below 2
+    top = [m for m in net.model[2].modules() if isinstance(m, torch.nn.ConvTranspose3d)]
+    inner = [m for k, m in net.named_modules() if isinstance(m, torch.nn.ConvTranspose3d) and not k.startswith("model.2")]
+    assert [m.kernel_size for m in top] == [(3, 3, 3)] and [m.kernel_size for m in inner] == [(2, 2, 2)]
+    assert net.eval()(torch.randn(1, 1, 16, 16, 8)).shape == (1, 2, 16, 16, 8)
+    with pytest.raises(ValueError, match="one value per stride"):
+        NetworkParams.model_validate({**LEAN, "up_kernel_size": [2]})
+    with pytest.raises(ValueError, match="stride of 2"):
+        NetworkParams.model_validate({**LEAN, "strides": [2, 3], "up_kernel_size": [2, 2]})
+    assert NetworkParams.model_validate({**LEAN, "strides": [2, 3], "up_kernel_size": [2, 3]}).up_kernels() == [2, 3]

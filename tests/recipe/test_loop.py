@@ -54,3 +54,17 @@ def test_the_layout_changes_rounding_not_what_a_step_learns_and_states_are_saved
     for name, value in last.items():
         assert value.is_contiguous(), name
         assert torch.allclose(value, plain[name], atol=1e-5), name
+
+
+@pytest.mark.verifies("SRS-TRAIN-001")
+def test_batch_norms_are_synchronised_across_ranks_only_under_ddp_on_cuda():
+    from pipeline.nets.unet import build_unet
+
+    network = {"spatial_dims": 3, "channels": [4, 8], "strides": [2], "num_res_units": 1, "norm": "batch"}
+    net = build_unet(network)
+    assert loop.for_ranks(net, distributed=False, device="cuda") is net
+    assert loop.for_ranks(net, distributed=True, device="cpu") is net
+    synced = loop.for_ranks(net, distributed=True, device="cuda:0")
+    assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in synced.modules())
+    assert not any(type(m) is torch.nn.BatchNorm3d for m in synced.modules())
+    assert set(synced.state_dict()) == set(build_unet(network).state_dict())
