@@ -3,8 +3,9 @@ distillation, pruning a GPU-trained teacher, and GPU inference speed of teacher 
 
 Runs on tiny synthetic data in a temporary folder (no ``make repro`` outputs needed); on a
 machine without CUDA it runs the same code on the CPU and says so. Usage:
-``python -m benchmarks.cuda_check``. DDP with NCCL needs two GPUs (NCCL refuses two ranks on one
-device): on a one-GPU machine the check says so instead.
+``python -m benchmarks.cuda_check``. DDP runs as one rank (NCCL on CUDA, gloo on the CPU): the
+wrapper, ``no_sync`` accumulation, AMP and the batch norms turned into ``SyncBatchNorm``
+(``pipeline.recipe.loop.for_ranks``); several ranks need a machine with one GPU per rank.
 """
 
 from __future__ import annotations
@@ -55,18 +56,44 @@ def main() -> None:
         tuned = fit.fit(pruned, train, val, recipe, 3, 2, loop.distillation_loss(0.5, 1.0), 1, device, 1, soft)
         print(f"prune+fine-tune on {device}: params {parameter_count(teacher)} -> {parameter_count(pruned)}, "
               f"val Dice {tuned['best_val_dice']:.3f}")
-        _ddp_note()
+        _ddp_check(device)
     _inference_speed(device)
 
 
-def _ddp_note() -> None:
-    print(f"ddp: not run here ({torch.cuda.device_count()} GPU(s)); NCCL needs one GPU per rank, so the "
-          "torchrun path (pipeline/train/distributed.py) needs a machine with two or more")
+def _ddp_check(device: str) -> None:
+    """One DDP rank training the release's student shape (batch norm) with accumulation and AMP."""
+    import os
+
+    import torch.distributed as dist
+
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29531")
+    dist.init_process_group("nccl" if device == "cuda" else "gloo", rank=0, world_size=1)
+    try:
+        network = {"spatial_dims": 3, "channels": [8, 16, 32, 64], "strides": [2, 2, 2], "num_res_units": 1,
+                   "top_residual_unit": False, "norm": "batch", "up_kernel_size": [3, 2, 2]}
+        net = loop.for_ranks(build_unet(network), True, device).to(device)
+        ddp = torch.nn.parallel.DistributedDataParallel(net)
+        amp = device == "cuda"
+        step = loop.Step(ddp, loop.supervised_loss(), torch.optim.AdamW(ddp.parameters(), lr=1e-3), device,
+                         accumulation=2, amp=amp, scaler=torch.amp.GradScaler("cuda") if amp else None)
+        gen = torch.Generator().manual_seed(0)
+        batches = [{"image": torch.randn(4, 1, 48, 48, 32, generator=gen),
+                    "label": (torch.rand(4, 1, 48, 48, 32, generator=gen) > 0.8).long()} for _ in range(4)]
+        result = loop.train_epoch(step, batches)
+        synced = sum(isinstance(m, torch.nn.SyncBatchNorm) for m in net.modules())
+        build_unet(network).load_state_dict(loop.cpu_state(net))  # the plain network takes the state
+        print(f"ddp (1 rank, {dist.get_backend()}): loss {result['loss']:.4f}, {synced} SyncBatchNorm, amp {amp}")
+        assert torch.isfinite(torch.tensor(result["loss"])) and (synced > 0) == (device == "cuda")
+    finally:
+        dist.destroy_process_group()
 
 
 def _inference_speed(device: str) -> None:
     shapes = {"teacher": dict(channels=[16, 32, 64, 128], strides=[2, 2, 2], num_res_units=2),
-              "half_width": dict(channels=[8, 16, 32, 64], strides=[2, 2, 2], num_res_units=0)}
+              "half_width": dict(channels=[8, 16, 32, 64], strides=[2, 2, 2], num_res_units=0),
+              "lean_bn": dict(channels=[8, 16, 32, 64], strides=[2, 2, 2], num_res_units=1, top_residual_unit=False,
+                              norm="batch", up_kernel_size=[3, 2, 2])}
     batch = torch.rand(4, 1, 48, 48, 32, device=device)
     for name, shape in shapes.items():
         net = build_unet({"spatial_dims": 3, **shape}).to(device).eval()
