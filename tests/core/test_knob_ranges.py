@@ -203,6 +203,10 @@ COMPRESS = [
      "compress.candidates.0.network.strides = [2, 2]: needs len(channels) - 1"),
     (("compress", "candidates", 0, "network", "strides"), [3, 2, 2],  # new: 32 is not divisible by 12
      "compress.candidates.0.network.strides = [3, 2, 2]: their product 12 must divide train.patch_size"),
+    (("compress", "candidates", 0, "network", "strides"), [2, 2, 4],  # new: the shipped kernels are [3, 2, 2]
+     "up_kernel_size 2 needs a stride of 2 at its level"),
+    (("compress", "candidates", 0, "network", "up_kernel_size"), [3, 2],
+     "up_kernel_size = [3, 2]: needs one value per stride (3)"),
     (("compress", "distill", "temperature"), 0.0, None),
     (("compress", "distill", "kd_weight"), 1.5, None),
     (("compress", "distill", "kd_weight"), -0.1, None),
@@ -293,7 +297,8 @@ def test_knobs_refused_together_are_named_together(first, second, expected):
     {("preprocess", "source"): {"format": "msd", "path": "data/msd", "classes": [
         {"name": "liver", "values": [1]}, {"name": "tumour", "values": [2]}]}},
     {("train", "augment", "noise_std"): 1.0, ("train", "augment", "shift"): 1.0, ("train", "weight_decay"): 1.0},
-    {("compress", "candidates", 0, "network", "strides"): [2, 2, 4]},  # 16 divides 48 and 32
+    {("compress", "candidates", 0, "network", "strides"): [2, 2, 4],  # 16 divides 48 and 32
+     ("compress", "candidates", 0, "network", "up_kernel_size"): [3, 2, 3]},  # a stride-4 level up-samples with 3
 ])
 def test_unusual_but_meaningful_values_still_pass(changes):
     data = copy.deepcopy(SHIPPED)

@@ -52,6 +52,8 @@ def tiny_params() -> dict:
         candidate["epochs"] = 1
         if "network" in candidate:
             candidate["network"].update(channels=[2, 4, 8], strides=[2, 2])
+            if isinstance(candidate["network"].get("up_kernel_size"), list):  # one per level: keep the top's
+                candidate["network"]["up_kernel_size"] = candidate["network"]["up_kernel_size"][:2]
     compress["quantize"]["calibration_cases"] = 1
     compress["latency_repeats"] = 2
     compress["bootstrap_samples"] = 100
