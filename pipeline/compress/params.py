@@ -71,6 +71,11 @@ class SelectionParams(StrictModel):
         description="eligible candidates within this share of the fastest one's time per volume count as "
                     "equally fast; among them the smallest paired val Dice drop ships (latency medians on a "
                     "shared 2-core machine moved by ~8 % between two identical networks)")
+    eager_tie: float = Field(
+        default=0.1, ge=0.0, lt=1.0,
+        description="a runtime counts as slower than torch eager on the same model only beyond this share of "
+                    "torch's time per volume (timing noise: the shipped student measured ONNX Runtime at 1.18x "
+                    "torch eager in one run and 0.94x in another, same weights and code)")
 
 
 class CompressParams(StrictModel):

@@ -10,7 +10,10 @@ Every candidate is judged on each runtime against the teacher on that same runti
   ``min_speedup``;
 * size: the teacher's file bytes over the candidate's, at least ``min_size_reduction``;
 * runtime: on that runtime the candidate is not slower per volume than torch eager on its own
-  PyTorch weights (the product's inference path must not lose to the framework it exports from);
+  PyTorch weights (the product's inference path must not lose to the framework it exports from),
+  beyond ``eager_tie`` of torch's time: between two processes, with the same weights and code, the
+  shipped student measured ONNX Runtime at 1.18x and at 0.94x torch eager, so a strict comparison
+  decided the release by timing noise;
 * parity: on that runtime both the candidate and the teacher pass the export stage's parity gate
   against their PyTorch weights on the validation cases (a runtime that does not compute what
   the network computes cannot ship it; OpenVINO's CPU plugin was 20-40x further from a float64
@@ -133,9 +136,10 @@ def _judge(row: dict, teacher: dict | None, selection, clusters, samples: int, s
     if problem:
         missed.append(problem)
     eager = row.get("torch_eager_volume_ms")
-    if eager is not None and row["volume_ms"] > eager:
+    if eager is not None and row["volume_ms"] > eager * (1.0 + selection.eager_tie):
         missed.append(f"{row['runtime']} slower than torch eager on the same model "
-                      f"({row['volume_ms']:.1f} vs {eager:.1f} ms per volume)")
+                      f"({row['volume_ms']:.1f} vs {eager:.1f} ms per volume, beyond the "
+                      f"{selection.eager_tie:.0%} timing tie)")
     return {"verdict": "eligible" if not missed else "; ".join(missed), "dice_drop": drop,
             "speedup": speedup, "size_reduction": size}
 
