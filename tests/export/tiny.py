@@ -56,16 +56,17 @@ def make_fingerprint(path: Path) -> Path:
     return path
 
 
-def make_teacher(path: Path, seed: int = 0) -> Path:
-    """A random-init tiny UNet saved as the train stage saves ``models/teacher.pt``."""
+def make_teacher(path: Path, seed: int = 0, network: dict | None = None) -> Path:
+    """A random-init tiny UNet (``network``, default ``NETWORK``) saved as the train stage saves
+    ``models/teacher.pt``."""
     torch.manual_seed(seed)
-    net = build_unet(NETWORK)
-    save_checkpoint(path, {k: v.clone() for k, v in net.state_dict().items()}, _config())
+    net = build_unet(network or NETWORK)
+    save_checkpoint(path, {k: v.clone() for k, v in net.state_dict().items()}, _config(network))
     return path
 
 
-def _config() -> dict:
-    return {"network": dict(NETWORK), "in_channels": 1, "out_channels": 2, "patch_size": list(PATCH),
+def _config(network: dict | None = None) -> dict:
+    return {"network": dict(network or NETWORK), "in_channels": 1, "out_channels": 2, "patch_size": list(PATCH),
             "spatial_dims": 3, "target_spacing_mm": [1.0, 1.0, 2.0], "orientation": "RAS",
             "normalisation": {"kind": "ct_window", "low": -150.0, "high": 250.0},
             "recipe": RECIPE, "weights_sha256": "f" * 64}
@@ -134,7 +135,9 @@ def compress_params(**overrides) -> CompressParams:
                            {"name": "narrow_scratch", "method": "scratch", "network": narrow, "epochs": 1},
                            {"name": "pruned", "method": "prune", "ratio": 0.5, "epochs": 1}],
             "quantize": {"enabled": True, "calibration_cases": 2},
-            "selection": {"max_dice_drop": 1.0, "min_speedup": 1.0, "min_size_reduction": 1.0},
+            # eager_tie: one timing round of networks this small cannot tell a runtime from torch eager
+            # (ci25 failed here by chance); the tie is tested in tests/compress/test_select.py
+            "selection": {"max_dice_drop": 1.0, "min_speedup": 1.0, "min_size_reduction": 1.0, "eager_tie": 0.99},
             "runtimes": ["onnxruntime-cpu", "openvino-cpu"], "latency_repeats": 1, "bootstrap_samples": 200,
             "seed": 1, "threads": 1, "val_every": 1, "sw_batch_size": 2}
     data.update(overrides)
