@@ -6,7 +6,8 @@ medians of rounds in which every contender runs in turn (load drift on a shared 
 all alike): torch eager on each model's PyTorch weights, and each released ONNX file on every
 installed runtime. Printed with the ratios the compression targets name: compressed vs
 teacher on the same runtime (>= 3x per volume), file sizes (>= 4x), and each runtime vs torch
-eager on the same model (the product's path must not be slower). Needs ``make repro`` outputs
+eager on the same model (the product's path must not be slower); ONNX Runtime also as one
+two-threaded session, without the product's window-parallel split. Needs ``make repro`` outputs
 (or BENCH_MODELS, BENCH_TEACHER_PT, BENCH_CANDIDATES, BENCH_CACHE, BENCH_SPLITS).
 """
 
@@ -30,6 +31,7 @@ from pipeline.core.timing import interleaved_medians
 THREADS = 2
 WINDOW_REPEATS = 20
 VOLUME_REPEATS = 7
+ONE_SESSION = "onnxruntime-cpu-one-session"
 
 
 def main() -> None:
@@ -57,6 +59,9 @@ def main() -> None:
     runtimes = engines.available()
     opened = {(role, rt): OnnxModel.load(files[role], threads=THREADS, runtime=rt)
               for role in roles for rt in runtimes}
+    for role in roles:  # ONNX Runtime without the window-parallel split (pipeline.runtime.engines)
+        session = engines.ort_session(files[role].read_bytes(), THREADS)
+        opened[role, ONE_SESSION] = lambda batch, s=session: s.run([engines.OUTPUT], {engines.INPUT: batch})[0]
     batch = np.random.default_rng(0).random((spec.sw_batch_size, spec.in_channels, *spec.patch_size),
                                             dtype=np.float32)
     tensor = torch.from_numpy(batch)
@@ -77,14 +82,14 @@ def main() -> None:
         print(f"  {scope}:")
         for name, seconds in measured.items():
             print(f"    {name:32s} {1000 * seconds / per:9.1f} ms" + (" per window" if per > 1 else ""))
-        for rt in ["torch-eager", *runtimes]:
+        for rt in ["torch-eager", *runtimes, ONE_SESSION]:
             teacher, small = measured.get(f"teacher {rt}"), measured.get(f"compressed {rt}")
             if teacher and small:
                 print(f"    compressed vs teacher on {rt:18s} {teacher / small:5.2f}x (target >= 3)")
         for role in roles:
             eager = measured[f"{role} torch-eager"]
             print(f"    {role:10s} runtime vs torch eager: " + ", ".join(
-                f"{rt} {eager / measured[f'{role} {rt}']:.2f}x" for rt in runtimes))
+                f"{rt} {eager / measured[f'{role} {rt}']:.2f}x" for rt in [*runtimes, ONE_SESSION]))
     sizes = {role: path.stat().st_size for role, path in files.items()}
     if "compressed" in sizes:
         print(f"  size    teacher {sizes['teacher']} B, compressed {sizes['compressed']} B: "

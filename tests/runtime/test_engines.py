@@ -51,6 +51,24 @@ def test_every_runtime_computes_what_torch_computes_through_the_sliding_windows(
 
 
 @pytest.mark.verifies("SRS-EXPORT-003")
+def test_onnx_runtime_splits_a_batch_by_window_and_gives_each_window_its_own_logits(exported):
+    _, _, path = exported
+    blob = path.read_bytes()
+    split = engines.open_engine(blob, engines.ORT_CPU, threads=2)
+    assert isinstance(split.run, engines.WindowParallel)
+    assert not isinstance(engines.open_engine(blob, engines.ORT_CPU, threads=1).run, engines.WindowParallel)
+    one = engines.ort_session(blob, 1)
+    windows = np.random.default_rng(3).random((5, 1, 16, 16, 8), dtype=np.float32)
+    alone = np.concatenate([one.run([engines.OUTPUT], {engines.INPUT: windows[i:i + 1]})[0] for i in range(5)])
+    for size in (1, 2, 3, 5):  # below, at and above the thread count; odd sizes split unevenly
+        logits = split(windows[:size])
+        assert logits.shape == alone[:size].shape
+        assert np.abs(logits - alone[:size]).max() < 1e-6
+    with pytest.raises(Exception):
+        split(np.zeros((2, 2, 16, 16, 8), dtype=np.float32))  # a worker's error reaches the caller
+
+
+@pytest.mark.verifies("SRS-EXPORT-003")
 def test_the_file_decides_the_runtime_unless_the_caller_overrides_it(exported):
     _, _, path = exported
     model = OnnxModel.load(path, threads=1)
