@@ -21,7 +21,7 @@ import torch
 from pipeline.compress import postprocessing
 from pipeline.data.cache import LoadedCase
 from pipeline.runtime import engines
-from pipeline.runtime.sliding import predict_volume, to_mask, torch_predict_volume
+from pipeline.runtime.sliding import decision_differences, predict_volume, torch_predict_volume
 from pipeline.runtime.spec import WindowSpec
 from pipeline.core.timing import interleaved_medians
 
@@ -42,7 +42,8 @@ def open_all(files: dict[str, Path], runtimes: list[str], window: WindowSpec,
 
 
 def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_cases: list[LoadedCase],
-               window: WindowSpec, mode: str, thresholds: Sequence[float] = (0.5,)) -> dict[str, dict]:
+               window: WindowSpec, mode: str, thresholds: Sequence[float] = (0.5,),
+               atol: float = 0.0) -> dict[str, dict]:
     """One model on every runtime: per-case validation Dice with its chosen post-processing
     (operating point and component rule), and, for a model with PyTorch weights, its parity
     with them (what the export gate checks, at the operating point chosen on that runtime).
@@ -55,6 +56,7 @@ def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_ca
         window: the sliding-window settings.
         mode: ``auto`` or ``never`` (largest-component post-processing).
         thresholds: foreground operating points to choose from.
+        atol: the parity gate's logit tolerance (ties: ``pipeline.runtime.sliding.decision_differences``).
     Returns:
         runtime -> ``val_dice``, ``per_case`` (case_id -> Dice), ``postprocessing`` and
         ``parity`` (``max_abs_diff``, ``argmax_mismatches``, ``voxels``; None without a module).
@@ -78,9 +80,10 @@ def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_ca
         parity = None
         if module is not None:
             threshold = decision["foreground_threshold"]
+            counts = [decision_differences(ref, got, threshold, 2 * atol)
+                      for ref, got in zip(references, logits[runtime])]
             parity = {"max_abs_diff": max_diff[runtime], "voxels": sum(int(x[0].size) for x in logits[runtime]),
-                      "argmax_mismatches": sum(int((to_mask(ref, threshold) != to_mask(got, threshold)).sum())
-                                               for ref, got in zip(references, logits[runtime]))}
+                      "argmax_mismatches": sum(c[0] for c in counts), "decision_ties": sum(c[1] for c in counts)}
         out[runtime] = {"val_dice": decision["val_dice"], "per_case": per_case, "postprocessing": decision,
                         "parity": parity}
     return out

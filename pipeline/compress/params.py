@@ -65,7 +65,8 @@ class SelectionParams(StrictModel):
     min_size_reduction: float = Field(default=4.0, ge=1.0, description="teacher file bytes / candidate bytes")
     parity_atol: float = Field(default=1e-4, gt=0.0, le=1e-2,
                                description="the export parity gate (must equal export.parity_atol)")
-    max_argmax_mismatches: int = Field(default=0, ge=0, description="must equal export.max_argmax_mismatches")
+    max_argmax_mismatches: int = Field(default=0, ge=0, description="must equal export.max_argmax_mismatches (ties within 2 x parity_atol of "
+                                                  "the operating point are recorded, not counted)")
     speed_tie: float = Field(
         default=0.1, ge=0.0, le=1.0,
         description="eligible candidates within this share of the fastest one's time per volume count as "

@@ -75,6 +75,7 @@ class Parity(RecordModel):
     max_abs_diff: float
     voxels: int
     argmax_mismatches: int
+    decision_ties: int = 0  # differing voxels within twice the logit tolerance of the operating point
 
 
 class ThresholdDice(RecordModel):

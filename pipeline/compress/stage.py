@@ -190,7 +190,7 @@ def _measure(modules: dict, params: CompressParams, window: WindowSpec, val: lis
             runs = {rt: e for (n, rt), e in opened.items() if n == name and not isinstance(e, str)}
             module = modules[source] if precision == "fp32" else None
             results = measure.validation(runs, module, val, window, params.keep_largest_component,
-                                         params.foreground_thresholds)
+                                         params.foreground_thresholds, params.selection.parity_atol)
             for runtime in runtimes:
                 engine = opened[name, runtime]
                 row = {"name": name, "source": source, "precision": precision, "runtime": runtime,

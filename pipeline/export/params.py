@@ -20,7 +20,9 @@ class ExportParams(StrictModel):
     parity_atol: float = Field(default=1e-4, gt=0.0, le=1e-2,
                                description="largest allowed |logit(ONNX) - logit(PyTorch)|")
     max_argmax_mismatches: int = Field(default=0, ge=0,
-                                       description="voxels whose argmax may differ (0: identical)")
+                                       description="voxels whose class may differ where PyTorch decided it by more than "
+                                                   "2 x parity_atol (0: identical; nearer the operating "
+                                                   "point a difference is a tie, recorded)")
     model_version: str = Field(min_length=1)
     intended_use: str = Field(min_length=1)
     sw_overlap: float = Field(default=0.25, ge=0.0, lt=1.0, description="sliding-window overlap")

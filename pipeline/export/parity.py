@@ -3,8 +3,10 @@
 Both run the same sliding windows (``pipeline.runtime.sliding``), the ONNX file on the runtime
 it records; the check compares the
 blended logits voxel by voxel: the largest absolute difference and the number of voxels whose
-argmax (predicted class) differs. A failed check raises ``ParityError`` naming the model, the
-cases, the counts and the limits.
+class at the model's operating point differs where PyTorch decided it by more than twice the
+logit tolerance (``pipeline.runtime.sliding.decision_differences``; differences nearer the
+operating point are counted apart as ties). A failed check raises ``ParityError`` naming the
+model, the cases, the counts and the limits.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from pipeline.core.errors import UserError
 from pipeline.data.cache import LoadedCase
 from pipeline.runtime import postprocess
 from pipeline.runtime.metrics import mean_dice
-from pipeline.runtime.sliding import predict_volume, to_mask, torch_predict_volume
+from pipeline.runtime.sliding import decision_differences, predict_volume, to_mask, torch_predict_volume
 
 
 class ParityError(UserError):
     """The ONNX file does not compute what its PyTorch model computes."""
 
 
-def compare(module, onnx_model, cases: list[LoadedCase], spec) -> list[dict]:
-    """Per case: max |logit difference|, argmax mismatches, voxels, and Dice of the ONNX mask.
+def compare(module, onnx_model, cases: list[LoadedCase], spec, atol: float = 0.0) -> list[dict]:
+    """Per case: max |logit difference|, class mismatches and ties, voxels, and Dice of the ONNX mask.
 
     The logits, and the masks at the model's operating point (``spec.foreground_threshold``;
     0.5 is the argmax), are compared as they come out of the networks; the Dice is of
@@ -34,6 +36,8 @@ def compare(module, onnx_model, cases: list[LoadedCase], spec) -> list[dict]:
         onnx_model: an ``OnnxModel`` (or session) exported from it.
         cases: preprocessed cases (their ``case_id``, ``image`` (C, ...) and ``label`` (1, ...)).
         spec: the preprocessing specification (window size, overlap).
+        atol: the logit tolerance; a differing voxel within ``2 * atol`` of the operating point
+            in PyTorch's logits is a tie (``decision_ties``), not a mismatch.
     """
     rows = []
     for case in cases:
@@ -41,9 +45,10 @@ def compare(module, onnx_model, cases: list[LoadedCase], spec) -> list[dict]:
         exported = predict_volume(onnx_model, case.image, spec)
         threshold = getattr(spec, "foreground_threshold", 0.5)
         mask = to_mask(exported, threshold)
+        mismatches, ties = decision_differences(reference, exported, threshold, 2 * atol)
         rows.append({"case_id": case.case_id, "voxels": int(mask.size),
                      "max_abs_diff": float(np.abs(reference - exported).max()),
-                     "argmax_mismatches": int((to_mask(reference, threshold) != mask).sum()),
+                     "argmax_mismatches": mismatches, "decision_ties": ties,
                      "dice": mean_dice(postprocess.apply(mask, spec), np.asarray(case.label)[0],
                                        len(spec.labels))})
     return rows
@@ -53,6 +58,7 @@ def summarise(rows: list[dict]) -> dict:
     """Worst difference, total mismatches and mean Dice over the cases."""
     return {"cases": len(rows), "max_abs_diff": max((r["max_abs_diff"] for r in rows), default=0.0),
             "argmax_mismatches": sum(r["argmax_mismatches"] for r in rows),
+            "decision_ties": sum(r.get("decision_ties", 0) for r in rows),
             "voxels": sum(r["voxels"] for r in rows),
             "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else float("nan")}
 
@@ -70,5 +76,6 @@ def check(role: str, rows: list[dict], atol: float, max_mismatches: int = 0) -> 
         raise ParityError(
             f"parity check failed for {role}: max |logit diff| {worst['max_abs_diff']:.3e} "
             f"(limit {atol:.1e}), {total} of {sum(r['voxels'] for r in rows)} voxels with a different "
-            f"argmax (limit {max_mismatches}); per case (diff / mismatches): {detail}")
+            f"class beyond the {2 * atol:.1e} tie margin (limit {max_mismatches}); per case "
+            f"(diff / mismatches): {detail}")
 

@@ -27,6 +27,7 @@ class ParityCase(RecordModel):
     voxels: int
     max_abs_diff: float
     argmax_mismatches: int
+    decision_ties: int = 0  # differing voxels within twice the logit tolerance of the operating point
     dice: float
 
 
@@ -36,6 +37,7 @@ class ParitySummary(RecordModel):
     cases: int
     max_abs_diff: float
     argmax_mismatches: int
+    decision_ties: int = 0
     voxels: int
     mean_dice: float
 

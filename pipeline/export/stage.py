@@ -84,7 +84,7 @@ def run(params: ExportParams, preprocess, paths: ExportPaths, git_commit: str,
             written = export_onnx(module, released_file(tmp, role), spec.spatial_dims, spec.in_channels,
                                   spec.patch_size, params.opset, params.exporter, data)
             onnx_model = OnnxModel.load(released_file(tmp, role), threads=params.threads)
-            rows = parity.compare(module, onnx_model, val, spec)
+            rows = parity.compare(module, onnx_model, val, spec, params.parity_atol)
             parity.check(role, rows, params.parity_atol, params.max_argmax_mismatches)
             loaded[role] = (module, onnx_model, spec)
             results[role] = {"onnx": {k: v for k, v in written.items() if k != "path"},

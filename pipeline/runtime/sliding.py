@@ -105,6 +105,29 @@ def to_mask(logits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return logits.argmax(0).astype(np.uint8)
 
 
+def decision_differences(reference: np.ndarray, other: np.ndarray, threshold: float = 0.5,
+                         tolerance: float = 0.0) -> tuple[int, int]:
+    """Voxels whose class differs between two logit maps ``(classes, *spatial)``: (mismatches, ties).
+
+    A voxel that differs is a tie, not a mismatch, when the reference's own decision lies within
+    ``tolerance`` of the operating point: for two classes ``|l1 - l0 - margin_of(threshold)|``,
+    for more the gap between its two largest logits. Logits that may each differ by ``atol`` move
+    a decision margin by up to ``2 * atol``, so with that tolerance a voxel sitting on the
+    threshold (the released student had one of 5.4 million validation voxels 4.2e-7 from it) is
+    not read as the file computing another function; any voxel decided more clearly than the
+    tolerance must agree.
+    """
+    reference, other = np.asarray(reference), np.asarray(other)
+    differ = to_mask(reference, threshold) != to_mask(other, threshold)
+    if reference.shape[0] == 2:
+        certainty = np.abs(reference[1] - reference[0] - margin_of(threshold))
+    else:
+        top = np.sort(reference, axis=0)
+        certainty = top[-1] - top[-2]
+    ties = differ & (certainty <= tolerance)
+    return int(differ.sum() - ties.sum()), int(ties.sum())
+
+
 def margin_of(threshold: float) -> float:
     """The logit difference ``l1 - l0`` at which the foreground probability equals ``threshold``."""
     if not 0.0 < threshold < 1.0:
