@@ -48,7 +48,8 @@ def _site_options(parser: argparse.ArgumentParser) -> None:
 
 def main_check(args: argparse.Namespace) -> int:
     """Print every problem, one per line; exit 1 if there is any."""
-    from pipeline.trace.gates import approval_problems, check, soup_audit_problems
+    from pipeline.trace.gates import check
+    from pipeline.trace.signoff import approval_problems, soup_audit_problems
     from pipeline.trace.graph import build_trace
 
     trace = build_trace(_paths(args))
