@@ -19,6 +19,7 @@ import torch
 from pipeline.compress import fit, prune
 from pipeline.nets.checkpoint import load_checkpoint
 from pipeline.nets.unet import build_unet, parameter_count
+from pipeline.params import load_params
 from pipeline.recipe import loop, patches
 from pipeline.recipe.params import RecipeParams
 from pipeline.train import distributed, stage
@@ -41,9 +42,10 @@ def main() -> None:
         paths = stage.TrainPaths(cache, splits, root / "teacher.pt", root / "train.json", root / "curve.csv")
         start = time.perf_counter()
         result = stage.run(params, paths, distributed.setup(params.device))
-        print(f"train: device {result['device']}, amp {result['amp']}, val Dice {result['best_val_dice']:.3f}, "
-              f"{time.perf_counter() - start:.1f} s")
-        assert result["device"].startswith(device) and result["amp"] is cuda
+        print(f"train: device {result['device']}, precision {result['precision']}, "
+              f"val Dice {result['best_val_dice']:.3f}, {time.perf_counter() - start:.1f} s")
+        assert result["device"].startswith(device)
+        assert result["precision"] == loop.precision_name(loop.precision(device, True))
         teacher, config = load_checkpoint(paths.model)
         recipe = RecipeParams.model_validate(config["recipe"])
         train, val, _ = patches.load_training_cases(cache, splits)
@@ -70,20 +72,20 @@ def _ddp_check(device: str) -> None:
     os.environ.setdefault("MASTER_PORT", "29531")
     dist.init_process_group("nccl" if device == "cuda" else "gloo", rank=0, world_size=1)
     try:
-        network = {"spatial_dims": 3, "channels": [8, 16, 32, 64], "strides": [2, 2, 2], "num_res_units": 1,
-                   "top_residual_unit": False, "norm": "batch", "up_kernel_size": [3, 2, 2]}
+        student = load_params(Path(__file__).resolve().parents[1] / "params.yaml").compress.candidates[0].network
+        network = {"spatial_dims": 3, **student.model_dump(), "dropout": 0.0}  # as compress builds it
         net = loop.for_ranks(build_unet(network), True, device).to(device)
         ddp = torch.nn.parallel.DistributedDataParallel(net)
-        amp = device == "cuda"
+        dtype = loop.precision(device, True)
         step = loop.Step(ddp, loop.supervised_loss(), torch.optim.AdamW(ddp.parameters(), lr=1e-3), device,
-                         accumulation=2, amp=amp, scaler=torch.amp.GradScaler("cuda") if amp else None)
+                         accumulation=2, precision=dtype, scaler=loop.scaler(dtype))
         gen = torch.Generator().manual_seed(0)
         batches = [{"image": torch.randn(4, 1, 48, 48, 32, generator=gen),
                     "label": (torch.rand(4, 1, 48, 48, 32, generator=gen) > 0.8).long()} for _ in range(4)]
         result = loop.train_epoch(step, batches)
         synced = sum(isinstance(m, torch.nn.SyncBatchNorm) for m in net.modules())
         build_unet(network).load_state_dict(loop.cpu_state(net))  # the plain network takes the state
-        print(f"ddp (1 rank, {dist.get_backend()}): loss {result['loss']:.4f}, {synced} SyncBatchNorm, amp {amp}")
+        print(f"ddp (1 rank, {dist.get_backend()}): loss {result['loss']:.4f}, {synced} SyncBatchNorm, precision {loop.precision_name(dtype)}")
         assert torch.isfinite(torch.tensor(result["loss"])) and (synced > 0) == (device == "cuda")
     finally:
         dist.destroy_process_group()

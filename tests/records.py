@@ -187,7 +187,7 @@ def train_metrics(**fields: Any) -> dict:
     """``metrics/train.json``; ``fields`` replace any entry."""
     data = {"best_val_dice": 0.9, "best_epoch": 2, "best_val_dice_per_case": {"c1": 0.9}, "epochs": 2,
             "final_train_loss": 0.4, "seconds": 10.0, "weights_sha256": "ab" * 32, "seed": 3, "threads": 2,
-            "device": "cpu", "world_size": 1, "amp": False, "train_cases": 2, "val_cases": 1,
+            "device": "cpu", "world_size": 1, "amp": False, "precision": "float32", "train_cases": 2, "val_cases": 1,
             "train_voxels_per_second": 1000.0}
     return _checked({**data, **fields}, TrainMetrics)
 

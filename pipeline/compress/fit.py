@@ -1,7 +1,8 @@
 """Train one candidate network with the teacher's own recipe; keep its best validation epoch.
 
 The recipe (patches, augmentation, loss, AdamW, cosine schedule, sliding-window validation)
-is the one stored in the teacher's checkpoint; only the number of epochs is the candidate's.
+is the one stored in the teacher's checkpoint; the number of epochs and the precision
+(``compress.amp``) are the candidate's.
 A distilled candidate also gets the teacher's logits as soft targets: they are computed once
 per training case with the sliding windows the teacher is used with, and cropped together
 with image and label, so an epoch costs only the candidate's own forward and backward pass.
@@ -26,7 +27,7 @@ from pipeline.recipe.params import RecipeParams
 
 def fit(net: torch.nn.Module, train: list[LoadedCase], val: list[LoadedCase], recipe: RecipeParams,
         spatial_dims: int, epochs: int, loss, seed: int, device: str = "cpu", val_every: int = 4,
-        soft_targets=None, progress=None, val_after: float = 0.0) -> dict:
+        soft_targets=None, progress=None, val_after: float = 0.0, amp: bool = False) -> dict:
     """Train ``net`` in place; load its best validation epoch at the end.
 
     Args:
@@ -43,19 +44,19 @@ def fit(net: torch.nn.Module, train: list[LoadedCase], val: list[LoadedCase], re
         soft_targets: the teacher's logits per training case (distillation) or None.
         progress: optional callable wrapping an iterable (a progress bar).
         val_after: the share of the epochs before the first validation.
+        amp: mixed precision (``pipeline.recipe.loop.precision``).
     Returns:
         best_val_dice, best_epoch, per-case val Dice of that epoch, curve, seconds.
     """
     start = time.perf_counter()
-    amp = device.startswith("cuda")
+    dtype = loop.precision(device, amp)
     extra = {"teacher": soft_targets} if soft_targets is not None else None
     loader = patches.train_loader(train, recipe, spatial_dims, seed, extra=extra)
-    layout = loop.memory_format(spatial_dims, device)
+    layout = loop.memory_format(spatial_dims, device, dtype)
     net = net.to(device, memory_format=layout)
     optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    step = loop.Step(net, loss, optimizer, device, recipe.accumulation_steps, amp,
-                     torch.amp.GradScaler("cuda") if amp else None, layout)
+    step = loop.Step(net, loss, optimizer, device, recipe.accumulation_steps, dtype, loop.scaler(dtype), layout)
     val_tensors = patches.val_tensors(val)
     best = {"dice": -1.0, "epoch": 0, "per_case": {}, "state": None}
     curve = []
@@ -67,7 +68,7 @@ def fit(net: torch.nn.Module, train: list[LoadedCase], val: list[LoadedCase], re
         dice = float("nan")
         if loop.validation_due(epoch, epochs, val_every, val_after):
             scores = loop.validate(net, val_tensors, list(recipe.patch_size), recipe.sw_batch_size,
-                                   recipe.sw_overlap, device, amp)
+                                   recipe.sw_overlap, device, dtype)
             dice = sum(scores.values()) / max(len(scores), 1)
             if dice > best["dice"]:
                 best = {"dice": dice, "epoch": epoch, "per_case": scores,
@@ -78,6 +79,7 @@ def fit(net: torch.nn.Module, train: list[LoadedCase], val: list[LoadedCase], re
     net.eval()
     return {"best_val_dice": best["dice"], "best_epoch": best["epoch"],
             "per_case": {k: round(v, 6) for k, v in best["per_case"].items()}, "curve": curve,
+            "precision": loop.precision_name(dtype),
             "seconds": round(time.perf_counter() - start, 2)}
 
 

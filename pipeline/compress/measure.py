@@ -2,8 +2,8 @@
 
 Latency is what a user waits for: the sliding-window inference of whole volumes (several
 validation cases spread over the range of sizes, ``compress.latency_cases``) through the
-product's own path (``pipeline.runtime.sliding``), the median of interleaved rounds in which every (model, runtime) pair and the torch-eager
-reference of each FP32 model run in turn, so load drift on a shared machine hits all alike.
+product's own path (``pipeline.runtime.sliding``), the median of interleaved rounds in which
+every (model, runtime) pair and the torch-eager reference of each FP32 model run in turn, so load drift on a shared machine hits all alike.
 The validation Dice is per case, through the same path, with each model's own
 post-processing (operating point, component rule) chosen on those cases
 (``pipeline.compress.postprocessing``): candidates are
@@ -80,7 +80,7 @@ def validation(runs: dict[str, Callable], module: torch.nn.Module | None, val_ca
         parity = None
         if module is not None:
             threshold = decision["foreground_threshold"]
-            counts = [decision_differences(ref, got, threshold, 2 * atol)
+            counts = [decision_differences(ref, got, threshold, atol)
                       for ref, got in zip(references, logits[runtime])]
             parity = {"max_abs_diff": max_diff[runtime], "voxels": sum(int(x[0].size) for x in logits[runtime]),
                       "argmax_mismatches": sum(c[0] for c in counts), "decision_ties": sum(c[1] for c in counts)}

@@ -65,8 +65,9 @@ class SelectionParams(StrictModel):
     min_size_reduction: float = Field(default=4.0, ge=1.0, description="teacher file bytes / candidate bytes")
     parity_atol: float = Field(default=1e-4, gt=0.0, le=1e-2,
                                description="the export parity gate (must equal export.parity_atol)")
-    max_argmax_mismatches: int = Field(default=0, ge=0, description="must equal export.max_argmax_mismatches (ties within 2 x parity_atol of "
-                                                  "the operating point are recorded, not counted)")
+    max_argmax_mismatches: int = Field(default=0, ge=0, description=(
+        "must equal export.max_argmax_mismatches (ties within 2 x parity_atol of the operating point are "
+        "recorded, not counted)"))
     speed_tie: float = Field(
         default=0.1, ge=0.0, le=1.0,
         description="eligible candidates within this share of the fastest one's time per volume count as "
@@ -96,6 +97,9 @@ class CompressParams(StrictModel):
         default=[0.5], min_length=1, max_length=50,
         description="foreground-probability operating points tried per two-class model on validation "
                     "cases (0.5 = argmax is always tried); the one with the highest mean val Dice ships")
+    amp: bool = Field(default=False, description=(
+        "mixed precision for the candidates (pipeline.recipe.loop.precision: bfloat16 on CPUs with it); the teacher's "
+        "own precision is train.amp"))
     val_every: int = Field(default=4, ge=1, description="validate every N epochs (and after the last)")
     val_after: float = Field(default=0.0, ge=0.0, lt=1.0, description="share of the epochs before the first validation")
     latency_repeats: int = Field(default=5, ge=1, le=1000, description="interleaved rounds per latency median")

@@ -154,6 +154,7 @@ class CandidateFit(RecordModel):
     best_val_dice: float
     kd_weight: float
     threads: int
+    precision: str = "float32"  # the autocast dtype it trained in (compress.amp: pipeline.recipe.loop.precision)
     seconds: float
     curve: list[CurvePoint]
 

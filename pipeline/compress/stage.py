@@ -158,7 +158,7 @@ def _train(spec: CandidateParams, teacher, train, val, recipe, window, params, s
     kd_weight = 0.0 if spec.method == "scratch" or soft is None else params.distill.kd_weight
     loss = loop.distillation_loss(kd_weight, params.distill.temperature, recipe.batch_dice)
     result = fit.fit(net, train, val, recipe, window.spatial_dims, spec.epochs, loss, params.seed, device,
-                     params.val_every, soft if kd_weight > 0 else None, bar, params.val_after)
+                     params.val_every, soft if kd_weight > 0 else None, bar, params.val_after, params.amp)
     return net, {**result, "method": spec.method, "kd_weight": kd_weight, "epochs": spec.epochs,
                  "threads": torch.get_num_threads()}
 

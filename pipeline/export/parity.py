@@ -45,7 +45,7 @@ def compare(module, onnx_model, cases: list[LoadedCase], spec, atol: float = 0.0
         exported = predict_volume(onnx_model, case.image, spec)
         threshold = getattr(spec, "foreground_threshold", 0.5)
         mask = to_mask(exported, threshold)
-        mismatches, ties = decision_differences(reference, exported, threshold, 2 * atol)
+        mismatches, ties = decision_differences(reference, exported, threshold, atol)
         rows.append({"case_id": case.case_id, "voxels": int(mask.size),
                      "max_abs_diff": float(np.abs(reference - exported).max()),
                      "argmax_mismatches": mismatches, "decision_ties": ties,

@@ -52,7 +52,7 @@ class VariantUNet(UNet):
     def _get_up_layer(self, in_channels: int, out_channels: int, strides: int, is_top: bool) -> torch.nn.Module:
         self._levels_built += 1
         kernel = self.up_kernels[len(self.up_kernels) - self._levels_built]  # the deepest level comes first
-        lean_top = is_top and not self.top_residual_unit and self.num_res_units > 0
+        lean_top = is_top and has_lean_top(self.top_residual_unit, self.num_res_units)
         if kernel == 3 and not lean_top:
             return super()._get_up_layer(in_channels, out_channels, strides, is_top)
         padding = {} if kernel == 3 else {"padding": 0, "output_padding": 0}
@@ -66,6 +66,11 @@ class VariantUNet(UNet):
                             subunits=1, act=self.act, norm=self.norm, dropout=self.dropout, bias=self.bias,
                             last_conv_only=is_top, adn_ordering=self.adn_ordering)
         return torch.nn.Sequential(conv, unit)
+
+
+def has_lean_top(top_residual_unit: bool, num_res_units: int) -> bool:
+    """Whether the last up-sampling drops its residual unit (only a residual network has one)."""
+    return not top_residual_unit and num_res_units > 0
 
 
 def build_unet(network: NetworkParams | dict, outputs: int = OUT_CHANNELS) -> UNet:
@@ -82,8 +87,7 @@ def build_unet(network: NetworkParams | dict, outputs: int = OUT_CHANNELS) -> UN
     common = dict(spatial_dims=net.spatial_dims, in_channels=IN_CHANNELS, out_channels=outputs,
                   channels=net.channels, strides=net.strides, num_res_units=net.num_res_units,
                   dropout=net.dropout, norm=net.norm)
-    lean_top = not net.top_residual_unit and net.num_res_units > 0
-    if not lean_top and set(net.up_kernels()) == {3}:
+    if not has_lean_top(net.top_residual_unit, net.num_res_units) and set(net.up_kernels()) == {3}:
         return UNet(**common)
     return VariantUNet(**common, top_residual_unit=net.top_residual_unit, up_kernels=net.up_kernels())
 

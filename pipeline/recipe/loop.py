@@ -29,19 +29,57 @@ class Step:
     optimizer: torch.optim.Optimizer
     device: str
     accumulation: int = 1
-    amp: bool = False
+    precision: torch.dtype | None = None  # autocast dtype (``precision``); None: float32
     scaler: torch.amp.GradScaler | None = None
     memory_format: torch.memory_format = torch.contiguous_format  # of the input batch (``memory_format``)
 
 
-def memory_format(spatial_dims: int, device: str) -> torch.memory_format:
-    """The memory layout a network trains in: ``channels_last_3d`` for a 3D network on the CPU,
-    where oneDNN's channels-last 3D convolutions ran a real training epoch 1.2x faster on 2
-    cores (teacher 228 -> 185 ms a step, slim student 131 -> 108; torch 2.13); the default
-    layout elsewhere (CUDA and 2D were not measured). The layout changes the order of floating
-    point sums, so it is part of what makes a run reproducible, like the thread count.
+def precision(device: str, amp: bool) -> torch.dtype | None:
+    """The autocast dtype a run computes in, or None for float32.
+
+    With ``amp``: float16 on CUDA (with a gradient scaler); bfloat16 on a CPU with native
+    bfloat16 arithmetic (AVX512-BF16 or AMX tiles), where oneDNN's bfloat16 convolutions ran a
+    training step of the default teacher 1.4x faster on 2 cores (153 -> 109 ms; torch 2.13).
+    A CPU without it would emulate bfloat16, slower than float32: float32 there. Weights,
+    optimiser state and losses stay float32; which precision ran is recorded with the run, as
+    it changes the weights like the thread count does.
     """
-    return torch.channels_last_3d if spatial_dims == 3 and not str(device).startswith("cuda") else torch.contiguous_format
+    if not amp:
+        return None
+    if str(device).startswith("cuda"):
+        return torch.float16
+    if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported():
+        return torch.bfloat16
+    return None
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """``float32``, ``bfloat16`` or ``float16`` (for records)."""
+    return str(dtype or torch.float32).removeprefix("torch.")
+
+
+def autocast(device: str, dtype: torch.dtype | None):
+    """``torch.autocast`` on ``device``'s type in ``dtype``; off (float32) for None."""
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    return torch.autocast(device_type=kind, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def scaler(dtype: torch.dtype | None) -> torch.amp.GradScaler | None:
+    """A gradient scaler for float16 (its small range underflows gradients); None otherwise."""
+    return torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+
+
+def memory_format(spatial_dims: int, device: str, dtype: torch.dtype | None = None) -> torch.memory_format:
+    """The memory layout a network trains in: ``channels_last_3d`` for a 3D network in float32 on
+    the CPU, where oneDNN's channels-last 3D convolutions ran a real training epoch 1.2x faster
+    on 2 cores (teacher 228 -> 185 ms a step, slim student 131 -> 108; torch 2.13); the default
+    layout elsewhere: in bfloat16 on the CPU channels-last was slower (teacher 140 against
+    109 ms a step, distilled student 80 against 55), CUDA and 2D were not measured. The layout
+    changes the order of floating point sums, so it is part of what makes a run reproducible,
+    like the thread count.
+    """
+    cpu_fp32 = not str(device).startswith("cuda") and dtype is None
+    return torch.channels_last_3d if spatial_dims == 3 and cpu_fp32 else torch.contiguous_format
 
 
 def for_ranks(model: torch.nn.Module, distributed: bool, device: str) -> torch.nn.Module:
@@ -76,8 +114,9 @@ def train_epoch(step: Step, loader, progress=None) -> dict:
         last = (index + 1) % step.accumulation == 0 or index + 1 == n
         sync = contextlib.nullcontext() if last or not hasattr(step.model, "no_sync") else step.model.no_sync()
         with sync:
-            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=step.amp):
-                loss = step.loss_fn(step.model(image), batch) / step.accumulation
+            with autocast(step.device, step.precision):
+                logits = step.model(image)
+            loss = step.loss_fn(logits.float(), batch) / step.accumulation
             (step.scaler.scale(loss) if step.scaler else loss).backward()
         if last:
             if step.scaler:
@@ -104,16 +143,17 @@ def validation_due(epoch: int, epochs: int, every: int, after: float = 0.0) -> b
 
 
 def validate(model: torch.nn.Module, cases, patch_size: list[int], sw_batch_size: int,
-             overlap: float, device: str, amp: bool = False) -> dict[str, float]:
+             overlap: float, device: str, dtype: torch.dtype | None = None) -> dict[str, float]:
     """Dice per val case, the mean over the foreground classes (binary: the one class's Dice),
     from sliding-window inference over the whole case (arguments as ``validate_classes``)."""
     return {case_id: mean for case_id, (mean, _) in
-            validate_classes(model, cases, patch_size, sw_batch_size, overlap, device, amp).items()}
+            validate_classes(model, cases, patch_size, sw_batch_size, overlap, device, dtype).items()}
 
 
 @torch.no_grad()
 def validate_classes(model: torch.nn.Module, cases, patch_size: list[int], sw_batch_size: int,
-                     overlap: float, device: str, amp: bool = False) -> dict[str, tuple[float, list[float]]]:
+                     overlap: float, device: str,
+                     dtype: torch.dtype | None = None) -> dict[str, tuple[float, list[float]]]:
     """Per val case: the mean Dice over the foreground classes and the Dice of each (classes 1..N),
     from sliding-window inference over the whole case (MONAI's ``one_hot`` and ``compute_dice``;
     a class absent from both masks counts 1.0, absent from one 0.0).
@@ -125,12 +165,12 @@ def validate_classes(model: torch.nn.Module, cases, patch_size: list[int], sw_ba
         sw_batch_size: windows per forward pass.
         overlap: window overlap fraction.
         device: torch device.
-        amp: autocast on CUDA.
+        dtype: the autocast dtype the run trains in (``precision``), None for float32.
     """
     model.eval()
     scores = {}
     for case_id, image, label in cases:
-        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=amp):
+        with autocast(device, dtype):
             logits = sliding_window_inference(image.to(device), patch_size, sw_batch_size, model,
                                               overlap=overlap, mode="gaussian")
         classes = int(logits.shape[1])

@@ -106,16 +106,16 @@ def to_mask(logits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
 
 
 def decision_differences(reference: np.ndarray, other: np.ndarray, threshold: float = 0.5,
-                         tolerance: float = 0.0) -> tuple[int, int]:
+                         atol: float = 0.0) -> tuple[int, int]:
     """Voxels whose class differs between two logit maps ``(classes, *spatial)``: (mismatches, ties).
 
     A voxel that differs is a tie, not a mismatch, when the reference's own decision lies within
-    ``tolerance`` of the operating point: for two classes ``|l1 - l0 - margin_of(threshold)|``,
-    for more the gap between its two largest logits. Logits that may each differ by ``atol`` move
-    a decision margin by up to ``2 * atol``, so with that tolerance a voxel sitting on the
-    threshold (the released student had one of 5.4 million validation voxels 4.2e-7 from it) is
-    not read as the file computing another function; any voxel decided more clearly than the
-    tolerance must agree.
+    ``2 * atol`` of the operating point: for two classes ``|l1 - l0 - margin_of(threshold)|``,
+    for more the gap between its two largest logits. Logits that may each differ by ``atol`` (the
+    parity gate's logit tolerance) move a decision margin by up to ``2 * atol``, so a voxel
+    sitting on the threshold (the released student had one of 5.4 million validation voxels
+    4.2e-7 from it) is not read as the file computing another function; any voxel decided more
+    clearly than that must agree. ``atol = 0``: every change counts.
     """
     reference, other = np.asarray(reference), np.asarray(other)
     differ = to_mask(reference, threshold) != to_mask(other, threshold)
@@ -124,7 +124,7 @@ def decision_differences(reference: np.ndarray, other: np.ndarray, threshold: fl
     else:
         top = np.sort(reference, axis=0)
         certainty = top[-1] - top[-2]
-    ties = differ & (certainty <= tolerance)
+    ties = differ & (certainty <= 2 * atol)
     return int(differ.sum() - ties.sum()), int(ties.sum())
 
 

@@ -21,7 +21,8 @@ class TrainParams(RecipeParams):
     seed: int = Field(ge=0)
     threads: int = Field(ge=1, le=256, description="torch CPU threads, pinned: weights are bitwise "
                                                    "reproducible only at a fixed thread count")
-    amp: bool = Field(default=True, description="mixed precision; used only on CUDA")
+    amp: bool = Field(default=True, description="mixed precision: float16 on CUDA, bfloat16 on CPUs with "
+                                                "native bfloat16 (AVX512-BF16, AMX), float32 elsewhere")
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     @model_validator(mode="after")

@@ -25,7 +25,8 @@ class TrainMetrics(RecordModel):
     threads: int
     device: str
     world_size: int
-    amp: bool
+    amp: bool  # whether the run computed in mixed precision
+    precision: str = "float32"  # the autocast dtype it computed in (bfloat16 on CPUs with it, float16 on CUDA)
     train_cases: int
     val_cases: int
     train_voxels_per_second: float

@@ -62,15 +62,15 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
                                   info.world_size)
     val = patches.val_tensors(val_cases)
     outputs = unet.out_channels(index.classes)  # background + the cache's classes
-    layout = loop.memory_format(params.network.spatial_dims, info.device)
+    dtype = loop.precision(info.device, params.amp)
+    layout = loop.memory_format(params.network.spatial_dims, info.device, dtype)
     net = loop.for_ranks(unet.build_unet(params.network, outputs), info.distributed, info.device)
     net = net.to(info.device, memory_format=layout)
     trained = DistributedDataParallel(net) if info.distributed else net
-    amp = params.amp and info.device.startswith("cuda")
     optimizer = torch.optim.AdamW(trained.parameters(), lr=params.learning_rate, weight_decay=params.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs)
-    step = loop.Step(trained, loop.supervised_loss(params.batch_dice), optimizer, info.device, params.accumulation_steps,
-                     amp, torch.amp.GradScaler("cuda") if amp else None, layout)
+    step = loop.Step(trained, loop.supervised_loss(params.batch_dice), optimizer, info.device,
+                     params.accumulation_steps, dtype, loop.scaler(dtype), layout)
     best = {"dice": -1.0, "epoch": 0, "per_case": {}, "per_class": {}, "state": None}
     rows, voxels, start = [], 0, time.perf_counter()
     for epoch in range(1, params.epochs + 1):
@@ -82,7 +82,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
         dice = float("nan")
         if info.is_main and loop.validation_due(epoch, params.epochs, params.val_every, params.val_after):
             by_class = loop.validate_classes(net, val, params.patch_size, params.sw_batch_size,
-                                             params.sw_overlap, info.device, amp)
+                                             params.sw_overlap, info.device, dtype)
             scores = {case_id: mean for case_id, (mean, _) in by_class.items()}
             dice = sum(scores.values()) / max(len(scores), 1)
             if dice > best["dice"]:
@@ -102,6 +102,7 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
     config = {"network": params.network.model_dump(), "in_channels": unet.IN_CHANNELS,
               "out_channels": outputs, "patch_size": list(params.patch_size),
               "recipe": recipe.model_dump(), "epochs": params.epochs,
+              "precision": loop.precision_name(dtype),
               "spatial_dims": index.spatial_dims, "target_spacing_mm": index.target_spacing_mm,
               # in the key order the index file has (sorted): the checkpoint pickles this dict
               "normalisation": dict(sorted(index.normalisation.model_dump().items())),
@@ -112,7 +113,8 @@ def run(params: TrainParams, paths: TrainPaths, info: distributed.DistInfo = dis
                "seconds": round(seconds, 2), "weights_sha256": sha, "seed": params.seed,
                "threads": pinned["threads"], "device": info.device, "world_size": info.world_size,
                "train_cases": len(train_cases), "val_cases": len(val_cases),
-               "train_voxels_per_second": round(voxels / seconds, 1), "amp": amp,
+               "train_voxels_per_second": round(voxels / seconds, 1), "amp": dtype is not None,
+               "precision": loop.precision_name(dtype),
                "final_train_loss": rows[-1]["train_loss"], "best_val_dice_per_case": best["per_case"],
                "best_val_dice_per_class": best["per_class"]}
     write_record(paths.metrics, metrics, TrainMetrics, "training metrics")

@@ -126,3 +126,36 @@ def test_bad_cases_reported_by_name_and_reason(tiny_dicom, tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="DICOM folder not found"):
         read_cases(DicomSource(format="dicom", path=str(tmp_path / "nope"), classes=[{"name": "lesion"}]), max_bad_fraction=1.0)
+
+
+def test_the_series_volume_is_what_highdicom_builds_in_any_slice_order(tiny_dicom):
+    import highdicom as hd
+
+    checked = 0
+    for (modality, _), paths in _series_files(tiny_dicom).items():
+        if modality != "CT" or len(paths) < 2:
+            continue
+        slices = [pydicom.dcmread(p) for p in paths]
+        reference = hd.get_volume_from_series(slices, dtype=np.float32)
+        for order in (slices, slices[::-1]):
+            volume = dicom.series_volume(list(order))
+            assert volume.array.dtype == np.float32
+            assert np.array_equal(volume.array, reference.array)
+            assert np.allclose(volume.affine, reference.affine)
+        checked += 1
+    assert checked >= 2
+
+
+def test_a_series_volume_refuses_mixed_or_uneven_slices(tiny_dicom):
+    series = [paths for (modality, _), paths in _series_files(tiny_dicom).items() if modality == "CT" and len(paths) > 3]
+    slices = [pydicom.dcmread(p) for p in series[0]]
+    uneven = [ds for ds in slices if ds is not sorted(slices, key=lambda d: float(d.ImagePositionPatient[2]))[1]]
+    with pytest.raises(ValueError, match="regularly-spaced"):
+        dicom.series_volume(uneven)
+    tilted = [pydicom.dcmread(p) for p in series[0]]
+    tilted[0].ImageOrientationPatient = [0, 1, 0, 1, 0, 0]
+    with pytest.raises(ValueError, match="orientation"):
+        dicom.series_volume(tilted)
+    other = [pydicom.dcmread(p) for p in series[0]] + [pydicom.dcmread(series[1][0])]
+    with pytest.raises(ValueError, match="same series"):
+        dicom.series_volume(other)

@@ -62,14 +62,14 @@ def test_a_class_change_on_the_operating_point_is_a_tie_and_any_clearer_one_a_mi
     reference[1] = margin + np.array([-4e-7, 3e-4, -1.0, 0.5], np.float32)  # l1 - l0 against the threshold
     other = reference.copy()
     other[1, 0] += 5e-6  # within tolerance of a tie: crosses the threshold
-    assert decision_differences(reference, other, 0.3, 2e-4) == (0, 1)
+    assert decision_differences(reference, other, 0.3, 1e-4) == (0, 1)
     assert decision_differences(reference, other, 0.3, 0.0) == (1, 0)  # no tolerance: every change counts
     other[1, 1] -= 6e-4  # decided 3e-4 above the threshold, beyond the 2e-4 tolerance: a mismatch
-    assert decision_differences(reference, other, 0.3, 2e-4) == (1, 1)
-    assert decision_differences(reference, reference, 0.3, 2e-4) == (0, 0)
+    assert decision_differences(reference, other, 0.3, 1e-4) == (1, 1)
+    assert decision_differences(reference, reference, 0.3, 1e-4) == (0, 0)
     three = np.array([[1.0, 0.0], [1.0 - 1e-5, 2.0], [0.0, 0.0]], np.float32)  # voxel 0: classes 0 and 1 tie
     flipped = three.copy()
     flipped[1, 0] += 2e-5
-    assert decision_differences(three, flipped, 0.5, 2e-4) == (0, 1)
+    assert decision_differences(three, flipped, 0.5, 1e-4) == (0, 1)
     flipped[2, 1] = 3.0  # voxel 1 decided by 2.0: a real change
-    assert decision_differences(three, flipped, 0.5, 2e-4) == (1, 1)
+    assert decision_differences(three, flipped, 0.5, 1e-4) == (1, 1)

@@ -23,7 +23,7 @@ def _paths(cache_root, out):
                             out / "train.json", out / "curve.csv")
 
 
-@pytest.mark.verifies("SRS-TRAIN-001", "SRS-TRAIN-005")
+@pytest.mark.verifies("SRS-TRAIN-001", "SRS-TRAIN-003", "SRS-TRAIN-005")
 def test_short_run_writes_checkpoint_metrics_and_curve(cache3d, tmp_path):
     paths = _paths(cache3d, tmp_path)
     seen = []
@@ -36,6 +36,9 @@ def test_short_run_writes_checkpoint_metrics_and_curve(cache3d, tmp_path):
     assert float(rows[1]["lr"]) < float(rows[0]["lr"])  # cosine schedule
     net, config = load_checkpoint(paths.model)
     assert config["weights_sha256"] == metrics["weights_sha256"] == result["weights_sha256"]
+    from pipeline.recipe import loop  # the precision it computed in is recorded with the weights (SRS-TRAIN-003)
+    assert metrics["precision"] == config["precision"] == loop.precision_name(loop.precision("cpu", True))
+    assert metrics["amp"] == (metrics["precision"] != "float32")
     assert config["best_val_dice"] == max(float(r["val_dice"]) for r in rows)
     with torch.no_grad():
         assert net(torch.zeros(1, 1, 16, 16, 8)).shape == (1, 2, 16, 16, 8)
