@@ -85,7 +85,8 @@ def _ddp_check(device: str) -> None:
         result = loop.train_epoch(step, batches)
         synced = sum(isinstance(m, torch.nn.SyncBatchNorm) for m in net.modules())
         build_unet(network).load_state_dict(loop.cpu_state(net))  # the plain network takes the state
-        print(f"ddp (1 rank, {dist.get_backend()}): loss {result['loss']:.4f}, {synced} SyncBatchNorm, precision {loop.precision_name(dtype)}")
+        print(f"ddp (1 rank, {dist.get_backend()}): loss {result['loss']:.4f}, {synced} SyncBatchNorm, "
+              f"precision {loop.precision_name(dtype)}")
         assert torch.isfinite(torch.tensor(result["loss"])) and (synced > 0) == (device == "cuda")
     finally:
         dist.destroy_process_group()
