@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import torch
 
 from pipeline.recipe.patches import intensity_augmentation, patch_transforms
 from pipeline.recipe.params import AugmentParams
@@ -38,3 +41,36 @@ def test_prob_zero_adds_no_transform_and_bad_ranges_are_refused():
     assert len(intensity_augmentation(AugmentParams(prob=0.2))) == 5
     with pytest.raises(ValueError, match="gamma"):
         AugmentParams(prob=0.1, gamma=[1.5, 0.7])
+
+
+@pytest.mark.verifies("SRS-TRAIN-001")
+def test_the_loader_gives_plain_tensors_with_the_values_metatensors_have_and_restores_the_setting(monkeypatch):
+    import contextlib
+
+    from monai.data import MetaTensor, get_track_meta, set_track_meta
+
+    from pipeline.recipe import patches
+
+    params = train_params(epochs=1, augment={"prob": 1.0})
+    cases = [SimpleNamespace(**_case(seed)) for seed in range(4)]
+
+    def epoch() -> list[dict]:
+        torch.manual_seed(0)  # MONAI's loader seeds its transforms from torch's generator, as pinned in a stage
+        loader = patches.train_loader(cases, params, params.network.spatial_dims, seed=3)
+        loader.sampler.set_epoch(1)
+        return list(loader)
+
+    plain = epoch()
+    assert get_track_meta()  # restored after the epoch
+    assert all(type(v) is not MetaTensor for batch in plain for v in batch.values())
+    monkeypatch.setattr(patches, "plain_tensors", contextlib.nullcontext)  # MetaTensors inside the transforms
+    tracked = epoch()
+    for a, b in zip(plain, tracked, strict=True):
+        for key in ("image", "label"):
+            np.testing.assert_array_equal(a[key].numpy(), b[key].numpy())  # the same values, bit for bit
+    monkeypatch.undo()
+    set_track_meta(True)
+    with pytest.raises(RuntimeError), patches.plain_tensors():
+        assert not get_track_meta()
+        raise RuntimeError("interrupted")
+    assert get_track_meta()  # restored after an error too
