@@ -12,7 +12,12 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+from pydicom.charset import convert_encodings
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
 
@@ -59,9 +64,13 @@ def ct_slices(
     ``positions`` are the ImagePositionPatient of each slice; InstanceNumber follows the order.
     """
     stored = np.clip(np.rint(hu) + HU_OFFSET, 0, 4095).astype(np.uint16)
+    header = _encoded(_patient_study_series(study, series_uid, "CT", 2, f"CT ABDOMEN {study.patient.person.family}"))
     slices = []
     for index, (plane, position, sop_uid) in enumerate(zip(stored, positions, sop_uids)):
-        ds = _patient_study_series(study, series_uid, "CT", 2, f"CT ABDOMEN {study.patient.person.family}")
+        ds = Dataset()
+        for element in header:
+            ds.add(element)
+        ds.set_original_encoding(False, True, convert_encodings(ds.SpecificCharacterSet))  # write raw as is
         ds.SOPClassUID = CT_IMAGE_STORAGE
         ds.SOPInstanceUID = sop_uid
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
@@ -178,6 +187,26 @@ def _patient_study_series(study: StudyInfo, series_uid: str, modality: str, numb
     return ds
 
 
+def _encoded(ds: Dataset) -> list[DataElement | RawDataElement]:
+    """The elements of ``ds`` encoded once (explicit VR little endian) and read back undecoded.
+
+    Every slice of a series has the same patient, study and series header. Built per slice, it
+    was most of the stage's work: pydicom sets each attribute through its dictionary lookup and
+    encodes each value when the file is written. Undecoded (raw) elements are written as the bytes
+    they hold (pydicom's ``set_original_encoding`` "to enable optimized writing"), so the slices
+    share one encoding of the header and their files are the same bytes (``tests/cohort``). Raw
+    elements are immutable, sequences included; a slice decodes its own copy of one when it is read
+    (highdicom reads the slices for the SEG). 3 patients in one process under cProfile: 4.64 million
+    calls and 17.1 s before, 3.27 million and 12.3 s after; 9 patients, interleaved x3 on the shared
+    machine, CPU seconds: 7.53 before, 7.26 with the validation switch alone, 6.28 with both (medians).
+    """
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, False
+    write_dataset(buffer, ds)
+    buffer.seek(0)
+    return list(read_dataset(buffer, is_implicit_VR=False, is_little_endian=True).elements())
+
+
 def _request(study: StudyInfo) -> Dataset:
     item = Dataset()
     item.RequestedProcedureID = f"RP{study.accession[3:]}"
@@ -214,7 +243,9 @@ def _pixels(ds: Dataset, array: np.ndarray, bits_stored: int) -> None:
     ds.HighBit = bits_stored - 1
     ds.PixelRepresentation = 0
     dtype = np.uint16 if bits_stored > 8 else np.uint8
-    ds.PixelData = np.ascontiguousarray(array, dtype=dtype).tobytes()
+    # VR given, not looked up ("OB or OW"): a slice written with its header raw is not VR-corrected;
+    # the VR pydicom's correction gives native pixel data in explicit VR
+    ds.add_new(0x7FE00010, "OW" if ds.BitsAllocated > 8 else "OB", np.ascontiguousarray(array, dtype=dtype).tobytes())
 
 
 def _text_image(lines: list[str], rows: int, columns: int) -> np.ndarray:

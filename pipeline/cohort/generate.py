@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from pydicom import config
 from pydicom.uid import generate_uid
 
 from pipeline.core.atomic import atomic_dir
@@ -61,6 +62,19 @@ def _cohorts(params: CohortParams) -> list[tuple[int, list[SiteParams], int]]:
 
 
 def _patient(params: CohortParams, seed: int, site: SiteParams, number: int, index: int, out: Path) -> dict:
+    """One patient's studies, written under ``out`` (runs in a worker process).
+
+    pydicom's value validation is off here (``config.disable_value_validation``, which pydicom offers
+    "for performance reasons if the values are known to be valid"): the values are this module's own,
+    and in pydicom's default mode a failed check only warns, so the files are the same bytes. Measured
+    on 9 patients in one process, interleaved: 7.72 s with validation, 7.35 s without (median of 3).
+    """
+    with config.disable_value_validation():
+        return _patient_studies(params, seed, site, number, index, out)
+
+
+def _patient_studies(params: CohortParams, seed: int, site: SiteParams, number: int, index: int,
+                     out: Path) -> dict:
     key = f"{seed}:{site.name}:{number}"
     rng = random.Random(key)
     first_day = rng.randint(FIRST_DAY, LAST_DAY - 400)

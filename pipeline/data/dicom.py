@@ -10,6 +10,7 @@ RAS+ order. Series with uneven slice gaps are resampled to the median gap along 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import pydicom
 from pydicom.pixels import apply_modality_lut
 
+from pipeline.core.forkmap import fork_map
 from pipeline.data.classes import segment_numbers
 from pipeline.data.case import LPS_TO_RAS, BadCase, Case, ReadResult, check_label, to_canonical
 from pipeline.data.params import DicomSource
@@ -26,12 +28,16 @@ from pipeline.data.params import DicomSource
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 
 
-def read(source: DicomSource, progress=None) -> ReadResult:
+def read(source: DicomSource, progress=None, workers: int = 1) -> ReadResult:
     """Read every CT series with its SEG under ``source.path``.
+
+    The headers are read here; the series (pixels, SEG, geometry) in up to ``workers`` forked
+    processes (``pipeline.core.forkmap``), the cases and bad cases in the same order as in one.
 
     Args:
         source: the validated ``dicom`` source params.
         progress: optional callable wrapping an iterable (a progress bar).
+        workers: processes reading the series.
     """
     root = Path(source.path)
     series, segs, result = _scan(root)
@@ -41,21 +47,25 @@ def read(source: DicomSource, progress=None) -> ReadResult:
     for ref in sorted(set(by_reference) - set(series)):
         for seg_path in by_reference[ref]:
             result.bad.append(BadCase(_rel(seg_path, root), "SEG references a CT series that is not present"))
-    items = sorted(series.items())
-    for uid, datasets in (progress(items) if progress else items):
-        name = case_name(uid)
-        refs = by_reference.get(uid, [])
-        if not refs:
-            result.bad.append(BadCase(name, "missing label: no SEG references this CT series"))
-            continue
-        if len(refs) > 1:
-            result.bad.append(BadCase(name, f"ambiguous label: {len(refs)} SEG objects reference this CT series"))
-            continue
-        try:
-            result.cases.append(read_case(datasets, refs[0], source.classes, name))
-        except (ValueError, RuntimeError, KeyError, AttributeError, TypeError) as exc:
-            result.bad.append(BadCase(name, f"{type(exc).__name__}: {exc}"))
+    jobs = [(uid, datasets, by_reference.get(uid, [])) for uid, datasets in sorted(series.items())]
+    outcomes = fork_map(functools.partial(_series_case, classes=source.classes), jobs, workers)
+    for outcome in (progress(outcomes) if progress else outcomes):
+        (result.bad if isinstance(outcome, BadCase) else result.cases).append(outcome)
     return result
+
+
+def _series_case(job: tuple[str, list[pydicom.Dataset], list[Path]], classes: list) -> Case | BadCase:
+    """One CT series with the SEG files that reference it: its case, or why it is bad."""
+    uid, datasets, refs = job
+    name = case_name(uid)
+    if not refs:
+        return BadCase(name, "missing label: no SEG references this CT series")
+    if len(refs) > 1:
+        return BadCase(name, f"ambiguous label: {len(refs)} SEG objects reference this CT series")
+    try:
+        return read_case(datasets, refs[0], classes, name)
+    except (ValueError, RuntimeError, KeyError, AttributeError, TypeError) as exc:
+        return BadCase(name, f"{type(exc).__name__}: {exc}")
 
 
 def case_name(series_uid: str) -> str:

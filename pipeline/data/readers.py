@@ -7,17 +7,20 @@ from pipeline.data.case import ReadResult
 from pipeline.core.errors import UserError
 
 READERS = {"dicom": dicom.read, "msd": msd.read, "image_folder": image_folder.read}
+PARALLEL = {"dicom"}  # readers that read their cases in worker processes (the others read few, large files)
 
 
-def read_cases(source, max_bad_fraction: float, progress=None) -> ReadResult:
+def read_cases(source, max_bad_fraction: float, progress=None, workers: int = 1) -> ReadResult:
     """Read all cases of ``source``; fail when the share of bad cases exceeds the ceiling.
 
     Args:
         source: one of the validated source params (``format`` picks the reader).
         max_bad_fraction: the largest share of bad cases (0..1) that still lets the run go on.
         progress: optional callable wrapping an iterable (a progress bar).
+        workers: processes the DICOM reader uses (the same cases in the same order for any number).
     """
-    result = READERS[source.format](source, progress=progress)
+    options = {"workers": workers} if source.format in PARALLEL else {}
+    result = READERS[source.format](source, progress=progress, **options)
     if not result.cases:
         raise UserError(f"no usable case in {source.path} ({source.format}): " + _reasons(result))
     if result.bad_fraction > max_bad_fraction:

@@ -15,6 +15,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydicom import config as pydicom_config
+
 from pipeline.core.atomic import atomic_dir, write_json
 from pipeline.core.errors import UserError
 from pipeline.core.records import write_record
@@ -83,7 +85,11 @@ def run(params: DeidParams, paths: DeidPaths, key: SecretKey, progress=None, che
             locations.check_previous(paths.output, paths.quarantine, paths.report)
         start = time.perf_counter()
         engine = make_engine(params, key)
-        with warnings.catch_warnings():
+        # pydicom's value checks only warn (its default mode), and those warnings are ignored here: they
+        # are switched off (pydicom's own switch "for performance reasons"); the values read and written
+        # are the same. The worker processes are forked inside, with the setting. 8 patients (492 files)
+        # in one process, interleaved: 9.08 s with the checks, 8.44 s without (median of 3).
+        with warnings.catch_warnings(), pydicom_config.disable_value_validation():
             warnings.simplefilter("ignore")  # pydicom warns per odd value; the report counts outcomes
             return _run(params, paths, key, engine, files, progress, start, check_leaks, standalone)
 

@@ -91,3 +91,21 @@ def test_the_external_cohort_comes_from_its_own_seed(tmp_path):
     run(other, tmp_path / "b")
     assert _files(tmp_path / "a" / "gamma") == _files(tmp_path / "b" / "gamma")
     assert _files(tmp_path / "a" / "alpha").keys().isdisjoint(_files(tmp_path / "b" / "alpha").keys())
+
+
+@pytest.mark.verifies("SRS-DATA-001")
+def test_ct_slice_with_shared_raw_header_is_written_as_pydicom_writes_it_decoded(tiny_cohort, tmp_path):
+    """The CT slices carry their series header as raw elements, encoded once (``dicom_series._encoded``):
+    a slice read back, every element decoded and written by pydicom's usual path, gives the same bytes."""
+    import pydicom
+
+    first, _ = tiny_cohort
+    path = sorted(first.rglob("CT/*.dcm"))[0]
+    ds = pydicom.dcmread(path)
+    decoded = pydicom.Dataset()
+    for tag in ds.keys():
+        decoded[tag] = ds[tag]  # converted from raw
+    decoded.file_meta = ds.file_meta
+    assert not any(element.is_raw for element in decoded.elements())
+    decoded.save_as(tmp_path / "decoded.dcm", enforce_file_format=True)
+    assert (tmp_path / "decoded.dcm").read_bytes() == path.read_bytes()

@@ -78,3 +78,19 @@ def test_stage_fails_past_bad_share(tiny_cache, tmp_path):
     with pytest.raises(UserError, match="missing label"):
         stage.run(preprocess_params(raw), stage.PreprocessPaths(tmp_path / "c", tmp_path / "s.json", tmp_path / "f.json"))
     assert not (tmp_path / "c").exists()
+
+
+def test_workers_give_the_same_bytes(tiny_cache, tmp_path):
+    """The cases are read and cached in forked workers (``workers``, 2 by default): one process
+    writes the same cache files, index, splits and fingerprint, byte for byte."""
+    params, paths, _ = tiny_cache
+    assert params.workers == 2
+    one = tmp_path / "one"
+    stage.run(params.model_copy(update={"workers": 1}),
+              stage.PreprocessPaths(one / "cache", one / "splits.json", one / "fp.json"))
+    made = sorted(p.relative_to(paths["out"]) for p in paths["out"].rglob("*") if p.is_file())
+    assert made == sorted(p.relative_to(one / "cache") for p in (one / "cache").rglob("*") if p.is_file())
+    for relative in made:
+        assert (one / "cache" / relative).read_bytes() == (paths["out"] / relative).read_bytes(), relative
+    assert (one / "splits.json").read_bytes() == paths["splits"].read_bytes()
+    assert (one / "fp.json").read_bytes() == paths["fingerprint"].read_bytes()
