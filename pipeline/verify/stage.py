@@ -31,9 +31,11 @@ criteria name it with ``split: external``. Each locked split's evaluations are c
 
 from __future__ import annotations
 
+import time
 from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -227,7 +229,11 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params
     single-shot outliers: 2 of 16 cases of the first look at the 20261128 split timed the compressed
     model 1.6-2.4x slower than cases of the same size); the last timed round's logits give the
     metrics (the runtimes are deterministic, so a further run would compute the same logits again).
-    The splits whose timings no criterion judges (external, validation) run one round."""
+    The splits whose timings no criterion judges (external, validation; ``repeats=1``) run each model
+    once, timed once: ``interleaved_medians`` would run a round again while other processes load
+    the machine (up to three rounds for one), which buys nothing where no criterion reads the time
+    (beside another agent's training on the 2-core machine: 3 of 3 rounds contended for every
+    external and validation case)."""
     rows: dict[str, list[dict]] = {name: [] for name in models}
     masks: dict[str, dict[str, np.ndarray]] = {name: {} for name in models}
     for model in models.values():  # first calls allocate; keep them out of the timings
@@ -241,7 +247,8 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params
             last[name] = predict_volume(model, image, model.spec)
 
         calls = {name: partial(run_model, name, model) for name, model in models.items()}
-        seconds = interleaved_medians(calls, params.timing_repeats if repeats is None else repeats, warmup=0)
+        seconds = (interleaved_medians(calls, params.timing_repeats if repeats is None else repeats, warmup=0)
+                   if repeats is None or repeats > 1 else _timed_once(calls))
         for name, model in models.items():
             logits = last[name]
             pred_map = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec)
@@ -254,6 +261,16 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params
             masks[name][case.case_id] = pred
             rows[name].append({**_attributes(case), **values, "inference_ms": round(1000 * seconds[name], 3)})
     return rows, masks
+
+
+def _timed_once(calls: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """Seconds of one call of each, in turn (no warm-up, no contention retries)."""
+    seconds = {}
+    for name, call in calls.items():
+        start = time.perf_counter()
+        call()
+        seconds[name] = time.perf_counter() - start
+    return seconds
 
 
 def _add_paired(rows: dict[str, list[dict]], models: dict[str, OnnxModel]) -> None:

@@ -69,3 +69,11 @@ def test_stage_run_tags_commit_stage_and_input_hashes(tmp_path, monkeypatch):
     assert run.data.tags["dvc.input.data/raw"] == "abc.dir"
     assert run.data.metrics["files"] == 3
     assert (tmp_path / "mlflow.db").is_file()
+
+
+
+@pytest.mark.verifies("SRS-PLAT-003")
+def test_the_lock_parses_as_pyyamls_safe_loader_parses_it():
+    text = yaml.safe_dump(LOCK) + "# written by DVC\n"
+    assert provenance.load_lock_text(text) == yaml.safe_load(text) == LOCK
+    assert provenance.load_lock_text("") == {}

@@ -87,3 +87,17 @@ def test_unknown_or_unreadable_runtime_records_are_user_errors(exported):
     with pytest.raises(UserError, match="not available here"):
         engines.open_engine(path.read_bytes(), engines.ORT_CUDA) if engines.ORT_CUDA not in engines.available() \
             else pytest.skip("CUDA present")
+
+
+@pytest.mark.verifies("SRS-EXPORT-003")
+def test_the_reference_runtime_opens_without_probing_the_others(exported, monkeypatch):
+    """ONNX Runtime's CPU provider is always installed: opening it does not import and probe
+    OpenVINO (a third of a second in every process that runs a released file)."""
+    _, _, path = exported
+
+    def probe():
+        raise AssertionError("OpenVINO probed")
+
+    monkeypatch.setattr(engines, "_openvino_core", probe)
+    engine = engines.open_engine(path.read_bytes(), engines.ORT_CPU, threads=1)
+    assert engine.runtime == engines.ORT_CPU

@@ -103,3 +103,36 @@ def test_2d_surfaces_follow_the_pixel_spacing_and_volumes_are_not_defined():
     assert values["nsd"] == pytest.approx(1.0) and metrics.nsd(pred, truth, spacing, 2.9) < 1.0
     assert all(math.isnan(values[k]) for k in ("abs_volume_error_ml", "volume_pred_ml", "volume_truth_ml"))
     assert set(metrics.undefined_metrics(2)) == {"abs_volume_error_ml"} and metrics.undefined_metrics(3) == {}
+
+
+@pytest.mark.parametrize("spacing", [[1.0, 1.0, 1.0], [0.7, 1.3, 2.5]])
+def test_cropping_to_the_union_leaves_surface_metrics_bit_identical(spacing):
+    """hd95 and NSD are computed on the masks cut to their union's box (``crop_to_union``); MONAI's
+    own crop of the whole volumes gives the same values exactly, also where a mask touches the
+    grid's border and with a far island."""
+    import torch
+    from monai.metrics import compute_hausdorff_distance, compute_surface_dice
+
+    rng = np.random.default_rng(7)
+    for _ in range(6):
+        truth = np.zeros((24, 20, 16), dtype=bool)
+        lo = rng.integers(0, 8, size=3)
+        truth[lo[0]:lo[0] + 9, lo[1]:lo[1] + 7, lo[2]:lo[2] + 5] = True
+        pred = np.roll(truth, int(rng.integers(-2, 3)), axis=int(rng.integers(0, 3)))
+        pred[tuple(int(rng.integers(0, n)) for n in pred.shape)] = True
+        pred[0, 0, :2] = True  # on the border: MONAI's crop pads there
+        whole = [torch.from_numpy(m.astype(np.float32))[None, None] for m in (pred, truth)]
+        hd = float(compute_hausdorff_distance(*whole, include_background=True, percentile=95.0, spacing=spacing))
+        sd = float(compute_surface_dice(*whole, class_thresholds=[2.5], include_background=True, spacing=spacing))
+        assert metrics.hd95_mm(pred, truth, spacing) == hd
+        assert metrics.nsd(pred, truth, spacing, 2.5) == sd
+        cut_pred, cut_truth = metrics.crop_to_union(pred, truth)
+        assert cut_pred.sum() == pred.sum() and cut_truth.sum() == truth.sum()
+
+
+def test_surface_metrics_restore_the_torch_thread_count():
+    import torch
+
+    before = torch.get_num_threads()
+    metrics.hd95_mm(_mask((6, 6, 6), (2, 2, 2)), _mask((6, 6, 6), (3, 3, 3)), [1.0, 1.0, 1.0])
+    assert torch.get_num_threads() == before

@@ -237,6 +237,35 @@ def test_each_case_is_timed_as_the_median_of_interleaved_rounds(paths, tmp_path,
     assert calls.count(compressed) == 1 + 2 * cases
 
 
+@pytest.mark.verifies("SRS-VNV-002")
+def test_splits_whose_timings_no_criterion_judges_run_once_on_a_busy_machine(paths, tmp_path, monkeypatch):
+    record = json.loads(paths.splits.read_text())
+    record["splits"] = {**record["splits"], "external": [c for c in record["splits"]["test"] if c["case_id"] == "c4"],
+                        "test": [c for c in record["splits"]["test"] if c["case_id"] != "c4"]}
+    record["locked"] = ["test", "external"]
+    splits = tmp_path / "splits.json"
+    splits.write_text(json.dumps(record))
+    calls = []
+    real = stage.predict_volume
+
+    def counting(model, image, spec):
+        calls.append(model.path.name)
+        return real(model, image, spec)
+
+    monkeypatch.setattr(stage, "predict_volume", counting)
+    # every round looks contended: a timed test round is run again, an external case is not
+    busy = iter(range(0, 10 ** 12, 10 ** 6))
+    monkeypatch.setattr("pipeline.core.timing.busy_cpu_seconds", lambda *args: float(next(busy)))
+    params = _params(False).model_copy(update={"timing_repeats": 1})
+    out = stage.run(params, stage.VerifyPaths(**{**paths.__dict__, "splits": splits, "out_dir": tmp_path / "vnv",
+                                                 "metrics": tmp_path / "vnv.json",
+                                                 "evaluation_log": tmp_path / "log.json"}))
+    test, external = out["test_split"]["cases"], out["external_split"]["cases"]
+    assert (test, external) == (3, 1)
+    # a warm-up call per evaluation; 1 + EXTRA_ROUNDS rounds per test case; one run per external case
+    assert calls.count(paths.models["compressed"].name) == 1 + 3 * test + 1 + external
+
+
 @pytest.mark.verifies("SRS-VNV-009", "SRS-VNV-010")
 def test_perturbed_copies_and_the_membership_attack_are_judged_recorded_and_reproducible(paths, tmp_path):
     record = json.loads(paths.splits.read_text())
