@@ -215,8 +215,8 @@ def test_the_external_split_is_evaluated_and_counted_apart_from_the_test_split(p
     assert stage.run(_params(False), paths)["external_split"] is None
 
 
-@pytest.mark.verifies("SRS-VNV-002")
-def test_each_case_is_timed_as_the_median_of_interleaved_rounds(paths, tmp_path, monkeypatch):
+def _count_predictions(monkeypatch) -> list[str]:
+    """The ONNX file name of every sliding-window inference the stage runs, in order."""
     calls = []
     real = stage.predict_volume
 
@@ -225,6 +225,12 @@ def test_each_case_is_timed_as_the_median_of_interleaved_rounds(paths, tmp_path,
         return real(model, image, spec)
 
     monkeypatch.setattr(stage, "predict_volume", counting)
+    return calls
+
+
+@pytest.mark.verifies("SRS-VNV-002")
+def test_each_case_is_timed_as_the_median_of_interleaved_rounds(paths, tmp_path, monkeypatch):
+    calls = _count_predictions(monkeypatch)
     # a quiet machine: rounds another process spoiled would be timed again (pipeline.core.timing)
     monkeypatch.setattr("pipeline.core.timing.busy_cpu_seconds", lambda *args: None)
     params = _params(False).model_copy(update={"timing_repeats": 2})
@@ -245,14 +251,7 @@ def test_splits_whose_timings_no_criterion_judges_run_once_on_a_busy_machine(pat
     record["locked"] = ["test", "external"]
     splits = tmp_path / "splits.json"
     splits.write_text(json.dumps(record))
-    calls = []
-    real = stage.predict_volume
-
-    def counting(model, image, spec):
-        calls.append(model.path.name)
-        return real(model, image, spec)
-
-    monkeypatch.setattr(stage, "predict_volume", counting)
+    calls = _count_predictions(monkeypatch)
     # every round looks contended: a timed test round is run again, an external case is not
     busy = iter(range(0, 10 ** 12, 10 ** 6))
     monkeypatch.setattr("pipeline.core.timing.busy_cpu_seconds", lambda *args: float(next(busy)))
