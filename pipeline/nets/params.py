@@ -32,12 +32,21 @@ class UNetShape(StrictModel):
         "kernel of the transposed convolutions that up-sample, one value or one per level from the top "
         "(len(strides) values): 3 is MONAI's; 2 with stride 2 maps each voxel to its own 2x2x2 block "
         "(nnU-Net's up-sampling), 27/8 fewer multiply-adds"))
+    encoder_subunits: list[Annotated[int, Field(ge=1, le=4)]] | None = Field(default=None, description=(
+        "convolutions of each level's encoder residual unit, from the top down, the last the bottom block "
+        "(len(channels) values; needs num_res_units > 0). Default: num_res_units at every level. The top "
+        "level's unit runs at half resolution on the fewest channels, yet costs the most per voxel "
+        "of any level"))
 
     def up_kernels(self) -> list[int]:
         """The up-sampling kernel of each level, from the top (full resolution) down."""
         if isinstance(self.up_kernel_size, int):
             return [self.up_kernel_size] * len(self.strides)
         return list(self.up_kernel_size)
+
+    def encoder_depths(self) -> list[int]:
+        """The convolutions of each level's encoder residual unit, from the top; the last is the bottom."""
+        return list(self.encoder_subunits) if self.encoder_subunits else [self.num_res_units] * len(self.channels)
 
     @model_validator(mode="after")
     def _levels(self) -> "UNetShape":
@@ -48,6 +57,12 @@ class UNetShape(StrictModel):
         if any(k == 2 and s != 2 for k, s in zip(self.up_kernels(), self.strides)):
             raise ValueError(f"up_kernel_size 2 needs a stride of 2 at its level (the kernel equals the stride): "
                              f"up_kernel_size = {self.up_kernel_size}, strides = {self.strides}")
+        if self.encoder_subunits is not None:
+            if self.num_res_units == 0:
+                raise ValueError("encoder_subunits needs residual units (num_res_units > 0)")
+            if len(self.encoder_subunits) != len(self.channels):
+                raise ValueError(f"encoder_subunits = {self.encoder_subunits}: needs one value per level "
+                                 f"({len(self.channels)}, the last the bottom block), from the top down")
         return self
 
 

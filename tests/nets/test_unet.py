@@ -123,3 +123,30 @@ def test_the_up_sampling_kernel_can_differ_per_level():
     with pytest.raises(ValueError, match="stride of 2"):
         NetworkParams.model_validate({**LEAN, "strides": [2, 3], "up_kernel_size": [2, 2]})
     assert NetworkParams.model_validate({**LEAN, "strides": [2, 3], "up_kernel_size": [2, 3]}).up_kernels() == [2, 3]
+
+
+def _encoder_convolutions(block: torch.nn.Module) -> int:
+    """Convolutions in an encoder residual unit's main path (its residual projection left out)."""
+    return sum(isinstance(m, torch.nn.Conv3d) for m in block.conv.modules())
+
+
+@pytest.mark.verifies("SRS-COMP-001")
+def test_the_encoder_depth_can_differ_per_level(tmp_path):
+    deep = {**LEAN, "num_res_units": 2}
+    uniform, varied = build_unet({**deep, "encoder_subunits": [2, 2, 2]}), build_unet({**deep, "encoder_subunits": [1, 2, 3]})
+    monai = build_unet(deep)
+    assert list(uniform.state_dict()) == list(monai.state_dict())  # the same as MONAI's when uniform
+    levels = [varied.model[0], varied.model[1].submodule[0], varied.model[1].submodule[1].submodule]  # top, 2nd, bottom
+    assert [_encoder_convolutions(block) for block in levels] == [1, 2, 3]
+    assert [_encoder_convolutions(b) for b in (monai.model[0], monai.model[1].submodule[1].submodule)] == [2, 2]
+    x = torch.randn(1, 1, 16, 16, 8)
+    save_checkpoint(tmp_path / "v.pt", varied.state_dict(), {"network": {**deep, "encoder_subunits": [1, 2, 3]},
+                                                            "out_channels": 2})
+    again, _ = load_checkpoint(tmp_path / "v.pt")  # rebuilt from its params, the same weights
+    with torch.no_grad():
+        assert torch.equal(again(x), varied.eval()(x)) and again(x).shape == (1, 2, 16, 16, 8)
+    assert NetworkParams.model_validate(deep).encoder_depths() == [2, 2, 2]
+    with pytest.raises(ValueError, match="one value per level"):
+        NetworkParams.model_validate({**deep, "encoder_subunits": [1, 2]})
+    with pytest.raises(ValueError, match="needs residual units"):
+        NetworkParams.model_validate({**deep, "num_res_units": 0, "encoder_subunits": [1, 1, 1]})
