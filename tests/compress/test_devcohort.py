@@ -223,6 +223,40 @@ def test_a_model_file_that_fails_its_checksum_is_refused(tmp_path, monkeypatch):
 
 
 @pytest.mark.verifies("SRS-COMP-001")
+def test_candidates_are_exported_with_their_measured_post_processing(tmp_path, monkeypatch):
+    """Each candidate checkpoint becomes an ONNX model computing what its network computes, with the
+    post-processing of its FP32 ONNX Runtime row; a checkpoint without such a row is skipped, said so."""
+    from pipeline.nets.checkpoint import save_checkpoint
+    from pipeline.nets.unet import build_unet
+
+    monkeypatch.chdir(tmp_path)
+    network = {"spatial_dims": 3, "channels": [4, 8], "strides": [2], "num_res_units": 2,
+               "top_residual_unit": False, "norm": "batch", "encoder_subunits": [1, 2]}
+    folder = Path(RELEASE.paths.candidates)
+    folder.mkdir(parents=True)
+    torch.manual_seed(3)
+    net = build_unet(network).eval()
+    for name in ("measured", "unmeasured"):
+        save_checkpoint(folder / f"{name}.pt", net.state_dict(), {"network": network, "out_channels": 2})
+    rows = [{"name": "measured", "runtime": engines.ORT_CPU, "precision": "fp32",
+             "postprocessing": {"foreground_threshold": 0.35, "keep_largest_component": True}},
+            {"name": "measured", "runtime": engines.ORT_CPU, "precision": "int8",
+             "postprocessing": {"foreground_threshold": 0.5, "keep_largest_component": False}}]
+    Path(RELEASE.paths.compress_metrics).parent.mkdir(parents=True, exist_ok=True)
+    Path(RELEASE.paths.compress_metrics).write_text(json.dumps({"candidates": rows}))
+    window = WindowSpec(spatial_dims=3, in_channels=1, patch_size=[16, 16, 8], sw_overlap=0.25, sw_batch_size=2)
+    lines = []
+    (tmp_path / "onnx").mkdir()
+    models = bench.candidate_models(RELEASE, window, tmp_path / "onnx", log=lines.append)
+    assert [m.name for m in models] == ["measured"] and models[0].postprocessing == bench.PostProcessing(0.35, True)
+    assert len(lines) == 1 and "unmeasured" in lines[0] and "skipped" in lines[0]
+    x = torch.randn(2, 1, 16, 16, 8)
+    got = engines.open_engine(models[0].onnx, engines.ORT_CPU, threads=1)(x.numpy())
+    with torch.no_grad():
+        assert np.abs(got - net(x).numpy()).max() < 1e-4
+
+
+@pytest.mark.verifies("SRS-COMP-001")
 def test_no_teacher_no_benchmark(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     lines = []
