@@ -33,8 +33,8 @@ folder (``export.opset``, ``export.exporter``), with the post-processing of its 
 ``onnxruntime-cpu`` row of ``paths.compress_metrics``. Every model runs on ONNX Runtime's CPU
 provider at ``compress.threads`` through the product's sliding windows
 (``pipeline.runtime.sliding.predict_volume``; patch from the teacher checkpoint's config,
-``compress.sw_overlap`` and ``compress.sw_batch_size``), then ``to_mask`` at its threshold and
-``pipeline.runtime.postprocess.apply``, then ``mean_dice``: the functions the compress stage's
+``compress.sw_overlap`` and ``compress.sw_batch_size``), then ``pipeline.runtime.postprocess.decide``
+(``to_mask`` at its threshold and ``apply``), then ``mean_dice``: the functions the compress stage's
 ``measure.validation`` composes, with the shipped post-processing applied as shipped rather than
 chosen again on these cases (``measure.validation`` decides it anew).
 
@@ -89,11 +89,10 @@ from pipeline.preprocess.params import PreprocessParams
 from pipeline.preprocess.records import load_splits
 from pipeline.preprocess.splits import SPLITS
 from pipeline.runtime import engines, postprocess
-from pipeline.runtime.integrity import read_sidecar
 from pipeline.runtime.metrics import mean_dice
-from pipeline.runtime.model import SPEC_KEY, read_metadata_bytes, released_file
-from pipeline.runtime.sliding import predict_volume, to_mask
-from pipeline.runtime.spec import PreprocessingSpec, WindowSpec
+from pipeline.runtime.model import read_checked, released_file
+from pipeline.runtime.sliding import predict_volume
+from pipeline.runtime.spec import WindowSpec
 
 DEFAULT_SEEDS = "99990001:99990002:24:8,99990003:99990004:48:16"
 CACHE = Path("bench/devcohort")
@@ -299,22 +298,14 @@ def release_models(release: Params) -> tuple[list[Model], str | None]:
 
 def _released(folder: Path, role: str, chosen: dict | None) -> Model:
     path = released_file(folder, role)
-    blob = path.read_bytes()
-    digest, recorded = hashlib.sha256(blob).hexdigest(), read_sidecar(path)
-    if recorded != digest:
-        raise UserError(f"{path}: SHA-256 {digest[:16]}... does not match its sidecar ({recorded}): "
-                        "the file changed or was substituted; rerun the export stage")
+    blob, _, _, stored = read_checked(path)
     if not chosen:
         raise UserError(f"the compression choice has no {role!r} entry: rerun the compress stage")
     post = PostProcessing(float(chosen["foreground_threshold"]), bool(chosen["keep_largest_component"]))
-    spec = read_metadata_bytes(blob, path).get(SPEC_KEY)
-    if spec is not None:
-        stored = PreprocessingSpec.model_validate_json(spec)
-        if (stored.foreground_threshold, stored.keep_largest_component) != (post.foreground_threshold,
-                                                                            post.keep_largest_component):
-            raise UserError(f"{path} runs threshold {stored.foreground_threshold}, largest component "
-                            f"{stored.keep_largest_component}, but the compression choice says {asdict(post)}: "
-                            "the release is not consistent; rerun export")
+    ships = None if stored is None else (stored.foreground_threshold, stored.keep_largest_component)
+    if ships is not None and ships != (post.foreground_threshold, post.keep_largest_component):
+        raise UserError(f"{path} runs threshold {ships[0]}, largest component {ships[1]}, but the compression "
+                        f"choice says {asdict(post)}: the release is not consistent; rerun export")
     return Model(role, blob, post, str(path))
 
 
@@ -366,7 +357,7 @@ def dice_per_case(model: Model, cases: Iterable[DevCase], window: WindowSpec, th
     dice = {}
     for case in progress(list(cases), desc=model.name):
         logits = predict_volume(engine, case.case.image, window)
-        mask = postprocess.apply(to_mask(logits, post.foreground_threshold), post)
+        mask = postprocess.decide(logits, post)
         dice[case.key] = round(mean_dice(mask, np.asarray(case.case.label)[0], int(logits.shape[0])), 6)
     return dice
 

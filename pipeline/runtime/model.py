@@ -3,11 +3,12 @@
 Typical use::
 
     from pipeline.runtime.model import OnnxModel
-    from pipeline.runtime.sliding import predict_volume, to_mask
+    from pipeline.runtime import postprocess
+    from pipeline.runtime.sliding import predict_volume
 
     model = OnnxModel.load("release/models/compressed.onnx")   # checks <file>.sha256
     logits = predict_volume(model, volume, model.spec)          # volume: (C, *spatial) float32,
-    mask = to_mask(logits, model.spec.foreground_threshold)   # volume already preprocessed
+    mask = postprocess.decide(logits, model.spec)               # volume already preprocessed
 
 ``OnnxModel.load`` reads the file's bytes once, compares their SHA-256 with the digest
 recorded beside it (``<file>.sha256``) or passed as ``expected_sha256``, and builds the
@@ -65,25 +66,8 @@ class OnnxModel:
             runtime: run on this runtime instead of the one the file records.
         """
         path = Path(path)
-        if not path.is_file():
-            raise UserError(f"model file {path} not found")
-        blob = path.read_bytes()
-        digest = hashlib.sha256(blob).hexdigest()
-        wanted = (expected_sha256 or read_sidecar(path) or "").lower()
-        if not wanted:
-            raise UserError(f"no SHA-256 recorded for {path} (expected {sidecar_path(path)}): "
-                            "refusing to run a model file whose integrity cannot be checked")
-        if digest != wanted:
-            raise UserError(f"model file {path} fails its checksum: SHA-256 {digest[:16]}... "
-                            f"!= recorded {wanted[:16]}... (file changed or substituted)")
-        metadata = read_metadata_bytes(blob, path)
-        spec = None
-        if SPEC_KEY in metadata:
-            try:
-                spec = PreprocessingSpec.model_validate_json(metadata[SPEC_KEY])
-            except ValueError as exc:
-                raise UserError(f"{path}: preprocessing metadata is not valid: {exc}") from None
-        elif require_spec:
+        blob, digest, metadata, spec = read_checked(path, expected_sha256)
+        if spec is None and require_spec:
             raise UserError(f"{path} carries no '{SPEC_KEY}' metadata: not exported by this pipeline")
         name = runtime or recorded_runtime(metadata)["name"]
         window = None if spec is None else (spec.sw_batch_size, spec.in_channels, *spec.patch_size)
@@ -98,6 +82,38 @@ class OnnxModel:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Logits for a batch (N, C, *spatial) float32."""
         return self.engine(batch)
+
+
+def read_checked(path: Path, expected_sha256: str | None = None
+                 ) -> tuple[bytes, str, dict[str, str], PreprocessingSpec | None]:
+    """A model file's bytes, read once and checked against their recorded SHA-256, with what they
+    carry: ``(bytes, sha256, metadata, preprocessing spec or None)``. ``OnnxModel.load`` runs exactly
+    these bytes; a missing, unrecorded or different file raises ``UserError``.
+
+    Args:
+        path: the ``.onnx`` file.
+        expected_sha256: the digest to require; default: the one in ``<path>.sha256``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file {path} not found")
+    blob = path.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    wanted = (expected_sha256 or read_sidecar(path) or "").lower()
+    if not wanted:
+        raise UserError(f"no SHA-256 recorded for {path} (expected {sidecar_path(path)}): "
+                        "refusing to run a model file whose integrity cannot be checked")
+    if digest != wanted:
+        raise UserError(f"model file {path} fails its checksum: SHA-256 {digest[:16]}... "
+                        f"!= recorded {wanted[:16]}... (file changed or substituted)")
+    metadata = read_metadata_bytes(blob, path)
+    spec = None
+    if SPEC_KEY in metadata:
+        try:
+            spec = PreprocessingSpec.model_validate_json(metadata[SPEC_KEY])
+        except ValueError as exc:
+            raise UserError(f"{path}: preprocessing metadata is not valid: {exc}") from None
+    return blob, digest, metadata, spec
 
 
 def recorded_runtime(metadata: dict[str, str]) -> dict:

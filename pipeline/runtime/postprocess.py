@@ -8,8 +8,9 @@ and where they hold several the validation Dice falls and the rule is not chosen
 
 The compress stage decides per model on validation cases only
 (``pipeline.compress.postprocessing``); the export stage stores the decision in the ONNX file's
-preprocessing specification (``keep_largest_component``); ``predict``, the parity Dice and V&V
-apply it with ``apply``, so what is verified is what runs.
+preprocessing specification (``keep_largest_component``, beside the operating point
+``foreground_threshold``); ``predict``, the parity Dice and V&V apply it with ``apply`` (``decide``:
+operating point then rule, from logits), so what is verified is what runs.
 
 Connected components come from ``scipy.ndimage.label`` with full connectivity (26-neighbours
 in 3D: voxels touching at a corner belong to one component, as in MONAI's
@@ -21,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from pipeline.runtime.sliding import to_mask
 
 
 def keep_largest_component(mask: np.ndarray) -> np.ndarray:
@@ -47,3 +50,9 @@ def apply(mask: np.ndarray, spec) -> np.ndarray:
     if getattr(spec, "keep_largest_component", False):
         return keep_largest_component(mask)
     return np.asarray(mask)
+
+
+def decide(logits: np.ndarray, spec) -> np.ndarray:
+    """The mask a model file's decision gives for its logits ``(classes, *spatial)``: the class per
+    voxel at its operating point (``spec.foreground_threshold``), then its post-processing."""
+    return apply(to_mask(logits, spec.foreground_threshold), spec)

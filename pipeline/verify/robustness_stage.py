@@ -23,7 +23,7 @@ from pipeline.core.bootstrap import bootstrap_mean
 from pipeline.data.cache import LoadedCase
 from pipeline.runtime import postprocess
 from pipeline.runtime.metrics import class_dice
-from pipeline.runtime.sliding import predict_volume, to_mask
+from pipeline.runtime.sliding import predict_volume
 from pipeline.verify import perturb
 from pipeline.verify.criteria import LEVEL, perturbed_key
 from pipeline.verify.params import RobustnessParams
@@ -95,7 +95,7 @@ def evaluate(models: dict, cases: list[LoadedCase], rows: dict[str, list[dict]],
             for model_name in present:
                 model = models[model_name]
                 logits = predict_volume(model, image, model.spec)
-                pred = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec)
+                pred = postprocess.decide(logits, model.spec)
                 value = float(np.mean(class_dice(pred, truth, len(model.spec.labels))))
                 row = rows[model_name][index]
                 if row["case_id"] != case.case_id:

@@ -44,7 +44,7 @@ from pipeline.core.records import write_record
 from pipeline.core.errors import UserError
 from pipeline.runtime import postprocess
 from pipeline.runtime.model import OnnxModel
-from pipeline.runtime.sliding import predict_volume, to_mask
+from pipeline.runtime.sliding import predict_volume
 from pipeline.data.cache import LoadedCase, load_cases
 from pipeline.preprocess.records import SplitsRecord, load_splits
 from pipeline.core.provenance import file_sha256, git_commit
@@ -251,7 +251,7 @@ def _evaluate_test(models: dict[str, OnnxModel], cases: list[LoadedCase], params
                    if repeats is None or repeats > 1 else _timed_once(calls))
         for name, model in models.items():
             logits = last[name]
-            pred_map = postprocess.apply(to_mask(logits, model.spec.foreground_threshold), model.spec)
+            pred_map = postprocess.decide(logits, model.spec)
             pred = pred_map == FOREGROUND  # binary: the mask; more classes: the first class (explanations)
             if len(model.spec.labels) == 2:
                 values = metrics.all_metrics(pred, truth, case.record.spacing, params.nsd_tolerance_mm)
