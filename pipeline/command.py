@@ -27,7 +27,8 @@ from pipeline.params import Params, load_params, params_file
 @dataclass
 class Invocation:
     """One run of a stage command: validated params, resolved paths, the parsed options, and the
-    ``mlflow`` module inside the stage's run (None with ``--no-mlflow``)."""
+    recorder of the stage's MLflow run (``pipeline.core.tracking.RunRecorder``: the fluent calls
+    ``log_params``, ``log_metrics``, ``set_tags``, ``log_artifact`` ...; None with ``--no-mlflow``)."""
 
     params: Params
     paths: SimpleNamespace

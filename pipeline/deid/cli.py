@@ -15,6 +15,7 @@ output is left as it was.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -45,17 +46,18 @@ def main(args: argparse.Namespace) -> int:
     from pipeline.core.errors import UserError
 
     try:
-        try:
-            params, paths, key, standalone = _prepare(args)
-            report = _run(params, paths, key, standalone, args.replace)
-        except KeyboardInterrupt:
-            print(INTERRUPTED, file=sys.stderr)
-            return EXIT_INTERRUPTED
-        try:
-            _after(args, params, paths, report, standalone)
-        except KeyboardInterrupt:
-            print(f"deid: interrupted after the output was written to {paths.output}", file=sys.stderr)
-            return EXIT_INTERRUPTED
+        with _writer(args) as writer:
+            try:
+                params, paths, key, standalone = _prepare(args)
+                report = _run(params, paths, key, standalone, args.replace)
+            except KeyboardInterrupt:
+                print(INTERRUPTED, file=sys.stderr)
+                return EXIT_INTERRUPTED
+            try:
+                _after(args, params, paths, report, standalone, writer)
+            except KeyboardInterrupt:
+                print(f"deid: interrupted after the output was written to {paths.output}", file=sys.stderr)
+                return EXIT_INTERRUPTED
     except OSError as exc:  # the disk refused (read-only, full, vanished): one line, not a traceback
         where = f" ({exc.filename})" if exc.filename else ""
         raise UserError(f"deid: {exc.strerror or exc}{where}") from None
@@ -92,18 +94,29 @@ def _run(params, paths, key, standalone: bool, replace: bool) -> dict:
                      replace=replace or not standalone)
 
 
-def _after(args: argparse.Namespace, params, paths, report: dict, standalone: bool) -> None:
-    if not args.no_mlflow and not standalone:
-        _log(params, paths, report)
+def _writer(args: argparse.Namespace):
+    """The MLflow run writer, started before the work so that importing MLflow and opening its
+    store happen beside it (``pipeline.core.tracking``); the run itself is opened after the work,
+    with the counts. None standalone or with ``--no-mlflow``."""
+    if args.no_mlflow or args.source is not None:
+        return contextlib.nullcontext()
+    from pipeline.core.tracking import start_writer
+
+    return start_writer(Path("."))
+
+
+def _after(args: argparse.Namespace, params, paths, report: dict, standalone: bool, writer) -> None:
+    if writer is not None:
+        _log(params, paths, report, writer)
     print(f"deid: {report['files_in']} files in, {report['written']} written, {report['quarantined']} "
           f"quarantined {report['quarantined_by_reason']}, {report['patients']} patients, "
           f"leaks: {report['leak_check'].get('leaks', 'not checked')} ({report['seconds']} s) -> {paths.output}")
 
 
-def _log(params, paths, report: dict) -> None:
+def _log(params, paths, report: dict, writer) -> None:
     from pipeline.core.tracking import stage_run
 
-    with stage_run(STAGE, inputs=[str(paths.source)]) as mlflow:
+    with stage_run(STAGE, inputs=[str(paths.source)], writer=writer) as mlflow:
         mlflow.log_params({f"option.{k}": v for k, v in params.options.model_dump().items()})
         mlflow.log_params({"uid_root": params.uid_root, "burned_in_mode": params.burned_in.mode,
                            "max_quarantined_share": params.max_quarantined_share})

@@ -79,29 +79,42 @@ def main_review(args: argparse.Namespace) -> int:
 
 
 def main_site(args: argparse.Namespace) -> int:
-    """Render the site (and the gate summary); report the release status."""
+    """Render the site (and the gate summary); report the release status.
+
+    The MLflow run writer starts first, so that importing MLflow and opening its store happen
+    beside the rendering (``pipeline.core.tracking``); the run itself is opened after it, with the
+    counts, as before."""
+    import contextlib
+
     from pipeline.trace.gates import check
     from pipeline.trace.graph import build_trace
     from pipeline.trace.site import summary, write_site
 
-    trace = build_trace(_paths(args))
-    problems = check(trace, as_of=args.as_of)
-    write_site(trace, problems, Path(args.out))
-    result = summary(trace, problems)
-    if args.metrics:
-        from pipeline.core.records import write_record
-        from pipeline.trace.record import TraceSummary
+    if args.no_mlflow:
+        writing = contextlib.nullcontext()
+    else:
+        from pipeline.core.tracking import start_writer
 
-        write_record(Path(args.metrics), result, TraceSummary, "gate summary")
-    if not args.no_mlflow:
-        from pipeline.core.tracking import stage_run
+        writing = start_writer(Path(args.root))
+    with writing as writer:
+        trace = build_trace(_paths(args))
+        problems = check(trace, as_of=args.as_of)
+        write_site(trace, problems, Path(args.out))
+        result = summary(trace, problems)
+        if args.metrics:
+            from pipeline.core.records import write_record
+            from pipeline.trace.record import TraceSummary
 
-        from pipeline.trace.stages import upstream_outputs
+            write_record(Path(args.metrics), result, TraceSummary, "gate summary")
+        if writer is not None:
+            from pipeline.core.tracking import stage_run
 
-        inputs = upstream_outputs(trace.stages, args.as_of)
-        with stage_run("trace", inputs=inputs, root=Path(args.root)) as mlflow:
-            mlflow.log_metrics({k: v for k, v in result["counts"].items()})
-            mlflow.set_tag("release_status", result["release_status"])
+            from pipeline.trace.stages import upstream_outputs
+
+            inputs = upstream_outputs(trace.stages, args.as_of)
+            with stage_run("trace", inputs=inputs, root=Path(args.root), writer=writer) as mlflow:
+                mlflow.log_metrics({k: v for k, v in result["counts"].items()})
+                mlflow.set_tag("release_status", result["release_status"])
     print(f"trace site: {args.out} ({result['release_status']}, {len(problems)} problem(s))")
     return 0
 

@@ -10,7 +10,11 @@ from pipeline.core.progress import bar
 
 
 def _run(inv: Invocation) -> dict:
-    from pipeline.train import distributed, mlflow_log, stage
+    from pipeline.train import mlflow_log
+
+    if inv.mlflow is not None:  # before this process imports torch (the run writer imports it too)
+        mlflow_log.prepare_model(inv.mlflow, inv.args.mlflow_model)
+    from pipeline.train import distributed, stage
 
     params, p = inv.params.train, inv.paths
     paths = stage.TrainPaths(p.cache, p.splits, p.model, p.metrics, p.curve)

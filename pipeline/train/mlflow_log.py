@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from pipeline.train.distributed import DistInfo
 from pipeline.train.params import TrainParams
+
+if TYPE_CHECKING:  # not imported: torch, which the run writer should start importing first
+    from pipeline.train.distributed import DistInfo
+
+MODEL_LOADER = "pipeline.nets.checkpoint:load_checkpoint"  # the run writer loads the checkpoint with it
+PIP_REQUIREMENTS = ["torch==2.13.0", "monai==1.6.1"]
 
 
 def log_params(mlflow, params: TrainParams, info: DistInfo) -> None:
@@ -15,6 +19,14 @@ def log_params(mlflow, params: TrainParams, info: DistInfo) -> None:
     flat = _flatten(params.model_dump())
     flat.update({"device": info.device, "world_size": info.world_size, "backend": info.backend})
     mlflow.log_params(flat)
+
+
+def prepare_model(mlflow, how: str) -> None:
+    """For ``pytorch``, have the run writer import torch and MONAI now, while this process imports
+    its own (before training: on two cores, two OpenMP threads run several times slower beside a
+    busy process), so that logging the model after training does not wait for them."""
+    if how == "pytorch":
+        mlflow.prepare_pytorch_model(MODEL_LOADER)
 
 
 def log_epoch(mlflow, row: dict) -> None:
@@ -27,7 +39,7 @@ def log_result(mlflow, result: dict, paths, fingerprint: Path, how: str) -> None
     """Final metrics, the model (with an input example), fingerprint, splits and curve.
 
     Args:
-        mlflow: the mlflow module inside an active run.
+        mlflow: the stage run's recorder (``pipeline.core.tracking.RunRecorder``).
         result: what ``stage.run`` returned on rank 0.
         paths: the stage's ``TrainPaths``.
         fingerprint: the data-set fingerprint JSON (logged when present).
@@ -45,14 +57,10 @@ def log_result(mlflow, result: dict, paths, fingerprint: Path, how: str) -> None
 
 
 def _log_pytorch_model(mlflow, checkpoint: Path, config: dict) -> None:
-    import mlflow.pytorch
-
-    from pipeline.nets.checkpoint import load_checkpoint
-
-    net, _ = load_checkpoint(checkpoint)
-    example = np.zeros((1, config["in_channels"], *config["patch_size"]), dtype=np.float32)
-    mlflow.pytorch.log_model(net, name="model", input_example=example,
-                             pip_requirements=["torch==2.13.0", "monai==1.6.1"])
+    """An MLflow PyTorch model of the checkpoint, with an all-zero input example of one patch;
+    the run writer loads the checkpoint and logs it (``pipeline.core.run_writer``)."""
+    mlflow.log_pytorch_model(MODEL_LOADER, checkpoint, (1, config["in_channels"], *config["patch_size"]),
+                             pip_requirements=PIP_REQUIREMENTS)
 
 
 def _flatten(data: dict, prefix: str = "") -> dict:

@@ -68,7 +68,8 @@ def test_the_stage_run_is_recorded_with_its_seconds(tmp_path, monkeypatch):
     assert _run(_command([]), ["demo"]) == 0
     import mlflow
 
-    runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the stage's store, not a global one
+    runs = client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
     assert [r.data.tags["stage"] for r in runs] == ["demo"]
     assert "seconds" in runs[0].data.metrics
 

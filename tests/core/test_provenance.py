@@ -60,10 +60,11 @@ def test_stage_run_tags_commit_stage_and_input_hashes(tmp_path, monkeypatch):
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump(LOCK))
-    with stage_run("deid", inputs=["data/raw"], root=tmp_path) as mlflow:
-        mlflow.log_metric("files", 3)
-        run_id = mlflow.active_run().info.run_id
-    run = mlflow.get_run(run_id)
+    with stage_run("deid", inputs=["data/raw"], root=tmp_path) as recorder:
+        recorder.log_metric("files", 3)
+    import mlflow
+
+    run = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(recorder.run_id)
     assert run.data.tags["stage"] == "deid"
     assert run.data.tags["git_commit"] == "unknown"
     assert run.data.tags["dvc.input.data/raw"] == "abc.dir"

@@ -39,7 +39,8 @@ def test_compress_then_export_commands_log_runs(tmp_path, monkeypatch):
                  "--fingerprint", str(tiny.make_fingerprint(tmp_path / "fingerprint.json"))]) == 0
     import mlflow
 
-    runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the stages' store, not a global one
+    runs = client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
     stages = {run.data.tags["stage"]: run for run in runs}
     assert {"compress", "export"} <= set(stages)
     assert stages["export"].data.tags["compressed_onnx_sha256"] == \

@@ -45,6 +45,7 @@ def test_the_stage_is_an_mlflow_run_and_rendering_twice_stays_byte_identical(tmp
     assert {p: p.read_bytes() for p in sorted((root / "release").rglob("*")) if p.is_file()} == first
     import mlflow
 
-    runs = mlflow.search_runs(experiment_names=["pipeline"], output_format="list")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'tracking.db'}")  # the stage's store, not a global one
+    runs = client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
     assert [r.data.tags["stage"] for r in runs] == ["techfile", "techfile"]
     assert all(r.info.run_id.encode() not in b"".join(first.values()) for r in runs)

@@ -168,6 +168,28 @@ def test_site_command_succeeds_when_gates_fail_and_writes_the_summary(repo: Mini
     assert main(["trace", "check", "--root", str(repo.root)]) == 1
 
 
+@pytest.mark.slow
+@pytest.mark.verifies("SRS-PLAT-003")
+def test_the_site_command_is_an_mlflow_run_its_writer_started_before_the_rendering(repo: MiniRepo, tmp_path,
+                                                                                    monkeypatch) -> None:
+    """The run writer opens the repository's store while the site reads it (``mlflow.db``, created
+    by the writer here); the run itself is opened after the rendering, with the counts."""
+    import mlflow
+
+    from pipeline.cli import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    repo.write()
+    metrics = tmp_path / "trace.json"
+    assert main(["trace", "site", str(tmp_path / "site"), "--metrics", str(metrics), "--root", str(repo.root)]) == 0
+    client = mlflow.MlflowClient(f"sqlite:///{repo.root / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("pipeline").experiment_id])
+    assert [(r.data.tags["stage"], r.info.status) for r in runs] == [("trace", "FINISHED")]
+    summary = json.loads(metrics.read_text())
+    assert runs[0].data.tags["release_status"] == summary["release_status"]
+    assert runs[0].data.metrics == {k: float(v) for k, v in summary["counts"].items()}
+
+
 @pytest.fixture
 def released(tmp_path) -> Path:
     """A reviewed release (model file, manifest, timed test report) rendered into

@@ -60,5 +60,5 @@ def test_mlflow_run_has_params_epoch_metrics_model_and_fingerprint(cache3d, tmp_
     assert run.data.tags["weights_sha256"] == json.loads((tmp_path / "train.json").read_text())["weights_sha256"]
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"fingerprint.json", "train.json", "teacher.pt", "curve.csv"} <= names
-    models = mlflow.search_logged_models(experiment_ids=[run.info.experiment_id], output_format="list")
+    models = client.search_logged_models(experiment_ids=[run.info.experiment_id])
     assert any(m.source_run_id == run.info.run_id for m in models)
