@@ -28,6 +28,12 @@ class UNetShape(StrictModel):
     norm: Literal["instance", "batch"] = Field(default="instance", description=(
         "instance: statistics of each window (MONAI's default); batch: running statistics learnt in "
         "training, which the runtimes fold into the convolutions at inference (no reductions left)"))
+    top_norm: Literal["instance", "batch"] | None = Field(default=None, description=(
+        "norm of the top level's encoder unit, the first layers the image meets (default: norm). "
+        "instance there with batch below: the unit's convolutions are standardised per window and "
+        "channel, so a global intensity scale and offset (a calibration drift) reaches the layers "
+        "below, whose running statistics cannot adapt to it, only through the unit's residual "
+        "projection; it costs one reduction per convolution of the top unit, on its few channels"))
     up_kernel_size: Literal[2, 3] | list[Literal[2, 3]] = Field(default=3, description=(
         "kernel of the transposed convolutions that up-sample, one value or one per level from the top "
         "(len(strides) values): 3 is MONAI's; 2 with stride 2 maps each voxel to its own 2x2x2 block "

@@ -49,23 +49,28 @@ class VariantUNet(UNet):
     """
 
     def __init__(self, *args, top_residual_unit: bool = True, up_kernels: list[int] | None = None,
-                 encoder_depths: list[int] | None = None, **kwargs) -> None:
+                 encoder_depths: list[int] | None = None, top_norm: str | None = None, **kwargs) -> None:
         # read by _get_up_layer and _get_down_layer, which UNet.__init__ calls once per level (and
         # _get_down_layer once more for the bottom block), the deepest first
         self.top_residual_unit = top_residual_unit
         self.up_kernels = list(up_kernels) if up_kernels is not None else [3] * len(kwargs["strides"])
         self.encoder_depths = list(encoder_depths) if encoder_depths is not None else None
+        self.top_norm = top_norm
         self._levels_built = 0
         self._encoders_built = 0
         super().__init__(*args, **kwargs)
 
     def _get_down_layer(self, in_channels: int, out_channels: int, strides: int, is_top: bool) -> torch.nn.Module:
         self._encoders_built += 1
-        if self.encoder_depths is None or self.num_res_units == 0:
-            return super()._get_down_layer(in_channels, out_channels, strides, is_top)
-        depth = self.encoder_depths[len(self.encoder_depths) - self._encoders_built]  # the bottom comes first
+        norm = self.top_norm if is_top and self.top_norm else self.norm
+        if self.num_res_units == 0:
+            return Convolution(self.dimensions, in_channels, out_channels, strides=strides,
+                               kernel_size=self.kernel_size, act=self.act, norm=norm, dropout=self.dropout,
+                               bias=self.bias, adn_ordering=self.adn_ordering)
+        depth = (self.num_res_units if self.encoder_depths is None
+                 else self.encoder_depths[len(self.encoder_depths) - self._encoders_built])  # the bottom comes first
         return ResidualUnit(self.dimensions, in_channels, out_channels, strides=strides, kernel_size=self.kernel_size,
-                            subunits=depth, act=self.act, norm=self.norm, dropout=self.dropout, bias=self.bias,
+                            subunits=depth, act=self.act, norm=norm, dropout=self.dropout, bias=self.bias,
                             adn_ordering=self.adn_ordering)
 
     def _get_up_layer(self, in_channels: int, out_channels: int, strides: int, is_top: bool) -> torch.nn.Module:
@@ -108,10 +113,12 @@ def build_unet(network: NetworkParams | dict, outputs: int = OUT_CHANNELS) -> UN
                   channels=net.channels, strides=net.strides, num_res_units=net.num_res_units,
                   dropout=net.dropout, norm=net.norm)
     uniform = set(net.encoder_depths()) == {net.num_res_units}
-    if not has_lean_top(net.top_residual_unit, net.num_res_units) and set(net.up_kernels()) == {3} and uniform:
+    top_norm = net.top_norm if net.top_norm not in (None, net.norm) else None
+    if (not has_lean_top(net.top_residual_unit, net.num_res_units) and set(net.up_kernels()) == {3} and uniform
+            and top_norm is None):
         return UNet(**common)
     return VariantUNet(**common, top_residual_unit=net.top_residual_unit, up_kernels=net.up_kernels(),
-                       encoder_depths=None if uniform else net.encoder_depths())
+                       encoder_depths=None if uniform else net.encoder_depths(), top_norm=top_norm)
 
 
 def parameter_count(module: torch.nn.Module) -> int:

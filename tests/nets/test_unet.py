@@ -89,13 +89,14 @@ def test_kernel_two_up_sampling_needs_strides_of_two():
 
 @pytest.mark.verifies("SRS-COMP-001")
 @pytest.mark.parametrize("runtime", ["onnxruntime-cpu", "openvino-cpu"])
-def test_a_batch_norm_kernel_two_student_exports_with_parity(tmp_path, runtime):
+@pytest.mark.parametrize("top_norm", [None, "instance"])
+def test_a_batch_norm_kernel_two_student_exports_with_parity(tmp_path, runtime, top_norm):
     from pipeline.runtime import engines
 
     if runtime not in engines.available():
         pytest.skip(f"{runtime} not installed")
     torch.manual_seed(2)
-    config = {**LEAN, "up_kernel_size": 2, "norm": "batch"}
+    config = {**LEAN, "up_kernel_size": 2, "norm": "batch", "top_norm": top_norm}
     net = build_unet(config)
     for _ in range(3):
         net.train()(torch.randn(2, 1, 16, 16, 8) * 2 + 1)
@@ -150,3 +151,27 @@ def test_the_encoder_depth_can_differ_per_level(tmp_path):
         NetworkParams.model_validate({**deep, "encoder_subunits": [1, 2]})
     with pytest.raises(ValueError, match="needs residual units"):
         NetworkParams.model_validate({**deep, "num_res_units": 0, "encoder_subunits": [1, 1, 1]})
+
+
+@pytest.mark.verifies("SRS-COMP-001")
+def test_the_top_norm_replaces_only_the_top_encoder_units_norms(tmp_path):
+    deep = {**LEAN, "num_res_units": 2, "norm": "batch"}
+    net, plain = build_unet({**deep, "top_norm": "instance"}), build_unet(deep)
+    instance = [k for k, m in net.named_modules() if isinstance(m, torch.nn.InstanceNorm3d)]
+    assert len(instance) == 2 and all(k.startswith("model.0.conv.") for k in instance)  # the top unit's two
+    batch = sum(isinstance(m, torch.nn.BatchNorm3d) for m in net.modules())
+    assert batch == sum(isinstance(m, torch.nn.BatchNorm3d) for m in plain.modules()) - 2
+    # the rest is the plain network's: the state differs by the top unit's batch-norm entries only
+    assert set(net.state_dict()) == {k for k in plain.state_dict() if not k.startswith("model.0.conv.")
+                                     or ".adn.N." not in k}
+    # the same norm as the network's, or none, builds MONAI's network
+    assert type(build_unet({**deep, "num_res_units": 2, "top_residual_unit": True, "top_norm": "batch"})) is UNet
+    shallow = build_unet({**LEAN, "num_res_units": 0, "norm": "batch", "top_norm": "instance"})
+    assert [k for k, m in shallow.named_modules() if isinstance(m, torch.nn.InstanceNorm3d)] == ["model.0.adn.N"]
+    save_checkpoint(tmp_path / "t.pt", net.state_dict(), {"network": {**deep, "top_norm": "instance"}, "out_channels": 2})
+    again, _ = load_checkpoint(tmp_path / "t.pt")
+    x = torch.randn(1, 1, 16, 16, 8)
+    with torch.no_grad():
+        assert torch.equal(again(x), net.eval()(x))
+    with pytest.raises(ValueError):
+        NetworkParams.model_validate({**deep, "top_norm": "group"})
