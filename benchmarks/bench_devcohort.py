@@ -43,9 +43,20 @@ model, the drop is teacher minus model per case (positive: the model is worse): 
 percentile bootstrap interval of ``pipeline.core.bootstrap.bootstrap_mean``, patients resampled
 (clusters ``<cohort>/<patient>``, so patients of two cohorts never merge; ``compress.bootstrap_samples``
 and ``compress.seed``), the median, the 10th and 90th percentiles, the mean Dice of both models, the
-same per cohort and per site (``InstitutionName``), and the 5 largest drops with their case IDs. They
-are development evidence for choosing a student, not verification and validation: V&V's figures come
-from the release's locked test and external splits (``python -m pipeline verify``).
+same per cohort and per site (``InstitutionName``), and the 5 largest drops with their case IDs. Per
+model also (VAL-022 and VAL-025 measured here on many cases before a look at the test split):
+
+* ``drift``: the Dice each model loses under ``verify``'s calibration drift
+  (``verify.robustness.intensity``: ``scale * x + shift``, clipped to the normalisation's range,
+  ``pipeline.verify.perturb.intensity``), clean minus drifted per case: mean with its interval,
+  median, 10th and 90th percentiles and the largest loss;
+* ``membership``: the loss-threshold attack of ``verify`` (``pipeline.verify.membership_stage.case_loss``
+  on the window centred on the structure) with the release's training split as members and every
+  development case as non-members: the AUC with its patient-bootstrap interval and both mean losses
+  (left out when the release's cache is not there).
+
+They are development evidence for choosing a model, not verification and validation: V&V's figures
+come from the release's locked test and external splits (``python -m pipeline verify``).
 
 Options (environment variables: ``python -m benchmarks`` passes no arguments):
 
@@ -93,6 +104,7 @@ from pipeline.runtime.metrics import mean_dice
 from pipeline.runtime.model import read_checked, released_file
 from pipeline.runtime.sliding import predict_volume
 from pipeline.runtime.spec import WindowSpec
+from pipeline.verify import membership, membership_stage, perturb
 
 DEFAULT_SEEDS = "99990001:99990002:24:8,99990003:99990004:48:16"
 CACHE = Path("bench/devcohort")
@@ -349,14 +361,43 @@ def window_of(release: Params) -> WindowSpec:
 
 # --- evaluation and statistics -------------------------------------------------------------------
 
-def dice_per_case(model: Model, cases: Iterable[DevCase], window: WindowSpec, threads: int) -> dict[str, float]:
-    """The model's Dice on every case, with its own post-processing: case key -> Dice."""
-    engine = engines.open_engine(model.onnx, engines.ORT_CPU, threads,
-                                 (window.sw_batch_size, window.in_channels, *window.patch_size))
+@dataclass(frozen=True)
+class Drift:
+    """``verify``'s calibration drift: ``scale * x + shift`` clipped to ``bounds`` (None: unclipped)."""
+
+    scale: float
+    shift: float
+    bounds: tuple[float, float] | None
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return perturb.intensity(image, self.scale, self.shift, self.bounds)
+
+
+class _Windows:
+    """An engine as ``membership_stage.case_loss`` calls a released model: ``spec.patch_size`` and a call."""
+
+    def __init__(self, engine, window: WindowSpec) -> None:
+        self.engine, self.spec = engine, window
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.engine(batch)
+
+
+def _engine(model: Model, window: WindowSpec, threads: int):
+    return engines.open_engine(model.onnx, engines.ORT_CPU, threads,
+                               (window.sw_batch_size, window.in_channels, *window.patch_size))
+
+
+def dice_per_case(model: Model, cases: Iterable[DevCase], window: WindowSpec, threads: int,
+                  drift: Drift | None = None) -> dict[str, float]:
+    """The model's Dice on every case (on its drifted image when ``drift`` is given), with its own
+    post-processing: case key -> Dice."""
+    engine = _engine(model, window, threads)
     post = model.postprocessing
     dice = {}
-    for case in progress(list(cases), desc=model.name):
-        logits = predict_volume(engine, case.case.image, window)
+    for case in progress(list(cases), desc=model.name + (" (drift)" if drift else "")):
+        image = case.case.image if drift is None else drift(case.case.image)
+        logits = predict_volume(engine, image, window)
         mask = postprocess.decide(logits, post)
         dice[case.key] = round(mean_dice(mask, np.asarray(case.case.label)[0], int(logits.shape[0])), 6)
     return dice
@@ -406,15 +447,52 @@ def summarise(teacher: Mapping[str, float], model: Mapping[str, float], info: Ma
                                "teacher": teacher[k], "model": model[k]} for k in worst]}
 
 
+def drift_statistics(clean: Mapping[str, float], drifted: Mapping[str, float], info: Mapping[str, dict],
+                     samples: int, seed: int) -> dict:
+    """Dice lost under the drift per case (clean - drifted): ``drop_statistics`` plus the largest loss."""
+    if set(clean) != set(drifted):
+        raise ValueError("clean and drifted Dice were measured on different cases")
+    losses = {k: clean[k] - drifted[k] for k in clean}
+    clusters = {k: f"{info[k]['cohort']}/{info[k]['patient']}" for k in losses}
+    finite = [v for v in losses.values() if not np.isnan(v)]
+    return {**drop_statistics(losses, clusters, samples, seed), "max": _round(max(finite)) if finite else None}
+
+
+def membership_auc(model: Model, members: list[LoadedCase], cases: list[DevCase], window: WindowSpec,
+                   threads: int, samples: int, seed: int) -> dict:
+    """``verify``'s loss-threshold attack: the release's training cases (members) against every
+    development case (non-members); the AUC with its patient-bootstrap interval and the mean losses."""
+    scorer = _Windows(_engine(model, window, threads), window)
+    member_loss = [membership_stage.case_loss(scorer, c) for c in members]
+    other_loss = [membership_stage.case_loss(scorer, c.case) for c in cases]
+    estimate = membership.bootstrap_auc([-v for v in member_loss], [f"release/{c.record.patient_id}" for c in members],
+                                        [-v for v in other_loss], [f"{c.cohort}/{c.case.record.patient_id}" for c in cases],
+                                        samples, seed)
+    return {"auc": _round(estimate.mean), "ci_lower": _round(estimate.ci_lower), "ci_upper": _round(estimate.ci_upper),
+            "level": estimate.level, "members": len(members), "nonmembers": len(cases),
+            "member_mean_loss": _round(np.nanmean(member_loss)), "nonmember_mean_loss": _round(np.nanmean(other_loss))}
+
+
 def evaluate(models: list[Model], cases: list[DevCase], window: WindowSpec, threads: int, samples: int,
-             seed: int) -> dict:
-    """Every model on every case; the drop of each against the teacher (``models[0]``)."""
+             seed: int, drift: Drift | None = None, members: list[LoadedCase] | None = None) -> dict:
+    """Every model on every case; the drop of each against the teacher (``models[0]``); with ``drift``
+    each model's loss under it, with ``members`` (the release's training cases) each model's attack AUC."""
     dice = {model.name: dice_per_case(model, cases, window, threads) for model in models}
     info = {case.key: case.info() for case in cases}
     reference = models[0].name
-    return {"per_case": {k: {**info[k], "dice": {m: dice[m][k] for m in dice}} for k in info},
-            "summary": {m: summarise(dice[reference], dice[m], info, samples, seed)
-                        for m in dice if m != reference}}
+    out = {"per_case": {k: {**info[k], "dice": {m: dice[m][k] for m in dice}} for k in info},
+           "summary": {m: summarise(dice[reference], dice[m], info, samples, seed)
+                       for m in dice if m != reference}}
+    if drift is not None:
+        drifted = {model.name: dice_per_case(model, cases, window, threads, drift) for model in models}
+        for k in info:
+            out["per_case"][k]["dice_drift"] = {m: drifted[m][k] for m in drifted}
+        out["drift"] = {"scale": drift.scale, "shift": drift.shift, "bounds": drift.bounds,
+                        "models": {m: drift_statistics(dice[m], drifted[m], info, samples, seed) for m in dice}}
+    if members:
+        out["membership"] = {model.name: membership_auc(model, members, cases, window, threads, samples, seed)
+                             for model in models}
+    return out
 
 
 def _round(value) -> float | None:
@@ -444,8 +522,10 @@ def run(release: Params, env: Mapping[str, str], cache: Path = CACHE, log=print)
     if len(models) < 2:
         log("devcohort: no model to compare with the teacher")
         return None
+    intensity = release.verify.robustness.intensity
+    drift = Drift(intensity.scale, intensity.shift, perturb.bounds_of(release.preprocess.normalisation))
     result = evaluate(models, cases, window, release.compress.threads, release.compress.bootstrap_samples,
-                      release.compress.seed)
+                      release.compress.seed, drift, release_members(release, log))
     return {"what": "development evidence (generated cohorts, no release split), not V&V",
             "cohorts": {name: {"folder": str(Path(cache) / name), **record["cohort"],
                                "cases": sum(c.cohort == name for c in cases), "summaries": record["summaries"]}
@@ -454,6 +534,15 @@ def run(release: Params, env: Mapping[str, str], cache: Path = CACHE, log=print)
             "runtime": engines.ORT_CPU, "threads": release.compress.threads, "window": window.model_dump(),
             "bootstrap": {"samples": release.compress.bootstrap_samples, "seed": release.compress.seed},
             **result}
+
+
+def release_members(release: Params, log=print) -> list[LoadedCase]:
+    """The release's training cases (the attack's members); [] without the release's cache."""
+    cache, splits = Path(release.paths.cache), Path(release.paths.splits)
+    if not (cache / "index.json").is_file() or not splits.is_file():
+        log(f"devcohort: no release cache in {cache}: membership not measured")
+        return []
+    return load_cases(cache, load_splits(splits), ["train"])["train"]
 
 
 def table(record: dict) -> list[str]:
@@ -471,6 +560,16 @@ def table(record: dict) -> list[str]:
                          f"{_f(s['p10'], True)} {_f(s['p90'], True)}")
         lines.append(f"{name}: largest drops " + ", ".join(f"{d['case']} {_f(d['drop'], True).strip()}"
                                                              for d in summary["largest_drops"]))
+    if "drift" in record:
+        d = record["drift"]
+        for name, s in d["models"].items():
+            lines.append(f"{name}: Dice lost under the drift x{d['scale']} + {d['shift']}: {_f(s['mean'], True).strip()} "
+                         f"[{_f(s['ci_lower'], True).strip()}, {_f(s['ci_upper'], True).strip()}], "
+                         f"p90 {_f(s['p90'], True).strip()}, largest {_f(s['max'], True).strip()}")
+    for name, m in record.get("membership", {}).items():
+        lines.append(f"{name}: membership attack AUC {_f(m['auc']).strip()} [{_f(m['ci_lower']).strip()}, "
+                     f"{_f(m['ci_upper']).strip()}] ({m['members']} training cases against {m['nonmembers']} "
+                     f"development cases; mean loss {m['member_mean_loss']} against {m['nonmember_mean_loss']})")
     return lines
 
 

@@ -140,6 +140,18 @@ def test_cases_of_one_patient_are_resampled_together():
 
 
 @pytest.mark.verifies("SRS-COMP-001")
+@pytest.mark.verifies("SRS-COMP-001")
+def test_drift_losses_are_clean_minus_drifted_with_the_largest():
+    info = {k: _info("c", f"p{i}", "s") for i, k in enumerate("abcd")}
+    clean = {"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6}
+    drifted = {"a": 0.9, "b": 0.7, "c": 0.7, "d": 0.2}
+    stats = bench.drift_statistics(clean, drifted, info, samples=500, seed=3)
+    assert stats["n"] == 4 and stats["mean"] == pytest.approx(0.125) and stats["max"] == pytest.approx(0.4)
+    assert stats["ci_lower"] <= stats["mean"] <= stats["ci_upper"]
+    with pytest.raises(ValueError, match="different cases"):
+        bench.drift_statistics(clean, {"a": 0.9}, info, 10, 0)
+
+
 def test_summary_refuses_different_cases():
     with pytest.raises(ValueError, match="different cases"):
         bench.summarise({"a": 1.0}, {"b": 1.0}, {"a": _info("x", "p", "s")}, 10, 0)
@@ -296,11 +308,24 @@ def test_a_tiny_cohort_generated_and_a_model_against_itself(tmp_path, monkeypatc
     post = bench.PostProcessing(0.5, False)
     models = [bench.Model("teacher", blob, post, "random"), bench.Model("student", blob, post, "random")]
     window = WindowSpec(spatial_dims=3, in_channels=1, patch_size=[32, 32, 16], sw_overlap=0.25, sw_batch_size=4)
-    result = bench.evaluate(models, cases, window, threads=2, samples=200, seed=0)
+    drift = bench.Drift(1.05, 0.025, (0.0, 1.0))
+    members = [c.case for c in cases if c.split == "train"]
+    result = bench.evaluate(models, cases, window, threads=2, samples=200, seed=0, drift=drift, members=members)
     assert set(result["per_case"]) == {c.key for c in cases}
     stats = result["summary"]["student"]["all"]
     assert (stats["n"], stats["mean"], stats["ci_lower"], stats["ci_upper"]) == (len(cases), 0.0, 0.0, 0.0)
     assert stats["patients"] == record["summaries"]["cohort"]["patients"]
+    # the drift: the same model loses the same; the summary is the per-case clean - drifted
+    lost = result["drift"]["models"]
+    assert lost["teacher"] == lost["student"] and lost["teacher"]["n"] == len(cases)
+    per_case = [v["dice"]["teacher"] - v["dice_drift"]["teacher"] for v in result["per_case"].values()]
+    assert lost["teacher"]["mean"] == pytest.approx(np.mean(per_case), abs=1e-6)
+    assert lost["teacher"]["max"] == pytest.approx(max(per_case), abs=1e-6)
+    # the attack: members are the given training cases, every development case a non-member
+    attack = result["membership"]["student"]
+    assert attack == result["membership"]["teacher"]
+    assert (attack["members"], attack["nonmembers"]) == (len(members), len(cases))
+    assert 0.0 <= attack["ci_lower"] <= attack["auc"] <= attack["ci_upper"] <= 1.0
 
     engine = engines.open_engine(blob, engines.ORT_CPU, 2, (4, 1, 32, 32, 16))
     product = measure.validation({"ort": engine}, None, [c.case for c in cases], window, "never", [0.5])["ort"]
