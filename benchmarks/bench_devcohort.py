@@ -430,7 +430,7 @@ def summarise(teacher: Mapping[str, float], model: Mapping[str, float], info: Ma
     if set(teacher) != set(model):
         raise ValueError("teacher and model were measured on different cases")
     drops = {k: teacher[k] - model[k] for k in teacher}
-    clusters = {k: f"{info[k]['cohort']}/{info[k]['patient']}" for k in drops}
+    clusters = _clusters(info)
 
     def group(keys: list[str]) -> dict:
         return {**drop_statistics({k: drops[k] for k in keys}, clusters, samples, seed),
@@ -453,9 +453,13 @@ def drift_statistics(clean: Mapping[str, float], drifted: Mapping[str, float], i
     if set(clean) != set(drifted):
         raise ValueError("clean and drifted Dice were measured on different cases")
     losses = {k: clean[k] - drifted[k] for k in clean}
-    clusters = {k: f"{info[k]['cohort']}/{info[k]['patient']}" for k in losses}
     finite = [v for v in losses.values() if not np.isnan(v)]
-    return {**drop_statistics(losses, clusters, samples, seed), "max": _round(max(finite)) if finite else None}
+    return {**drop_statistics(losses, _clusters(info), samples, seed), "max": _round(max(finite)) if finite else None}
+
+
+def _clusters(info: Mapping[str, dict]) -> dict[str, str]:
+    """Case key -> its bootstrap cluster ``<cohort>/<patient>`` (patients of two cohorts never merge)."""
+    return {k: f"{v['cohort']}/{v['patient']}" for k, v in info.items()}
 
 
 def membership_auc(model: Model, members: list[LoadedCase], cases: list[DevCase], window: WindowSpec,
