@@ -38,8 +38,9 @@ $(STAMP): pyproject.toml requirements.lock
 # A checkout without the identified data but with the de-identified data (a teammate's clone
 # after `dvc pull -r team`: data/raw is never pushed) skips the stages whose only change is
 # that missing data, so it re-runs nothing that the identified zone already ran.
-# (the folders as params.yaml's paths name them, read the way dvc.yaml's templating reads them)
-path_of = $(shell sed -n 's/^  $(1): *\([^ #]*\).*/\1/p' params.yaml)
+# (the folders as params.yaml's paths name them, read the way dvc.yaml's templating reads them; a YAML
+# anchor before the value, `raw: &raw data/raw`, is skipped)
+path_of = $(shell sed -n 's/^  $(1): *\(&[^ ]* *\)\{0,1\}\([^ #]*\).*/\2/p' params.yaml)
 REPRO_FLAGS = $(if $(wildcard $(call path_of,raw)),,$(if $(wildcard $(call path_of,deid)),--allow-missing))
 
 # A data profile (profiles/NAME.yaml: demo, isbi-2d, msd-3d): `make repro PROFILE=isbi-2d` first writes

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,13 @@ def test_dvc_yaml_and_build_files_name_paths_only_through_params():
             code = line.split("#", 1)[0]
             found += [f"{rel}:{number}: {value}" for value in CHECKED.values() if _pattern(value).search(code)]
     assert not found, "\n".join(found)
+
+
+@pytest.mark.verifies("SRS-PLAT-001", "SRS-TEAM-004")
+def test_the_makefile_reads_every_path_as_yaml_does():
+    """The Makefile's ``path_of`` (sed over params.yaml) gives the value YAML gives, anchors
+    (``raw: &raw data/raw``) included: it decides ``--allow-missing`` and names the test report."""
+    shown = " ".join(f"{name}=$(call path_of,{name})" for name in PATHS)
+    out = subprocess.run(["make", "--no-print-directory", "-f", "Makefile", "--eval", f"show-paths:;@echo {shown}",
+                          "show-paths"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert dict(item.split("=", 1) for item in out) == PATHS
