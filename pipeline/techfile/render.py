@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import jinja2
@@ -45,8 +47,31 @@ def render_html(context: dict, templates: Path = TEMPLATES, template: str = BOOK
                         f"provide: {exc.message}") from None
 
 
+# The "modified" time written into every embedded font subset when the environment names none.
+# WeasyPrint subsets fonts with HarfBuzz-Subset when that library loads and with fontTools when it
+# does not (it failed to load in a CI worker of 2026-11-28 though the system has it); fontTools
+# stamps each subset with the time of rendering unless SOURCE_DATE_EPOCH is set
+# (reproducible-builds.org), so two renders of the same book gave PDFs that differed in six font
+# headers. With a fixed epoch the PDF is the same bytes on either path.
+DEFAULT_SOURCE_DATE_EPOCH = "0"
+
+
+@contextlib.contextmanager
+def source_date_epoch():
+    """``SOURCE_DATE_EPOCH`` set while rendering: the caller's own value when it has one (a build
+    system's), else ``DEFAULT_SOURCE_DATE_EPOCH``; the environment as it was afterwards."""
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = before if before is not None else DEFAULT_SOURCE_DATE_EPOCH
+    try:
+        yield os.environ["SOURCE_DATE_EPOCH"]
+    finally:
+        if before is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+
+
 def render_pdf(html: str, base: str, target: Path) -> None:
-    """Write the PDF of ``html`` (no network: only inline assets and local fonts are used).
+    """Write the PDF of ``html`` (no network: only inline assets and local fonts are used), the
+    same bytes for the same book (``source_date_epoch``).
 
     Args:
         html: the rendered book.
@@ -55,4 +80,5 @@ def render_pdf(html: str, base: str, target: Path) -> None:
     """
     import weasyprint  # slow import, only when a PDF is written
 
-    weasyprint.HTML(string=html, base_url=base).write_pdf(str(target))
+    with source_date_epoch():
+        weasyprint.HTML(string=html, base_url=base).write_pdf(str(target))
