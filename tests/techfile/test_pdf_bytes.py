@@ -4,6 +4,7 @@ font subset with the time of rendering unless ``SOURCE_DATE_EPOCH`` is set."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import types
 
@@ -39,7 +40,7 @@ def test_a_pdf_rendered_a_minute_later_is_the_same_bytes(tmp_path, monkeypatch):
 def test_the_fallback_subsetter_would_stamp_the_clock_without_an_epoch(tmp_path, monkeypatch):
     """The premise of the rule above: without an epoch the fallback writes the time of rendering."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    monkeypatch.setattr(render, "source_date_epoch", lambda: __import__("contextlib").nullcontext())
+    monkeypatch.setattr(render, "source_date_epoch", contextlib.nullcontext)
     first = _render_at(tmp_path, monkeypatch, "first.pdf", 1_800_000_000.0)
     again = _render_at(tmp_path, monkeypatch, "again.pdf", 1_800_000_060.0)
     assert first != again
